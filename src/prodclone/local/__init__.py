@@ -1,0 +1,1 @@
+"""The local PostgreSQL server: embedded or external, its databases and client tools."""

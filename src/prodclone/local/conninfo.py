@@ -1,0 +1,47 @@
+"""Connection strings: build per-database URLs, mask passwords, judge hosts."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote, urlsplit
+
+from psycopg.conninfo import conninfo_to_dict
+
+
+def url_for(base: str, dbname: str) -> str:
+    """`base` (a postgresql:// URL) pointed at `dbname`, everything else kept."""
+    parts = urlsplit(base)
+    return parts._replace(path="/" + quote(dbname, safe="")).geturl()
+
+
+def socket_url(socket_dir: str, port: int, user: str, dbname: str) -> str:
+    return (
+        f"postgresql://{quote(user, safe='')}@/{quote(dbname, safe='')}"
+        f"?host={quote(socket_dir, safe='')}&port={port}"
+    )
+
+
+def mask(url: str) -> str:
+    """The URL with any password replaced, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo = f"{parts.username or ''}:***"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{userinfo}@{host}").geturl()
+
+
+def hosts(url: str) -> list[str]:
+    params = conninfo_to_dict(url)
+    raw = str(params.get("host") or "")
+    return [h for h in raw.split(",")] if raw else [""]
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback, a Unix socket directory, or the libpq default (a socket)."""
+    if host == "" or host.startswith("/") or host.startswith("@") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

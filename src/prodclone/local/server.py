@@ -1,0 +1,95 @@
+"""The local server the loop works on: the embedded one, or `prodclone.local.url`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from prodclone.errors import ProdcloneError
+from prodclone.local import conninfo
+from prodclone.local.embedded import EmbeddedServer, bin_dir
+from prodclone.settings import LocalSettings
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """How to reach the local server; `base_url` names its maintenance database."""
+
+    base_url: str
+    embedded: bool
+    extra_bin_dirs: tuple[Path, ...] = ()
+
+    def url(self, dbname: str) -> str:
+        return conninfo.url_for(self.base_url, dbname)
+
+    def masked(self, dbname: str | None = None) -> str:
+        return conninfo.mask(self.url(dbname) if dbname else self.base_url)
+
+    def connect(self, dbname: str | None = None, autocommit: bool = True) -> psycopg.Connection:
+        url = self.url(dbname) if dbname else self.base_url
+        try:
+            return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            raise ProdcloneError(
+                f"cannot connect to the local server {conninfo.mask(url)}: {reason}"
+            ) from None
+
+    def major_version(self) -> int:
+        with self.connect() as conn:
+            return int(conn.info.server_version) // 10000
+
+    def libpq_env(self, dbname: str) -> dict[str, str]:
+        """PG* variables for a client tool or app command aimed at `dbname`.
+
+        The password travels here (the environment), never on a command line.
+        """
+        params = conninfo_to_dict(self.url(dbname))
+        env = {"PGDATABASE": dbname}
+        for key, var in (
+            ("host", "PGHOST"),
+            ("port", "PGPORT"),
+            ("user", "PGUSER"),
+            ("password", "PGPASSWORD"),
+            ("sslmode", "PGSSLMODE"),
+        ):
+            if params.get(key):
+                env[var] = str(params[key])
+        return env
+
+
+def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
+    """The configured server; the embedded one is started when `start` is true."""
+    if local.url:
+        for host in conninfo.hosts(local.url):
+            if not conninfo.is_local_host(host) and not local.allow_remote:
+                raise ProdcloneError(
+                    f"prodclone.local.url points at {host!r}, which is not this machine; "
+                    "this tool drops and recreates databases there. Set "
+                    "prodclone.local.allow_remote: true (INVOKE_PRODCLONE_LOCAL_ALLOW_REMOTE=1) "
+                    "if that is really meant"
+                )
+        base = local.url
+        if not urlsplit(base).path.strip("/"):
+            base = conninfo.url_for(base, "postgres")
+        return LocalServer(base_url=base, embedded=False)
+    server = EmbeddedServer(local.data_dir)
+    status = server.ensure_running() if start else server.status()
+    if not status.running:
+        raise ProdcloneError("the embedded server is not running; any db task starts it")
+    return LocalServer(base_url=status.url("postgres"), embedded=True, extra_bin_dirs=(bin_dir(),))
+
+
+def app_env(server: LocalServer, dbname: str, db_env: dict[str, str]) -> dict[str, str]:
+    """The environment for an app command (migrate, boot, serve, smoke) aimed at `dbname`."""
+    env = dict(os.environ)
+    env.update(server.libpq_env(dbname))
+    env["DATABASE_URL"] = server.url(dbname)
+    for name, template in db_env.items():
+        env[name] = template.replace("{db}", dbname).replace("{url}", server.url(dbname))
+    return env

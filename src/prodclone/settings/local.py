@@ -1,0 +1,92 @@
+"""`prodclone.local` and `prodclone.commands`: the local server and the app's commands."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prodclone.settings.reader import Reader
+
+LOCAL_DEFAULTS: dict[str, Any] = {
+    "url": "",
+    "data_dir": ".prodclone",
+    "clone_db": "",
+    "fresh_db": "",
+    "db_env": {},
+    "allow_remote": False,
+    "restore_jobs": 2,
+    "keep_spare": True,
+}
+
+COMMAND_DEFAULTS: dict[str, Any] = {
+    "migrate": "",
+    "boot": "",
+    "serve": "",
+    "smoke": "",
+}
+
+_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    url: str
+    data_dir: Path
+    clone_db: str
+    fresh_db: str
+    db_env: dict[str, str] = field(hash=False)
+    allow_remote: bool
+    restore_jobs: int
+    keep_spare: bool
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+
+@dataclass(frozen=True)
+class CommandSettings:
+    migrate: str
+    boot: str
+    serve: str
+    smoke: tuple[str, ...]
+
+
+def _db_name(reader: Reader, key: str, default: str) -> str:
+    name = reader.text(key) or default
+    # Our own suffixes (`__tpl_<sum>`) must still fit PostgreSQL's 63-byte limit.
+    if not _DB_NAME.match(name) or len(name) > 40:
+        raise reader.error(
+            key, f"must be a database name of letters, digits and _ up to 40 long (got {name!r})"
+        )
+    return name
+
+
+def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
+    data_dir = Path(reader.text("data_dir") or ".prodclone").expanduser()
+    if not data_dir.is_absolute():
+        data_dir = project_dir / data_dir
+    url = reader.text("url")
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise reader.error("url", f"must be a postgresql:// URL or empty (got {url!r})")
+    return LocalSettings(
+        url=url,
+        data_dir=data_dir,
+        clone_db=_db_name(reader, "clone_db", f"{app}_prod_clone"),
+        fresh_db=_db_name(reader, "fresh_db", f"{app}_fresh"),
+        db_env=reader.text_map("db_env"),
+        allow_remote=reader.flag("allow_remote"),
+        restore_jobs=reader.whole("restore_jobs", 2, minimum=1),
+        keep_spare=reader.flag("keep_spare", True),
+    )
+
+
+def parse_commands(reader: Reader) -> CommandSettings:
+    return CommandSettings(
+        migrate=reader.text("migrate"),
+        boot=reader.text("boot"),
+        serve=reader.text("serve"),
+        smoke=reader.text_list("smoke"),
+    )

@@ -1,0 +1,15 @@
+"""The root Invoke namespace: `from prodclone.tasks import ns` in a project's tasks.py."""
+
+from invoke.collection import Collection
+
+from prodclone.settings import default_config
+from prodclone.tasks import db_local
+
+# Every db task sits directly under `db`, whichever module defines it.
+db = Collection("db")
+for module in (db_local,):
+    for task in Collection.from_module(module).tasks.values():
+        db.add_task(task)
+
+ns = Collection(db)
+ns.configure(default_config())

@@ -1,0 +1,46 @@
+"""What every task shares: settings from the context, errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from prodclone.errors import ProdcloneError
+from prodclone.settings import Settings, load_settings
+
+
+def project_dir(c: Context) -> Path:
+    """Where the collection (tasks.py, invoke.yaml) lives; relative paths start there."""
+    prefix = c.config._project_prefix
+    return Path(prefix) if prefix else Path.cwd()
+
+
+def settings_of(c: Context) -> Settings:
+    return load_settings({"prodclone": to_plain(c.config.get("prodclone", {}))}, project_dir(c))
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn a domain error into `prodclone: <one line>` and its exit code."""
+    try:
+        yield
+    except ProdcloneError as exc:
+        raise Exit(f"prodclone: {exc}", code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        print("prodclone: interrupted", file=sys.stderr)
+        raise Exit(code=130) from None
+
+
+def to_plain(value: Any) -> Any:
+    """Invoke's DataProxy as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {key: to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    return value

@@ -1,0 +1,99 @@
+"""Shared fixtures: one real embedded PostgreSQL server for the whole run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from prodclone.local.embedded import EmbeddedServer
+from prodclone.local.server import LocalServer, resolve_server
+from prodclone.settings import load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data folder of the embedded server the whole test run shares."""
+    data_dir = tmp_path_factory.mktemp("prodclone-data")
+    yield data_dir
+    EmbeddedServer(data_dir).stop()
+
+
+@pytest.fixture(scope="session")
+def pg(pg_data_dir: Path) -> LocalServer:
+    """The running embedded server."""
+    settings = load_settings({"prodclone": {"local": {"data_dir": str(pg_data_dir)}}})
+    return resolve_server(settings.local)
+
+
+@pytest.fixture
+def fresh_db(pg: LocalServer) -> Iterator[str]:
+    """A uniquely named empty database, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with pg.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:
+    with psycopg.connect(pg.url(dbname), autocommit=True) as conn:
+        conn.execute(statements)  # type: ignore[arg-type]
+
+
+class Project:
+    """A user's project folder: tasks.py + invoke.yaml, run with `inv` as a subprocess."""
+
+    def __init__(self, root: Path, data_dir: Path) -> None:
+        self.root = root
+        self.data_dir = data_dir
+        (root / "tasks.py").write_text("from prodclone.tasks import ns\n")
+        self.configure({})
+
+    def configure(self, prodclone: dict[str, Any]) -> None:
+        import json
+
+        block = {"app": "shop", "local": {"data_dir": str(self.data_dir)}}
+        for key, value in prodclone.items():
+            if isinstance(value, dict) and isinstance(block.get(key), dict):
+                block[key] = {**block[key], **value}  # type: ignore[dict-item]
+            else:
+                block[key] = value
+        # JSON is valid YAML, and keeps the test free of a YAML writer.
+        (self.root / "invoke.yaml").write_text(json.dumps({"prodclone": block}, indent=2))
+
+    def inv(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.root,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
+
+@pytest.fixture
+def project(tmp_path: Path, pg_data_dir: Path, pg: LocalServer) -> Project:
+    return Project(tmp_path, pg_data_dir)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).strip() + "\n"
