@@ -1,0 +1,138 @@
+"""Dump files: naming, the private folder they live in, validation, the newest one.
+
+Dumps hold production's personal data: the folder is 0700 and git-ignored,
+each file 0600, and a dump being written is `*.partial` until it is whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prodclone.errors import ProdcloneError
+from prodclone.local.tools import ClientTool
+
+DUMP_GLOB = "prod-*.dump"
+PARTIAL_SUFFIX = ".partial"
+_CUSTOM_MAGIC = b"PGDMP"
+
+
+def new_dump_path(dump_dir: Path, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return dump_dir / f"prod-{stamp}.dump"
+
+
+def prepare_dump_dir(dump_dir: Path, project_dir: Path) -> list[str]:
+    """Create the folder private (0700) and make sure git ignores it; returns what was done."""
+    notices: list[str] = []
+    if not dump_dir.exists():
+        notices.append(f"created {dump_dir} (0700)")
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(dump_dir, 0o700)
+    try:
+        relative = dump_dir.resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return notices  # outside the project: not ours to put in .gitignore
+    if not (project_dir / ".git").exists():
+        return notices
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(relative / "x.dump")],
+        cwd=project_dir,
+        capture_output=True,
+        check=False,
+    )
+    if ignored.returncode != 0:
+        gitignore = project_dir / ".gitignore"
+        existing = gitignore.read_text() if gitignore.exists() else ""
+        separator = "" if not existing or existing.endswith("\n") else "\n"
+        entry = f"/{relative.as_posix()}/"
+        gitignore.write_text(f"{existing}{separator}# dumps hold personal data\n{entry}\n")
+        notices.append(f"added {entry} to .gitignore: dumps hold personal data")
+    return notices
+
+
+def newest_dump(dump_dir: Path) -> Path:
+    dumps = sorted(dump_dir.glob(DUMP_GLOB)) if dump_dir.is_dir() else []
+    if not dumps:
+        raise ProdcloneError(
+            f"no dump found in {dump_dir} (looked for {DUMP_GLOB}); "
+            "run `inv db.clone-prod` first or pass --dump PATH"
+        )
+    return max(dumps, key=lambda path: (path.stat().st_mtime, path.name))
+
+
+@dataclass(frozen=True)
+class DumpInfo:
+    path: Path
+    size_bytes: int
+    items: int  # table-of-contents entries, the restore's unit of progress
+    data_items: int
+
+
+def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
+    """A readable custom-format dump with a table of contents, or one clear error."""
+    if not path.exists():
+        raise ProdcloneError(f"dump {path} does not exist; pass --dump PATH or run db.clone-prod")
+    if path.is_dir():
+        if not (path / "toc.dat").exists():
+            raise ProdcloneError(f"{path} is a folder but not a directory-format dump (no toc.dat)")
+    else:
+        size = path.stat().st_size
+        if size == 0:
+            raise ProdcloneError(f"dump {path} is empty; take a new one with `inv db.clone-prod`")
+        with path.open("rb") as handle:
+            if handle.read(5) != _CUSTOM_MAGIC:
+                raise ProdcloneError(
+                    f"{path} is not a pg_dump custom-format file; dumps are made with "
+                    "`pg_dump -Fc` (or `inv db.clone-prod`)"
+                )
+    listing = subprocess.run(
+        [str(pg_restore.path), "--list", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode != 0:
+        reason = (listing.stderr.strip().splitlines() or ["unreadable"])[-1]
+        raise ProdcloneError(f"dump {path} cannot be read: {reason}")
+    entries = [line for line in listing.stdout.splitlines() if line and not line.startswith(";")]
+    data = [line for line in entries if " TABLE DATA " in line or " SEQUENCE SET " in line]
+    total = path.stat().st_size if path.is_file() else _folder_size(path)
+    return DumpInfo(path=path, size_bytes=total, items=len(entries), data_items=len(data))
+
+
+def _folder_size(path: Path) -> int:
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+
+
+def checksum(path: Path, cache_file: Path | None = None) -> str:
+    """SHA-256 of a dump, remembered by (path, size, mtime) so a reset need not re-read it."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache: dict[str, str] = {}
+    if cache_file is not None and cache_file.exists():
+        try:
+            cache = json.loads(cache_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            cache = {}
+        if key in cache:
+            return cache[key]
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    value = digest.hexdigest()
+    if cache_file is not None:
+        cache[key] = value
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache))
+        tmp.replace(cache_file)
+    return value
