@@ -44,3 +44,13 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(item) for item in value]
     return value
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """True when `--yes` was given or the user answers y; never blocks without a terminal."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ProdcloneError(f"{question} needs confirmation: run it again with --yes")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")

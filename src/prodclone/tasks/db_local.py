@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke.context import Context
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, settings_of
+from prodclone.errors import ProdcloneError
+from prodclone.tasks._common import confirm, domain_errors, settings_of
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -29,3 +32,88 @@ def server(c: Context, stop: bool = False) -> None:
         print(f"state: running, PostgreSQL {local.major_version()}")
         if local.embedded:
             print(f"data: {settings.local.data_dir}")
+
+
+@task(
+    help={
+        "dump": "Dump file to load (default: the newest prod-*.dump in prodclone.dump_dir).",
+        "restore": "Restore the dump in full even when a template for it exists.",
+        "jobs": "pg_restore jobs for a full restore (default prodclone.local.restore_jobs).",
+    }
+)
+def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0) -> None:
+    """Load a prod dump into the local clone database (seconds after the first load)."""
+    with domain_errors():
+        from prodclone.local.loader import load_clone as load
+        from prodclone.local.server import resolve_server
+
+        if jobs < 0:
+            raise ProdcloneError("--jobs must be 1 or more")
+        settings = settings_of(c)
+        local = resolve_server(settings.local)
+        result = load(
+            settings,
+            local,
+            Path(dump) if dump else None,
+            force_restore=restore,
+            jobs=jobs or None,
+        )
+        how = {
+            "restore": "restored in full",
+            "template": "copied from its template",
+            "spare": "swapped in from a ready copy",
+        }[result.method]
+        print(f"{result.clone_db}: {result.dump.name} {how} in {result.seconds:.1f}s")
+        print(f"url: {local.masked(result.clone_db)}")
+
+
+@task(help={"name": "Database to build (default prodclone.local.fresh_db)."})
+def fresh(c: Context, name: str = "") -> None:
+    """Build the fresh database from all migrations (prodclone.commands.migrate)."""
+    with domain_errors():
+        from prodclone.local.fresh import build_fresh
+        from prodclone.local.server import resolve_server
+
+        settings = settings_of(c)
+        local = resolve_server(settings.local)
+        dbname = name or settings.local.fresh_db
+        print(f"building {dbname} with: {settings.commands.migrate or '(no migrate command)'}")
+        result = build_fresh(settings, local, dbname)
+        if not result.ok:
+            why = "timed out" if result.timed_out else f"exited {result.returncode}"
+            last = result.tail(5).replace("\n", " / ") or "no output"
+            raise ProdcloneError(f"migrate command {why} on {dbname}: {last}")
+        print(f"{dbname}: migrated in {result.seconds:.1f}s")
+
+
+@task(
+    help={
+        "yes": "Do not ask before dropping.",
+        "fresh": "Also drop the fresh database.",
+        "dumps": "Also delete the dump files in prodclone.dump_dir (they hold personal data).",
+        "dry_run": "Print what would be dropped and deleted, and do nothing.",
+    }
+)
+def drop_clone(
+    c: Context, yes: bool = False, fresh: bool = False, dumps: bool = False, dry_run: bool = False
+) -> None:
+    """Drop the clone with its templates and spares (and, on request, fresh and dumps)."""
+    with domain_errors():
+        from prodclone.local.cleanup import drop_local, plan_local_drop
+        from prodclone.local.server import resolve_server
+
+        settings = settings_of(c)
+        local = resolve_server(settings.local)
+        plan = plan_local_drop(settings, local, include_fresh=fresh, include_dumps=dumps)
+        if plan.empty:
+            print("nothing to drop: no clone databases" + (" or dumps" if dumps else ""))
+            return
+        for line in plan.describe():
+            print(("would drop " if dry_run else "") + line)
+        if dry_run:
+            return
+        if not confirm("drop these", yes):
+            print("nothing dropped")
+            return
+        for line in drop_local(settings, local, plan):
+            print(line)

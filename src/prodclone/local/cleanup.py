@@ -1,0 +1,72 @@
+"""db.drop-clone: remove the clone's databases (only ours) and, on request, the dumps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prodclone import dumps
+from prodclone.local import databases
+from prodclone.local.copies import spare_builder_idle
+from prodclone.local.loader import belongs_to_clone
+from prodclone.local.lock import local_lock
+from prodclone.local.server import LocalServer
+from prodclone.settings import Settings
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    databases: list[databases.DatabaseInfo]
+    dump_files: list[Path]
+
+    @property
+    def empty(self) -> bool:
+        return not self.databases and not self.dump_files
+
+    def describe(self) -> list[str]:
+        lines = [f"database {db.name} ({db.role}, {_size(db.size_bytes)})" for db in self.databases]
+        lines += [f"dump {path} ({_size(path.stat().st_size)})" for path in self.dump_files]
+        return lines
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def plan_local_drop(
+    settings: Settings, server: LocalServer, *, include_fresh: bool, include_dumps: bool
+) -> DropPlan:
+    clone = settings.local.clone_db
+    with server.connect() as conn:
+        found = [
+            db
+            for db in databases.list_databases(conn)
+            if belongs_to_clone(db, clone)
+            or (include_fresh and db.ours and db.name == settings.local.fresh_db)
+        ]
+    files: list[Path] = []
+    if include_dumps and settings.dump_dir.is_dir():
+        files = sorted(settings.dump_dir.glob(dumps.DUMP_GLOB))
+        files += sorted(settings.dump_dir.glob(dumps.DUMP_GLOB + dumps.PARTIAL_SUFFIX))
+    return DropPlan(found, files)
+
+
+def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[str]:
+    done: list[str] = []
+    with (
+        local_lock(server, "db.drop-clone"),
+        server.connect() as conn,
+        spare_builder_idle(settings.local.data_dir),
+    ):
+        for db in plan.databases:
+            if databases.drop(conn, db.name):
+                done.append(f"dropped database {db.name}")
+    for path in plan.dump_files:
+        path.unlink(missing_ok=True)
+        done.append(f"deleted {path}")
+    return done

@@ -1,0 +1,174 @@
+"""db.load-clone: a dump into `<app>_prod_clone`, restored once and reset in seconds.
+
+The first load of a dump restores it into a template database named after the
+dump's checksum; later loads copy that template (or rename a ready spare copy)
+into place. Every step builds a new database and swaps it in only when it is
+whole, so a failed load leaves the existing clone as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from prodclone import dumps
+from prodclone.errors import ProdcloneError
+from prodclone.local import databases
+from prodclone.local.copies import (
+    copy_database,
+    lock_connections,
+    spare_builder_idle,
+    start_spare_build,
+    swap_into_place,
+)
+from prodclone.local.lock import local_lock
+from prodclone.local.restore import restore_dump
+from prodclone.local.roles import create_missing_roles, roles_in_dump
+from prodclone.local.server import LocalServer
+from prodclone.local.tools import ClientTool, find_tool
+from prodclone.settings import Settings
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    clone_db: str
+    dump: Path
+    method: str  # "restore", "template" or "spare"
+    seconds: float
+    created_roles: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CloneNames:
+    """Every database name one clone uses; all share the clone's name as prefix."""
+
+    clone: str
+    digest: str
+
+    @property
+    def template(self) -> str:
+        return f"{self.clone}__tpl_{self.digest[:12]}"
+
+    @property
+    def spare(self) -> str:
+        return f"{self.clone}__spare_{self.digest[:12]}"
+
+    @property
+    def restoring(self) -> str:
+        return f"{self.clone}__restoring"
+
+    @property
+    def next(self) -> str:
+        return f"{self.clone}__next"
+
+
+def belongs_to_clone(info: databases.DatabaseInfo, clone: str) -> bool:
+    return info.ours and (info.name == clone or info.name.startswith(clone + "__"))
+
+
+def load_clone(
+    settings: Settings,
+    server: LocalServer,
+    dump: Path | None,
+    *,
+    force_restore: bool = False,
+    jobs: int | None = None,
+    show_progress: bool = True,
+) -> LoadResult:
+    started = time.monotonic()
+    path = (dump or dumps.newest_dump(settings.dump_dir)).resolve()
+    major = server.major_version()
+    pg_restore = find_tool("pg_restore", major, server.extra_bin_dirs)
+    info = dumps.check_dump(path, pg_restore)
+    digest = dumps.checksum(path, settings.local.data_dir / "checksums.json")
+    names = CloneNames(settings.local.clone_db, digest)
+    clone_mark = f"clone sha256={digest} dump={path.name} loaded={_now()}"
+    state_dir = settings.local.data_dir
+
+    with local_lock(server, "db.load-clone"), server.connect() as conn:
+        databases.require_ours_or_absent(conn, names.clone)
+        template = databases.find(conn, names.template)
+        created: list[str] = []
+        if template is None or force_restore or template.role != "template":
+            created = _restore_template(
+                settings, server, conn, names, path, info, pg_restore, jobs, show_progress
+            )
+            method = "restore"
+        else:
+            method = "template"
+        with spare_builder_idle(state_dir):
+            spare = databases.find(conn, names.spare)
+            if method == "template" and spare is not None and spare.role == "spare":
+                swap_into_place(conn, names.spare, names.clone, clone_mark)
+                method = "spare"
+            else:
+                databases.drop(conn, names.next)
+                copy_database(conn, names.next, names.template, "staging")
+                swap_into_place(conn, names.next, names.clone, clone_mark)
+        if settings.local.keep_spare and databases.find(conn, names.spare) is None:
+            start_spare_build(
+                state_dir, server.base_url, names.template, names.spare, f"spare sha256={digest}"
+            )
+    return LoadResult(
+        clone_db=names.clone,
+        dump=path,
+        method=method,
+        seconds=time.monotonic() - started,
+        created_roles=created,
+    )
+
+
+def _restore_template(
+    settings: Settings,
+    server: LocalServer,
+    conn: psycopg.Connection,
+    names: CloneNames,
+    path: Path,
+    info: dumps.DumpInfo,
+    pg_restore: ClientTool,
+    jobs: int | None,
+    show_progress: bool,
+) -> list[str]:
+    """Restore into a staging database, then make it the template for this dump."""
+    created = create_missing_roles(conn, roles_in_dump(path, pg_restore))
+    if created:
+        print(f"created NOLOGIN roles the dump references: {', '.join(created)}")
+    databases.drop(conn, names.restoring)
+    databases.create(conn, names.restoring, "staging restore")
+    try:
+        restore_dump(
+            server,
+            pg_restore,
+            path,
+            names.restoring,
+            jobs=jobs or settings.local.restore_jobs,
+            items=info.items,
+            show_progress=show_progress,
+        )
+    except BaseException:
+        databases.drop(conn, names.restoring)
+        raise
+    conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
+    with spare_builder_idle(settings.local.data_dir):
+        for other in databases.list_databases(conn):
+            if belongs_to_clone(other, names.clone) and other.role in ("template", "spare"):
+                databases.drop(conn, other.name)
+        databases.rename(conn, names.restoring, names.template)
+        lock_connections(conn, names.template, False)
+        databases.mark(conn, names.template, f"template sha256={names.digest} dump={path.name}")
+    return created
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def require_clone_exists(server: LocalServer, clone: str) -> None:
+    with server.connect() as conn:
+        info = databases.find(conn, clone)
+    if info is None:
+        raise ProdcloneError(f"there is no clone {clone!r} yet; run `inv db.load-clone` first")

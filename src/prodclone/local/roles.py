@@ -1,0 +1,66 @@
+"""Roles a dump references: found in its schema script, created NOLOGIN when missing.
+
+Owners and grants name prod's roles; without them the restore fails on
+`ALTER ... OWNER TO` and `GRANT`, and ownership and privileges are lost.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from prodclone.errors import ProdcloneError
+from prodclone.local.tools import ClientTool
+
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_IDENT_LIST = rf"{_IDENT}(?:\s*,\s*{_IDENT})*"
+_PATTERNS = (
+    re.compile(rf"\bOWNER TO ({_IDENT})"),
+    re.compile(rf"^GRANT .+? TO ({_IDENT_LIST})", re.MULTILINE),
+    re.compile(rf"^REVOKE .+? FROM ({_IDENT_LIST})", re.MULTILINE),
+    re.compile(rf"\bFOR ROLE ({_IDENT_LIST})"),
+    re.compile(rf"^CREATE POLICY .+?\bTO ({_IDENT_LIST})", re.MULTILINE | re.DOTALL),
+    re.compile(rf"\bAUTHORIZATION ({_IDENT})"),
+)
+_NOT_ROLES = {"public", "current_user", "session_user", "current_role"}
+
+
+def _names(ident_list: str) -> list[str]:
+    names = []
+    for raw in re.findall(_IDENT, ident_list):
+        if raw.startswith('"'):
+            names.append(raw[1:-1].replace('""', '"'))
+        elif raw.lower() not in _NOT_ROLES:
+            names.append(raw.lower())
+    return names
+
+
+def roles_in_dump(dump: Path, pg_restore: ClientTool) -> set[str]:
+    script = subprocess.run(
+        [str(pg_restore.path), "--schema-only", "-f", "-", str(dump)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if script.returncode != 0:
+        reason = (script.stderr.strip().splitlines() or ["unreadable"])[-1]
+        raise ProdcloneError(f"cannot read the schema of {dump}: {reason}")
+    found: set[str] = set()
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(script.stdout):
+            found.update(_names(match.group(1)))
+    return found
+
+
+def create_missing_roles(conn: psycopg.Connection, wanted: set[str]) -> list[str]:
+    """Create each role the server lacks, NOLOGIN; returns the ones created."""
+    existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
+    created = []
+    for name in sorted(wanted - existing):
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+        created.append(name)
+    return created
