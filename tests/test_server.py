@@ -9,9 +9,12 @@ def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
     result = project.inv("--list")
     assert result.returncode == 0, result.stderr
     assert "db.server" in result.stdout
-    for line in result.stdout.splitlines()[2:]:
-        if line.strip():
-            assert len(line.split(None, 1)) == 2, f"task without a summary: {line!r}"
+    task_lines = [
+        line for line in result.stdout.splitlines()[2:] if line.startswith("  ") and line[2] != " "
+    ]
+    assert task_lines
+    for line in task_lines:
+        assert len(line.split(None, 1)) == 2, f"task without a summary: {line!r}"
 
 
 def test_db_server_reports_running_embedded_server(project: Project) -> None:

@@ -13,7 +13,7 @@ from prodclone.tasks._common import confirm, domain_errors, settings_of
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
 def server(c: Context, stop: bool = False) -> None:
-    """Show the local server's URL and state (starts the embedded one)."""
+    """Show (or stop) the local PostgreSQL server."""
     with domain_errors():
         from prodclone.local.embedded import EmbeddedServer
         from prodclone.local.server import resolve_server
@@ -42,7 +42,7 @@ def server(c: Context, stop: bool = False) -> None:
     }
 )
 def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0) -> None:
-    """Load a prod dump into the local clone database (seconds after the first load)."""
+    """Load a prod dump into the local clone database."""
     with domain_errors():
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
@@ -69,7 +69,7 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0)
 
 @task(help={"name": "Database to build (default prodclone.local.fresh_db)."})
 def fresh(c: Context, name: str = "") -> None:
-    """Build the fresh database from all migrations (prodclone.commands.migrate)."""
+    """Build the fresh database from all migrations."""
     with domain_errors():
         from prodclone.local.fresh import build_fresh
         from prodclone.local.server import resolve_server
@@ -97,7 +97,7 @@ def fresh(c: Context, name: str = "") -> None:
 def drop_clone(
     c: Context, yes: bool = False, fresh: bool = False, dumps: bool = False, dry_run: bool = False
 ) -> None:
-    """Drop the clone with its templates and spares (and, on request, fresh and dumps)."""
+    """Drop the clone, its templates and spares (only ever ours)."""
     with domain_errors():
         from prodclone.local.cleanup import drop_local, plan_local_drop
         from prodclone.local.server import resolve_server

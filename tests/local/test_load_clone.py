@@ -1,0 +1,308 @@
+"""db.load-clone, db.fresh and db.drop-clone as a user runs them, on a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from prodclone.local.copies import spare_builder_idle
+from prodclone.local.embedded import bin_dir
+from prodclone.local.lock import LOCK_KEY
+from prodclone.local.server import LocalServer
+from tests.conftest import Project, run_sql
+
+SOURCE_SQL = """
+CREATE TYPE status AS ENUM ('new', 'done');
+CREATE TABLE customer (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, state status);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint REFERENCES customer,
+                     total numeric(10,2));
+INSERT INTO customer (email, state)
+  SELECT 'user' || g || '@example.com', CASE WHEN g % 2 = 0 THEN 'new' ELSE 'done' END::status
+  FROM generate_series(1, 500) g;
+INSERT INTO orders (customer_id, total) SELECT 1 + g % 500, g * 1.5 FROM generate_series(1, 2000) g;
+"""
+
+
+def fingerprint(pg: LocalServer, dbname: str) -> tuple[object, ...]:
+    """Row counts and a content hash of every table: what a reset must bring back."""
+    with psycopg.connect(pg.url(dbname)) as conn:
+        return tuple(
+            conn.execute(
+                f"SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {table} t"
+            ).fetchone()
+            for table in ("customer", "orders")
+        )
+
+
+def make_dump(pg: LocalServer, dump_dir: Path, extra_sql: str = "", name: str = "") -> Path:
+    source = f"src_{uuid.uuid4().hex[:8]}"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{source}"')
+    run_sql(pg, source, SOURCE_SQL + extra_sql)
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    path = dump_dir / (name or f"prod-{time.strftime('%Y%m%dT%H%M%S')}{uuid.uuid4().hex[:4]}Z.dump")
+    subprocess.run([str(bin_dir() / "pg_dump"), "-Fc", "-f", str(path), pg.url(source)], check=True)
+    with pg.connect() as conn:
+        conn.execute(f'DROP DATABASE "{source}" WITH (FORCE)')
+    return path
+
+
+@pytest.fixture
+def app_project(project: Project) -> Project:
+    """A project whose app name (and so clone name) no other test uses."""
+    app = f"app_{uuid.uuid4().hex[:8]}"
+    project.configure({"app": app})
+    project.app = app  # type: ignore[attr-defined]
+    return project
+
+
+def clone_of(project: Project) -> str:
+    return f"{project.app}_prod_clone"  # type: ignore[attr-defined]
+
+
+def wait_spare(project: Project) -> None:
+    with spare_builder_idle(project.data_dir):
+        pass
+
+
+def test_first_load_restores_then_resets_bring_back_the_dump(
+    app_project: Project, pg: LocalServer
+) -> None:
+    app = app_project.app  # type: ignore[attr-defined]
+    app_project.configure({"app": app, "local": {"keep_spare": False}})
+    dump = make_dump(pg, app_project.root / "dump")
+    first = app_project.inv("db.load-clone")
+    assert first.returncode == 0, first.stderr
+    assert "restored in full" in first.stdout
+    clone = clone_of(app_project)
+    original = fingerprint(pg, clone)
+    assert original[0][0] == 500 and original[1][0] == 2000  # type: ignore[index]
+
+    # The app (or a migration) changes the clone; a reset brings the dump's state back.
+    run_sql(pg, clone, "DELETE FROM orders WHERE id % 3 = 0; UPDATE customer SET email = 'x' || id")
+    assert fingerprint(pg, clone) != original
+    second = app_project.inv("db.load-clone", "--dump", str(dump))
+    assert second.returncode == 0, second.stderr
+    assert "copied from its template" in second.stdout
+    assert fingerprint(pg, clone) == original
+
+    # With a spare ready, the reset is a rename.
+    app_project.configure({"app": app})
+    run_sql(pg, clone, "TRUNCATE orders")
+    app_project.inv("db.load-clone")
+    wait_spare(app_project)
+    run_sql(pg, clone, "TRUNCATE orders")
+    third = app_project.inv("db.load-clone")
+    assert third.returncode == 0, third.stderr
+    assert "swapped in from a ready copy" in third.stdout
+    assert fingerprint(pg, clone) == original
+
+    forced = app_project.inv("db.load-clone", "--restore", "--jobs", "1")
+    assert forced.returncode == 0, forced.stderr
+    assert "restored in full" in forced.stdout
+    assert fingerprint(pg, clone) == original
+
+
+def test_reset_ends_sessions_on_the_clone(app_project: Project, pg: LocalServer) -> None:
+    make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    app_conn = psycopg.connect(pg.url(clone_of(app_project)))  # the app, still running
+    result = app_project.inv("db.load-clone")
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(psycopg.OperationalError):
+        app_conn.execute("SELECT 1")
+    app_conn.close()
+
+
+def test_missing_roles_are_created_nologin(app_project: Project, pg: LocalServer) -> None:
+    role = f"prod_owner_{uuid.uuid4().hex[:6]}"
+    reader = f"prod_reader_{uuid.uuid4().hex[:6]}"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'CREATE ROLE "{reader}"')
+    make_dump(
+        pg,
+        app_project.root / "dump",
+        f'ALTER TABLE orders OWNER TO "{role}"; GRANT SELECT ON customer TO "{reader}";',
+    )
+    with pg.connect() as conn:
+        conn.execute(f'DROP ROLE "{role}"')
+        conn.execute(f'DROP ROLE "{reader}"')
+    result = app_project.inv("db.load-clone")
+    assert result.returncode == 0, result.stderr
+    assert "created NOLOGIN roles" in result.stdout
+    assert role in result.stdout and reader in result.stdout
+    with psycopg.connect(pg.url(clone_of(app_project))) as conn:
+        owner = conn.execute(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"
+        ).fetchone()
+        assert owner == (role,)
+        can_login = conn.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+        ).fetchone()
+        assert can_login == (False,)
+        granted = conn.execute(
+            "SELECT has_table_privilege(%s, 'customer', 'SELECT')", (reader,)
+        ).fetchone()
+        assert granted == (True,)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "does not exist"),
+        ("empty", "is empty"),
+        ("garbage", "is not a pg_dump custom-format file"),
+        ("truncated", "failed"),
+    ],
+)
+def test_bad_dumps_are_refused_and_the_clone_survives(
+    app_project: Project, pg: LocalServer, kind: str, message: str
+) -> None:
+    good = make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    clone = clone_of(app_project)
+    before = fingerprint(pg, clone)
+
+    bad = app_project.root / f"bad-{kind}.dump"
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "garbage":
+        bad.write_bytes(os.urandom(4096))
+    elif kind == "truncated":
+        data = good.read_bytes()
+        bad.write_bytes(data[: len(data) * 2 // 3])
+    result = app_project.inv("db.load-clone", "--dump", str(bad))
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert result.stderr.strip().startswith("prodclone:")
+    assert fingerprint(pg, clone) == before
+    with pg.connect() as conn:
+        leftovers = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (clone + "__restoring%",)
+        ).fetchall()
+    assert leftovers == []
+
+
+def test_no_dump_at_all_says_what_to_do(app_project: Project) -> None:
+    result = app_project.inv("db.load-clone")
+    assert result.returncode == 1
+    assert "no dump found" in result.stderr
+    assert "db.clone-prod" in result.stderr
+
+
+def test_foreign_databases_are_never_touched(app_project: Project, pg: LocalServer) -> None:
+    clone = clone_of(app_project)
+    foreign_spare = f"{clone}__tpl_000000000000"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{clone}"')  # someone's own database, same name
+        conn.execute(f'CREATE DATABASE "{foreign_spare}"')
+    make_dump(pg, app_project.root / "dump")
+    refused = app_project.inv("db.load-clone")
+    assert refused.returncode == 1
+    assert "was not made by prodclone" in refused.stderr
+
+    dropped = app_project.inv("db.drop-clone", "--yes", "--fresh")
+    assert dropped.returncode == 0, dropped.stderr
+    with pg.connect() as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+        assert clone in names and foreign_spare in names
+        conn.execute(f'DROP DATABASE "{clone}"')
+        conn.execute(f'DROP DATABASE "{foreign_spare}"')
+
+
+def test_drop_clone_asks_drops_ours_and_is_idempotent(
+    app_project: Project, pg: LocalServer
+) -> None:
+    dump = make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    wait_spare(app_project)
+
+    unconfirmed = app_project.inv("db.drop-clone")
+    assert unconfirmed.returncode == 1
+    assert "--yes" in unconfirmed.stderr
+
+    dry = app_project.inv("db.drop-clone", "--dry-run", "--dumps")
+    assert dry.returncode == 0
+    assert f"would drop database {clone_of(app_project)} " in dry.stdout
+    assert dump.exists()
+
+    result = app_project.inv("db.drop-clone", "--yes", "--dumps")
+    assert result.returncode == 0, result.stderr
+    assert not dump.exists()
+    with pg.connect() as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            (clone_of(app_project) + "%",),
+        ).fetchall()
+    assert left == []
+    again = app_project.inv("db.drop-clone", "--yes")
+    assert again.returncode == 0
+    assert "nothing to drop" in again.stdout
+
+
+def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServer) -> None:
+    make_dump(pg, app_project.root / "dump")
+    holder = psycopg.connect(pg.url("postgres"), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+    env = {**os.environ, "NO_COLOR": "1"}
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.load-clone"],
+        cwd=app_project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=3)
+    finally:
+        holder.close()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "another prodclone command is working on the local databases" in err
+    assert "restored in full" in out
+
+
+def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: LocalServer) -> None:
+    app = app_project.app  # type: ignore[attr-defined]
+    app_project.configure(
+        {
+            "app": app,
+            "commands": {"migrate": "psql -v ON_ERROR_STOP=1 -c 'CREATE TABLE t (id int)'"},
+            "local": {"db_env": {"APP_DB_NAME": "{db}"}},
+        }
+    )
+    ok = app_project.inv("db.fresh")
+    assert ok.returncode == 0, ok.stderr
+    with psycopg.connect(pg.url(f"{app}_fresh")) as conn:
+        assert conn.execute("SELECT to_regclass('t') IS NOT NULL").fetchone() == (True,)
+
+    app_project.configure(
+        {
+            "app": app,
+            "commands": {
+                "migrate": 'echo "migrating $APP_DB_NAME"; echo "boom: bad column" >&2; exit 3'
+            },
+            "local": {"db_env": {"APP_DB_NAME": "{db}"}},
+        }
+    )
+    failed = app_project.inv("db.fresh")
+    assert failed.returncode == 1
+    assert f"migrating {app}_fresh" in failed.stdout
+    assert "migrate command exited 3" in failed.stderr
+    assert "boom: bad column" in failed.stderr
+
+
+def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> None:
+    result = app_project.inv("db.fresh")
+    assert result.returncode == 2
+    assert "prodclone.commands.migrate is not set" in result.stderr
