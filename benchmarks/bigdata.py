@@ -91,7 +91,7 @@ SELECT g,
            [1 + floor(random() * 7)::int],
        now() - random() * interval '2000 days',
        CASE WHEN random() < 0.4 THEN bench_words(%(syl)s, 4 + floor(random() * 20)::int) END
-FROM generate_series(%(c0)s::bigint::bigint + 1, %(c0)s::bigint::bigint + %(n)s::bigint) AS g;
+FROM generate_series(%(c0)s::bigint + 1, %(c0)s::bigint + %(n)s::bigint) AS g;
 
 INSERT INTO orders
 SELECT c * 4 + k,
@@ -102,7 +102,7 @@ SELECT c * 4 + k,
        now() - random() * interval '1500 days',
        (10 + floor(random() * 990))::int || ' ' || initcap(bench_word(%(syl)s)) || ' Street, '
            || (10000 + floor(random() * 89999))::int || ' ' || initcap(bench_word(%(syl)s))
-FROM generate_series(%(c0)s::bigint::bigint + 1, %(c0)s::bigint::bigint + %(n)s::bigint) AS c,
+FROM generate_series(%(c0)s::bigint + 1, %(c0)s::bigint + %(n)s::bigint) AS c,
      generate_series(0, floor(random() * 4 + c * 0)::int) AS k;
 
 INSERT INTO order_lines
@@ -111,7 +111,8 @@ SELECT o.id, l,
        1 + floor(random() * random() * 10)::int,
        round((1 + random() * 250)::numeric, 2)
 FROM orders o, generate_series(1, 1 + floor(random() * 5 + o.id * 0)::int) AS l
-WHERE o.customer_id > %(c0)s::bigint::bigint AND o.customer_id <= %(c0)s::bigint::bigint + %(n)s::bigint;
+WHERE o.customer_id > %(c0)s::bigint
+  AND o.customer_id <= %(c0)s::bigint + %(n)s::bigint;
 
 INSERT INTO events
 SELECT c * 16 + k,
@@ -128,7 +129,7 @@ SELECT c * 16 + k,
                     END,
            'ms', floor(random() * random() * 3000)::int,
            'session', substr(md5(random()::text), 1, 16))
-FROM generate_series(%(c0)s::bigint::bigint + 1, %(c0)s::bigint::bigint + %(n)s::bigint) AS c,
+FROM generate_series(%(c0)s::bigint + 1, %(c0)s::bigint + %(n)s::bigint) AS c,
      generate_series(0, floor(random() * 12 + c * 0)::int) AS k;
 """
 
