@@ -1,15 +1,57 @@
-"""`prodclone.check`: what `inv refactor-check` measures and expects."""
+"""`prodclone.check`: what `inv refactor-check` measures, expects and waits for."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prodclone.settings.reader import Reader
 
+# The errors the spec's ingestion step watches the logs for: queries against renamed
+# columns or relations, decode errors, trigger payload key mismatches, foreign-key
+# violations. Case-insensitive regular expressions.
+DEFAULT_LOG_PATTERNS: tuple[str, ...] = (
+    r"column .* does not exist",
+    r"relation .* does not exist",
+    r"function .* does not exist",
+    r"type .* does not exist",
+    r"record \"?new\"? has no field",
+    r"record \"?old\"? has no field",
+    r"violates foreign key constraint",
+    r"decode error|could not decode|DecodeError|UnicodeDecodeError",
+    r"invalid input (syntax|value) for",
+    r"KeyError",
+    r"payload .*(key|field).*(missing|mismatch|has no)",
+    r"Traceback \(most recent call last\)",
+)
+
+# The spec's manual UI checklist; `{app}`, `{clone_db}` and `{url}` are filled in.
+DEFAULT_UI_CHECKLIST: tuple[str, ...] = (
+    "Start {app} against {clone_db} and open {url}",
+    "The main list page loads and paginates",
+    "Open a record: its view renders without errors",
+    "Every admin page that shows a renamed table loads and shows its rows",
+    "Browser devtools and the app log show no 500s",
+)
+
 CHECK_DEFAULTS: dict[str, Any] = {
+    # Tables whose row count the migration is meant to change (old or new name).
     "expected_data_changes": "",
-    "log_patterns": "",
+    # Lists are JSON text by default so that an env var can replace them.
+    "log_patterns": json.dumps(list(DEFAULT_LOG_PATTERNS)),
+    "exact_count_max_mb": 512,
+    "lock_sample_seconds": 0.1,
+    "slow_statement_seconds": 1.0,
+    "serve_ready_line": "",
+    "serve_ready_port": 0,
+    "serve_timeout": 60,
+    "command_timeout": 900,
+    "report_dir": "reports",
+    "app_url": "",
+    "ui_checklist": json.dumps(list(DEFAULT_UI_CHECKLIST)),
 }
 
 
@@ -17,10 +59,57 @@ CHECK_DEFAULTS: dict[str, Any] = {
 class CheckSettings:
     expected_data_changes: tuple[str, ...]
     log_patterns: tuple[str, ...]
+    exact_count_max_bytes: int
+    lock_sample_seconds: float
+    slow_statement_seconds: float
+    serve_ready_line: str
+    serve_ready_port: int
+    serve_timeout: float
+    command_timeout: float | None
+    report_dir: Path  # relative to the project folder unless absolute
+    app_url: str
+    ui_checklist: tuple[str, ...]
+
+
+def _list_or_default(reader: Reader, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """An absent key means the defaults; an empty one (`[]` or "") means none."""
+    return default if reader.raw(key) is None else reader.text_list(key)
+
+
+def _patterns(reader: Reader, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    patterns = _list_or_default(reader, key, default)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise reader.error(
+                key, f"holds an invalid regular expression {pattern!r}: {exc}"
+            ) from None
+    return patterns
 
 
 def parse_check(reader: Reader) -> CheckSettings:
+    """`report_dir` stays as written; a relative one is taken from the project folder."""
+    ready_line = reader.text("serve_ready_line")
+    try:
+        re.compile(ready_line)
+    except re.error as exc:
+        raise reader.error(
+            "serve_ready_line", f"is not a valid regular expression: {exc}"
+        ) from None
+    report_dir = Path(reader.text("report_dir") or "reports").expanduser()
+    timeout = reader.number("command_timeout", 900, minimum=0)
     return CheckSettings(
         expected_data_changes=reader.text_list("expected_data_changes"),
-        log_patterns=reader.text_list("log_patterns"),
+        log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
+        exact_count_max_bytes=reader.whole("exact_count_max_mb", 512, minimum=0) * 1024 * 1024,
+        lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),
+        slow_statement_seconds=reader.number("slow_statement_seconds", 1.0, minimum=0),
+        serve_ready_line=ready_line,
+        serve_ready_port=reader.whole("serve_ready_port", 0, minimum=0),
+        serve_timeout=reader.number("serve_timeout", 60, minimum=1),
+        command_timeout=timeout or None,
+        report_dir=report_dir,
+        app_url=reader.text("app_url"),
+        ui_checklist=_list_or_default(reader, "ui_checklist", DEFAULT_UI_CHECKLIST),
     )
