@@ -1,0 +1,131 @@
+"""Compare two databases' schemas: the gate of the refactor check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+
+from prodclone.errors import ProdcloneError
+from prodclone.local.conninfo import mask
+from prodclone.local.tools import ClientTool, find_tool
+from prodclone.schema.catalog import read_catalog
+from prodclone.schema.crosscheck import dump_differences
+from prodclone.schema.diff import compare_catalogs
+from prodclone.schema.dumptext import DumpEntry, EntryKey, dump_schema, normalized_entries
+from prodclone.schema.errors import SchemaDiffError
+from prodclone.schema.ignore import apply_rules, parse_rules
+from prodclone.schema.kinds import ALL_KINDS
+from prodclone.schema.kinds.fallback import OTHER_OBJECTS
+from prodclone.schema.model import Catalog, Difference
+from prodclone.schema.result import DiffOptions, DiffResult, KindCount
+
+T = TypeVar("T")
+RULES_SOURCE = "--ignore / prodclone.schema_diff.ignore"
+
+
+def compare_databases(
+    url_a: str,
+    url_b: str,
+    options: DiffOptions,
+    labels: tuple[str, str] | None = None,
+) -> DiffResult:
+    """Compare the schemas at `url_a` and `url_b`; raise SchemaDiffError (exit 2) if it cannot.
+
+    Both sides are read at once, each in one REPEATABLE READ READ ONLY
+    transaction, while pg_dump -s of both runs beside them for the cross-check.
+    """
+    rules = parse_rules(options.ignore, RULES_SOURCE)
+    label_a, label_b = labels or (mask(url_a), mask(url_b))
+    with ThreadPoolExecutor(max_workers=4) as pool, ExitStack() as stack:
+        conn_a, conn_b = _both(pool, lambda url: stack.enter_context(_connect(url)), url_a, url_b)
+        major_a, major_b = conn_a.info.server_version // 10000, conn_b.info.server_version // 10000
+        if major_a != major_b and not options.allow_version_mismatch:
+            raise SchemaDiffError(
+                f"a ({label_a}) runs PostgreSQL {major_a} and b ({label_b}) PostgreSQL "
+                f"{major_b}; schemas read back differently across versions. Compare on the "
+                "same major version, or pass --allow-version-mismatch"
+            )
+        dumps: list[Future[dict[EntryKey, DumpEntry]]] = []
+        if options.cross_check:
+            try:
+                tool = find_tool("pg_dump", max(major_a, major_b), options.extra_bin_dirs)
+            except ProdcloneError as exc:
+                raise SchemaDiffError(str(exc)) from None
+            dumps = [
+                pool.submit(_dump_entries, tool, url, options.owners) for url in (url_a, url_b)
+            ]
+        catalogs = [
+            pool.submit(_read, conn, label)
+            for conn, label in ((conn_a, label_a), (conn_b, label_b))
+        ]
+        catalog_a, catalog_b = (future.result() for future in catalogs)
+        entries = [future.result() for future in dumps]
+    kinds = [kind.name for kind in ALL_KINDS]
+    differences = apply_rules(compare_catalogs(catalog_a, catalog_b, kinds), rules, options.owners)
+    if entries:
+        from_dump = dump_differences(entries[0], entries[1], differences)
+        differences += apply_rules(from_dump, rules, options.owners)
+    ordered = sorted(differences, key=_report_order)
+    return DiffResult(
+        a_label=label_a,
+        b_label=label_b,
+        server_version=catalog_a.server_version,
+        differences=[d for d in ordered if d.hidden_by is None],
+        hidden=[d for d in ordered if d.hidden_by is not None],
+        coverage=_coverage(catalog_a, catalog_b),
+        not_modelled=sorted(
+            catalog_a.of_kind(OTHER_OBJECTS.name).keys()
+            | catalog_b.of_kind(OTHER_OBJECTS.name).keys()
+        ),
+        cross_checked=options.cross_check,
+    )
+
+
+_KIND_ORDER = {kind.name: index for index, kind in enumerate(ALL_KINDS)}
+
+
+def _report_order(difference: Difference) -> tuple[int, tuple[str, str, str, str]]:
+    return (_KIND_ORDER.get(difference.kind, len(_KIND_ORDER)), difference.sort_key())
+
+
+def _both(pool: ThreadPoolExecutor, work: Callable[[str], T], a: str, b: str) -> tuple[T, T]:
+    first, second = pool.submit(work, a), pool.submit(work, b)
+    return first.result(), second.result()
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
+    try:
+        conn = psycopg.connect(url, connect_timeout=10)
+    except psycopg.Error as exc:
+        lines = str(exc).strip().splitlines()
+        reason = lines[-1] if lines else "no answer"
+        raise SchemaDiffError(f"cannot connect to {mask(url)}: {reason}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _dump_entries(tool: ClientTool, url: str, owners: bool) -> dict[EntryKey, DumpEntry]:
+    return normalized_entries(dump_schema(tool, url, owners))
+
+
+def _read(conn: psycopg.Connection[Any], label: str) -> Catalog:
+    try:
+        return read_catalog(conn)
+    except psycopg.Error as exc:
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        raise SchemaDiffError(f"cannot read the catalog of {label}: {reason}") from None
+
+
+def _coverage(a: Catalog, b: Catalog) -> dict[str, KindCount]:
+    return {
+        kind.name: KindCount(len(a.of_kind(kind.name)), len(b.of_kind(kind.name)))
+        for kind in ALL_KINDS
+    }

@@ -1,0 +1,81 @@
+"""Compare two catalogs object by object and attribute by attribute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prodclone.schema.model import Catalog, Change, Difference, SchemaObject
+
+COLUMN = "column"
+POSITION = "position"
+
+
+def compare_catalogs(a: Catalog, b: Catalog, kinds: list[str]) -> list[Difference]:
+    """Every difference, objects matched by kind and identity (never by OID).
+
+    Objects whose parent (a table, say) is itself on one side only are folded
+    into that parent's line, so a leftover table is one difference, not fifty.
+    """
+    found: list[Difference] = []
+    missing_parents: dict[Change, set[str]] = {"only in a": set(), "only in b": set()}
+    for kind in kinds:
+        for difference in _compare_kind(kind, a.of_kind(kind), b.of_kind(kind)):
+            if difference.change != "changed":
+                missing_parents[difference.change].add(difference.name)
+            found.append(difference)
+    return [d for d in found if not _folded(d, a, b, missing_parents)]
+
+
+def _compare_kind(
+    kind: str, a: dict[str, SchemaObject], b: dict[str, SchemaObject]
+) -> Iterator[Difference]:
+    for name in a.keys() - b.keys():
+        yield Difference(kind, name, "only in a")
+    for name in b.keys() - a.keys():
+        yield Difference(kind, name, "only in b")
+    ranks = _column_ranks(a, b) if kind == COLUMN else {}
+    for name in a.keys() & b.keys():
+        left, right = a[name].attributes, b[name].attributes
+        for attribute in left.keys() | right.keys():
+            if attribute == POSITION and ranks:
+                if ranks[name][0] == ranks[name][1]:
+                    continue
+            elif left.get(attribute) == right.get(attribute):
+                continue
+            yield Difference(
+                kind, name, "changed", attribute, left.get(attribute), right.get(attribute)
+            )
+
+
+def _column_ranks(
+    a: dict[str, SchemaObject], b: dict[str, SchemaObject]
+) -> dict[str, tuple[int, int]]:
+    """Each shared column's rank among the shared columns of its table, on both sides.
+
+    A column only one side has is reported once; it does not also move every
+    column after it.
+    """
+    shared = a.keys() & b.keys()
+    ranks: dict[str, list[int]] = {name: [] for name in shared}
+    for side in (a, b):
+        by_parent: dict[str | None, list[tuple[int, str]]] = {}
+        for name in shared:
+            obj = side[name]
+            position = obj.attributes.get(POSITION)
+            by_parent.setdefault(obj.parent, []).append(
+                (position if isinstance(position, int) else 0, name)
+            )
+        for members in by_parent.values():
+            for rank, (_position, name) in enumerate(sorted(members)):
+                ranks[name].append(rank)
+    return {name: (pair[0], pair[1]) for name, pair in ranks.items()}
+
+
+def _folded(
+    difference: Difference, a: Catalog, b: Catalog, missing_parents: dict[Change, set[str]]
+) -> bool:
+    if difference.change == "changed":
+        return False
+    side = a if difference.change == "only in a" else b
+    obj = side.of_kind(difference.kind).get(difference.name)
+    return bool(obj and obj.parent and obj.parent in missing_parents[difference.change])

@@ -1,0 +1,207 @@
+"""Tables, their columns, constraints and indexes; sequences; views."""
+
+from __future__ import annotations
+
+from prodclone.schema.kinds.base import Kind, fixed
+from prodclone.schema.kinds.sqlparts import (
+    comment,
+    not_extension_member,
+    owner,
+    privileges,
+    qualified,
+    user_schema,
+)
+
+_REL_FROM = """
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"""
+
+_REL_WHERE = f"{user_schema('n')} AND {not_extension_member('pg_class', 'c.oid')}"
+
+_REL_NAME = qualified("n.nspname", "c.relname")
+
+_REL_COMMON = f"""
+       {owner("c.relowner")} AS owner,
+       {comment("pg_class", "c.oid")} AS comment"""
+
+_SORTED_OPTIONS = "(SELECT pg_catalog.array_agg(o ORDER BY o) FROM pg_catalog.unnest({arr}) o)"
+
+TABLES = Kind(
+    "table",
+    "tables",
+    fixed(
+        f"""
+SELECT {_REL_NAME} AS name,
+       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+                      ELSE 'foreign table' END AS kind,
+       CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
+       (SELECT pn.nspname || '.' || pc.relname FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+          JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS partition_bound,
+       (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname ORDER BY i.inhseqno)
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+          JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE i.inhrelid = c.oid AND NOT c.relispartition) AS inherits,
+       c.relrowsecurity AS row_security,
+       c.relforcerowsecurity AS force_row_security,
+       CASE c.relreplident WHEN 'd' THEN 'default' WHEN 'n' THEN 'nothing' WHEN 'f' THEN 'full'
+            ELSE 'index ' || COALESCE((SELECT ic.relname FROM pg_catalog.pg_index x
+              JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+              WHERE x.indrelid = c.oid AND x.indisreplident), '?') END AS replica_identity,
+       {_SORTED_OPTIONS.format(arr="c.reloptions")} AS options,
+       (SELECT am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) AS access_method,
+       (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts
+         WHERE ts.oid = c.reltablespace) AS tablespace,
+       (SELECT fs.srvname || COALESCE(' ' || pg_catalog.array_to_string(ft.ftoptions, ','), '')
+          FROM pg_catalog.pg_foreign_table ft
+          JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver
+         WHERE ft.ftrelid = c.oid) AS foreign_server,{_REL_COMMON},
+       {privileges("c.relacl", "r", "c.relowner")} AS privileges
+{_REL_FROM}
+WHERE c.relkind IN ('r', 'p', 'f') AND {_REL_WHERE}
+"""
+    ),
+)
+
+
+def _columns(version: int) -> str:
+    # PostgreSQL 18 records NOT NULL as a named constraint.
+    not_null_name = (
+        """(SELECT k.conname FROM pg_catalog.pg_constraint k
+         WHERE k.conrelid = a.attrelid AND k.contype = 'n' AND k.conkey[1] = a.attnum)"""
+        if version >= 180000
+        else "NULL::name"
+    )
+    stats = "a.attstattarget" if version >= 170000 else "NULLIF(a.attstattarget, -1)"
+    return f"""
+SELECT {_REL_NAME} || '.' || a.attname AS name,
+       {_REL_NAME} AS _parent,
+       pg_catalog.row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) AS position,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+       CASE WHEN a.attcollation <> t.typcollation THEN
+         (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
+            JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+           WHERE co.oid = a.attcollation) END AS collation,
+       a.attnotnull AS not_null,
+       {not_null_name} AS not_null_constraint,
+       CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END
+         AS default,
+       CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+       CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+            || CASE a.attgenerated WHEN 's' THEN ' stored' ELSE ' virtual' END END
+         AS generated,
+       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+       {stats} AS statistics,
+       a.attislocal AS local,
+       {comment("pg_class", "a.attrelid", "a.attnum")} AS comment,
+       {privileges("a.attacl", None, "c.relowner")} AS privileges
+{_REL_FROM}
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {_REL_WHERE}
+"""
+
+
+COLUMNS = Kind("column", "columns", _columns)
+
+CONSTRAINTS = Kind(
+    "constraint",
+    "constraints",
+    fixed(
+        f"""
+SELECT {_REL_NAME} || '.' || k.conname AS name,
+       {_REL_NAME} AS _parent,
+       CASE k.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key'
+            WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
+            ELSE k.contype::text END AS type,
+       pg_catalog.pg_get_constraintdef(k.oid) AS definition,
+       k.condeferrable AS deferrable,
+       k.condeferred AS initially_deferred,
+       k.convalidated AS validated,
+       k.conislocal AS local,
+       k.connoinherit AS no_inherit,
+       {comment("pg_constraint", "k.oid")} AS comment
+{_REL_FROM}
+JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid
+WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {_REL_WHERE}
+"""
+    ),
+)
+
+INDEXES = Kind(
+    "index",
+    "indexes",
+    fixed(
+        f"""
+SELECT {qualified("n.nspname", "ic.relname")} AS name,
+       {_REL_NAME} AS _parent,
+       {_REL_NAME} AS table,
+       pg_catalog.pg_get_indexdef(x.indexrelid) AS definition,
+       x.indisunique AS unique,
+       x.indisprimary AS primary,
+       pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate,
+       x.indisvalid AS valid,
+       x.indisclustered AS clustered,
+       {_SORTED_OPTIONS.format(arr="ic.reloptions")} AS options,
+       (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts
+         WHERE ts.oid = ic.reltablespace) AS tablespace,
+       {comment("pg_class", "ic.oid")} AS comment
+{_REL_FROM}
+JOIN pg_catalog.pg_index x ON x.indrelid = c.oid
+JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+WHERE {_REL_WHERE}
+"""
+    ),
+)
+
+SEQUENCES = Kind(
+    "sequence",
+    "sequences",
+    fixed(
+        f"""
+SELECT {_REL_NAME} AS name,
+       pg_catalog.format_type(s.seqtypid, NULL) AS type,
+       s.seqstart AS start,
+       s.seqincrement AS increment,
+       s.seqmin AS minimum,
+       s.seqmax AS maximum,
+       s.seqcache AS cache,
+       s.seqcycle AS cycle,
+       CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
+       (SELECT tn.nspname || '.' || tc.relname || '.' || ta.attname
+               || CASE dep.deptype WHEN 'i' THEN ' (identity)' ELSE '' END
+          FROM pg_catalog.pg_depend dep
+          JOIN pg_catalog.pg_class tc ON tc.oid = dep.refobjid
+          JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+          JOIN pg_catalog.pg_attribute ta ON ta.attrelid = dep.refobjid
+                                          AND ta.attnum = dep.refobjsubid
+         WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = c.oid
+           AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND dep.deptype IN ('a', 'i')) AS owned_by,{_REL_COMMON},
+       {privileges("c.relacl", "s", "c.relowner")} AS privileges
+{_REL_FROM}
+JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+WHERE c.relkind = 'S' AND {_REL_WHERE}
+"""
+    ),
+)
+
+
+def _views(relkind: str) -> str:
+    return f"""
+SELECT {_REL_NAME} AS name,
+       pg_catalog.pg_get_viewdef(c.oid) AS definition,
+       {_SORTED_OPTIONS.format(arr="c.reloptions")} AS options,{_REL_COMMON},
+       {privileges("c.relacl", "r", "c.relowner")} AS privileges
+{_REL_FROM}
+WHERE c.relkind = '{relkind}' AND {_REL_WHERE}
+"""
+
+
+VIEWS = Kind("view", "views", fixed(_views("v")))
+MATERIALIZED_VIEWS = Kind("materialized view", "materialized views", fixed(_views("m")))

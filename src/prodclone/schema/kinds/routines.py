@@ -1,0 +1,129 @@
+"""Functions, procedures, aggregates, triggers and event triggers."""
+
+from __future__ import annotations
+
+from prodclone.schema.kinds.base import Kind, fixed
+from prodclone.schema.kinds.sqlparts import (
+    comment,
+    not_extension_member,
+    owner,
+    privileges,
+    user_schema,
+)
+
+_PROC_COMMON = f"""
+       pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
+       pg_catalog.pg_get_function_result(p.oid) AS result,
+       {owner("p.proowner")} AS owner,
+       {comment("pg_proc", "p.oid")} AS comment,
+       {privileges("p.proacl", "f", "p.proowner")} AS privileges"""
+
+_PROC_FROM = """
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"""
+
+_PROC_WHERE = f"{user_schema('n')} AND {not_extension_member('pg_proc', 'p.oid')}"
+
+
+def _functions(version: int) -> str:
+    # SQL-standard bodies (BEGIN ATOMIC ...) live parsed, in prosqlbody.
+    body = (
+        "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(p.oid) "
+        "ELSE p.prosrc END"
+        if version >= 140000
+        else "p.prosrc"
+    )
+    return f"""
+SELECT p.oid::pg_catalog.regprocedure::text AS name,
+       CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'w' THEN 'window function'
+            ELSE 'function' END AS kind,{_PROC_COMMON},
+       l.lanname AS language,
+       {body} AS body,
+       NULLIF(p.probin, '-') AS object_file,
+       CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable'
+            ELSE 'volatile' END AS volatility,
+       p.proisstrict AS strict,
+       p.prosecdef AS security_definer,
+       p.proleakproof AS leakproof,
+       CASE p.proparallel WHEN 's' THEN 'safe' WHEN 'r' THEN 'restricted'
+            ELSE 'unsafe' END AS parallel,
+       p.procost AS cost,
+       p.prorows AS rows,
+       NULLIF(p.prosupport::text, '-') AS support,
+       (SELECT pg_catalog.array_agg(s ORDER BY s) FROM pg_catalog.unnest(p.proconfig) s)
+         AS settings
+{_PROC_FROM}
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+WHERE p.prokind IN ('f', 'p', 'w') AND {_PROC_WHERE}
+"""
+
+
+FUNCTIONS = Kind("function", "functions", _functions)
+
+AGGREGATES = Kind(
+    "aggregate",
+    "aggregates",
+    fixed(
+        f"""
+SELECT p.oid::pg_catalog.regprocedure::text AS name,{_PROC_COMMON},
+       CASE g.aggkind WHEN 'n' THEN 'normal' WHEN 'o' THEN 'ordered-set'
+            ELSE 'hypothetical-set' END AS aggregate_kind,
+       g.aggtransfn::text AS state_function,
+       pg_catalog.format_type(g.aggtranstype, NULL) AS state_type,
+       NULLIF(g.aggfinalfn::text, '-') AS final_function,
+       NULLIF(g.aggcombinefn::text, '-') AS combine_function,
+       NULLIF(g.aggserialfn::text, '-') AS serial_function,
+       NULLIF(g.aggdeserialfn::text, '-') AS deserial_function,
+       NULLIF(g.aggmtransfn::text, '-') AS moving_state_function,
+       g.agginitval AS initial_condition,
+       NULLIF(g.aggsortop, 0)::pg_catalog.regoperator::text AS sort_operator,
+       CASE p.proparallel WHEN 's' THEN 'safe' WHEN 'r' THEN 'restricted'
+            ELSE 'unsafe' END AS parallel
+{_PROC_FROM}
+JOIN pg_catalog.pg_aggregate g ON g.aggfnoid = p.oid
+WHERE p.prokind = 'a' AND {_PROC_WHERE}
+"""
+    ),
+)
+
+_ENABLED = """CASE {col} WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+            WHEN 'R' THEN 'replica only' WHEN 'A' THEN 'always' END"""
+
+TRIGGERS = Kind(
+    "trigger",
+    "triggers",
+    # Clones on partitions follow their parent's trigger, as pg_dump treats them.
+    fixed(
+        f"""
+SELECT n.nspname || '.' || c.relname || '.' || tg.tgname AS name,
+       n.nspname || '.' || c.relname AS _parent,
+       pg_catalog.pg_get_triggerdef(tg.oid) AS definition,
+       {_ENABLED.format(col="tg.tgenabled")} AS enabled,
+       {comment("pg_trigger", "tg.oid")} AS comment
+FROM pg_catalog.pg_trigger tg
+JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT tg.tgisinternal AND tg.tgparentid = 0
+  AND {user_schema("n")} AND {not_extension_member("pg_class", "c.oid")}
+"""
+    ),
+)
+
+EVENT_TRIGGERS = Kind(
+    "event trigger",
+    "event triggers",
+    fixed(
+        f"""
+SELECT e.evtname AS name,
+       e.evtevent AS event,
+       (SELECT pg_catalog.array_agg(tag ORDER BY tag) FROM pg_catalog.unnest(e.evttags) tag)
+         AS tags,
+       e.evtfoid::pg_catalog.regproc::text AS function,
+       {_ENABLED.format(col="e.evtenabled")} AS enabled,
+       {owner("e.evtowner")} AS owner,
+       {comment("pg_event_trigger", "e.oid")} AS comment
+FROM pg_catalog.pg_event_trigger e
+WHERE {not_extension_member("pg_event_trigger", "e.oid")}
+"""
+    ),
+)

@@ -1,0 +1,54 @@
+"""What the comparison works on and what it produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# An attribute value as read from the catalogs: text, numbers, flags or lists of text.
+Value = str | int | float | bool | list[str] | None
+
+Change = Literal["only in a", "only in b", "changed"]
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    kind: str
+    name: str
+    attributes: dict[str, Value]
+    parent: str | None = None
+
+
+@dataclass
+class Catalog:
+    """One database's objects by kind, then by identity."""
+
+    server_version: int
+    objects: dict[str, dict[str, SchemaObject]] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> dict[str, SchemaObject]:
+        return self.objects.get(kind, {})
+
+    def count(self) -> int:
+        return sum(len(by_name) for by_name in self.objects.values())
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the two databases differ: an object on one side only, or one attribute.
+
+    `hidden_by` names the ignore rule that hides it; hidden differences are
+    counted, never shown as failures.
+    """
+
+    kind: str
+    name: str
+    change: Change
+    attribute: str | None = None
+    a: Value = None
+    b: Value = None
+    note: str | None = None
+    hidden_by: str | None = None
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.kind, self.name, self.change, self.attribute or "")

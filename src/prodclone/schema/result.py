@@ -1,0 +1,77 @@
+"""Options in, result out: what callers of the comparison work with."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prodclone.schema.model import Difference
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    """How to compare.
+
+    `ignore` holds rule texts (`kind:pattern[:attribute]`, `role:pattern`, `rds`);
+    owners are compared only when `owners` is true; `extra_bin_dirs` are searched
+    first for pg_dump (the embedded server's binaries, say).
+    """
+
+    ignore: tuple[str, ...] = ()
+    owners: bool = False
+    allow_version_mismatch: bool = False
+    cross_check: bool = True
+    extra_bin_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class KindCount:
+    a: int
+    b: int
+
+
+@dataclass
+class DiffResult:
+    """The verdict: `exit_code` 0 when nothing visible differs, 1 otherwise."""
+
+    a_label: str
+    b_label: str
+    server_version: int
+    differences: list[Difference]
+    hidden: list[Difference]
+    coverage: dict[str, KindCount] = field(default_factory=dict)
+    not_modelled: list[str] = field(default_factory=list)
+    cross_checked: bool = True
+
+    @property
+    def hidden_count(self) -> int:
+        return len(self.hidden)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.differences else 0
+
+    def objects_compared(self) -> int:
+        return sum(max(count.a, count.b) for count in self.coverage.values())
+
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(sorted(Counter(d.kind for d in self.differences).items()))
+
+    def hidden_by_rule(self) -> dict[str, int]:
+        return dict(sorted(Counter(d.hidden_by or "" for d in self.hidden).items()))
+
+    def summary(self) -> str:
+        """One line: the verdict, counts by kind, and what ignore rules hid."""
+        if self.differences:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in self.counts_by_kind().items())
+            noun = "difference" if len(self.differences) == 1 else "differences"
+            line = f"schema-diff: {len(self.differences)} {noun} ({kinds})"
+        else:
+            line = f"schema-diff: no differences ({self.objects_compared()} objects compared)"
+        if self.hidden:
+            rules = ", ".join(f"{n} by {rule}" for rule, n in self.hidden_by_rule().items())
+            line += f"; {self.hidden_count} hidden ({rules})"
+        else:
+            line += "; 0 hidden by ignore rules"
+        return line

@@ -1,0 +1,137 @@
+"""db.schema-diff: the schema gate between the prod clone and a fresh build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from prodclone.tasks._common import domain_errors, project_dir, settings_of
+
+if TYPE_CHECKING:
+    from prodclone.settings import Settings
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+FORMATS = ("text", "json")
+
+
+@task(
+    name="schema-diff",
+    auto_shortflags=False,
+    iterable=["ignore"],
+    help={
+        "a": "Database A: a name on the local server or a postgresql:// URL (the clone).",
+        "b": "Database B: a name on the local server or a postgresql:// URL (the fresh build).",
+        "clone": "Long form of -a.",
+        "fresh": "Long form of -b.",
+        "format": "Output format: text (default) or json.",
+        "ignore": "Ignore rule kind:pattern[:attribute], role:pattern or rds; repeatable.",
+        "owners": "Compare object owners too (ignored by default).",
+        "output": "Write the report to this file; only the summary line goes to stdout.",
+        "allow_version_mismatch": "Compare even when the servers' major versions differ.",
+    },
+)
+def schema_diff(
+    c: Context,
+    a: str = "",
+    b: str = "",
+    clone: str = "",
+    fresh: str = "",
+    format: str = "text",
+    ignore: list[str] | None = None,
+    owners: bool = False,
+    output: str = "",
+    allow_version_mismatch: bool = False,
+) -> None:
+    """Compare two databases' schemas: exit 0 identical, 1 different, 2 could not compare."""
+    from prodclone.errors import ProdcloneError
+    from prodclone.schema import SchemaDiffError
+
+    with domain_errors():
+        try:
+            code = _run(
+                c,
+                a or clone,
+                b or fresh,
+                format,
+                tuple(ignore or ()),
+                owners,
+                output,
+                allow_version_mismatch,
+            )
+        except SchemaDiffError:
+            raise
+        except ProdcloneError as exc:
+            raise SchemaDiffError(str(exc)) from None
+    if code:
+        raise Exit(code=code)
+
+
+def _run(
+    c: Context,
+    a: str,
+    b: str,
+    output_format: str,
+    ignore: tuple[str, ...],
+    owners: bool,
+    output: str,
+    allow_version_mismatch: bool,
+) -> int:
+    from prodclone.schema import (
+        DiffOptions,
+        SchemaDiffError,
+        compare_databases,
+        render_json,
+        render_text,
+    )
+
+    if not a or not b:
+        raise SchemaDiffError(
+            "name both databases: inv db.schema-diff -a <clone db or URL> -b <fresh db or URL>"
+        )
+    if output_format not in FORMATS:
+        raise SchemaDiffError(f"--format must be text or json (got {output_format!r})")
+    settings = settings_of(c)
+    urls, bin_dirs = _resolve(settings, a, b)
+    options = DiffOptions(
+        ignore=settings.schema_diff.ignore + ignore,
+        owners=owners or settings.schema_diff.owners,
+        allow_version_mismatch=allow_version_mismatch,
+        extra_bin_dirs=bin_dirs,
+    )
+    result = compare_databases(urls[0], urls[1], options, labels=(_label(a), _label(b)))
+    report = render_json(result) if output_format == "json" else render_text(result)
+    if output:
+        target = Path(output).expanduser()
+        if not target.is_absolute():
+            target = project_dir(c) / target
+        try:
+            target.write_text(report)
+        except OSError as exc:
+            raise SchemaDiffError(f"cannot write --output {target}: {exc.strerror}") from None
+        print(result.summary())
+        print(f"report: {target}")
+    else:
+        print(report, end="")
+    return result.exit_code
+
+
+def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple[Path, ...]]:
+    """Both targets as URLs; the local server is started only if a name needs it."""
+    from prodclone.local.embedded import bin_dir
+    from prodclone.local.server import resolve_server
+
+    if all(target.startswith(URL_PREFIXES) for target in (a, b)):
+        return (a, b), ((bin_dir(),) if settings.local.embedded else ())
+    server = resolve_server(settings.local)
+    urls = tuple(t if t.startswith(URL_PREFIXES) else server.url(t) for t in (a, b))
+    return (urls[0], urls[1]), server.extra_bin_dirs
+
+
+def _label(target: str) -> str:
+    from prodclone.local.conninfo import mask
+
+    return mask(target) if target.startswith(URL_PREFIXES) else target
