@@ -19,6 +19,10 @@ AWS_DEFAULTS: dict[str, Any] = {
     "subnet_group": "",
     "security_groups": "",
     "timeout_minutes": 90,
+    "local_port": 0,
+    "tunnel_ready_seconds": 60,
+    "poll_max_seconds": 30,
+    "dump_compression": "zstd",
 }
 
 TUNNELS = ("ssm", "ssh", "direct")
@@ -37,6 +41,10 @@ class AwsSettings:
     subnet_group: str
     security_groups: tuple[str, ...]
     timeout_minutes: int
+    local_port: int  # 0: any free port
+    tunnel_ready_seconds: int
+    poll_max_seconds: float  # the longest pause between two status checks
+    dump_compression: str  # pg_dump --compress value; "" keeps pg_dump's default
 
 
 def parse_aws(reader: Reader) -> AwsSettings:
@@ -52,4 +60,28 @@ def parse_aws(reader: Reader) -> AwsSettings:
         subnet_group=reader.text("subnet_group"),
         security_groups=reader.text_list("security_groups"),
         timeout_minutes=reader.whole("timeout_minutes", 90, minimum=1),
+        local_port=_port(reader),
+        tunnel_ready_seconds=reader.whole("tunnel_ready_seconds", 60, minimum=1),
+        poll_max_seconds=reader.number("poll_max_seconds", 30, minimum=0.05),
+        dump_compression=_compression(reader),
     )
+
+
+def _port(reader: Reader) -> int:
+    port = reader.whole("local_port", 0, minimum=0)
+    if port > 65535:
+        raise reader.error(
+            "local_port", f"must be a TCP port up to 65535, or 0 for any (got {port})"
+        )
+    return port
+
+
+def _compression(reader: Reader) -> str:
+    value = reader.text("dump_compression", "zstd")
+    method = value.split(":", 1)[0]
+    if method not in ("", "gzip", "lz4", "zstd", "none"):
+        raise reader.error(
+            "dump_compression",
+            f"must be gzip, lz4, zstd or none, with an optional :level (got {value!r})",
+        )
+    return value

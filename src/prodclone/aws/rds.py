@@ -1,0 +1,401 @@
+"""RDS calls: describe the source, snapshot, restore, modify, delete, list ours.
+
+Guards live here, next to the calls: every modify or delete first checks the
+resource carries our run tag and our name prefix, and the only call that names
+the source instance besides describing it is `create_db_snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from prodclone.aws.clients import error_code
+from prodclone.aws.polling import Observation, poll_until
+from prodclone.aws.tags import as_dict, require_ours
+from prodclone.errors import ProdcloneError
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+INSTANCE_FAILURE_STATES = frozenset(
+    {
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "incompatible-network",
+        "incompatible-option-group",
+        "inaccessible-encryption-credentials",
+        "storage-full",
+        "deleting",
+        "deleted",
+    }
+)
+SNAPSHOT_FAILURE_STATES = frozenset({"failed", "deleting", "deleted", "incompatible-restore"})
+
+Observer = Callable[[Observation, float], None]
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    timeout_seconds: float
+    max_interval: float
+
+
+@dataclass(frozen=True)
+class SourceInstance:
+    identifier: str
+    engine_version: str
+    major: int
+    db_name: str
+    master_username: str
+    allocated_gb: int
+    subnet_group: str
+    security_groups: tuple[str, ...]
+    port: int
+    instance_class: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    master_username: str
+
+
+def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
+    """The source instance, which must exist and run PostgreSQL."""
+    if not identifier:
+        raise ProdcloneError(
+            "prodclone.aws.source_instance is not set: name the production RDS instance "
+            "(INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE)"
+        )
+    try:
+        found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    except Exception as exc:
+        if error_code(exc) == "DBInstanceNotFound":
+            found = []
+        else:
+            raise
+    if not found:
+        raise ProdcloneError(
+            f"RDS instance {identifier!r} was not found in this region; "
+            "check prodclone.aws.source_instance and prodclone.aws.region"
+        )
+    item = found[0]
+    engine = str(item.get("Engine", ""))
+    if engine != "postgres":
+        raise ProdcloneError(
+            f"RDS instance {identifier!r} runs {engine or 'an unknown engine'}, not PostgreSQL "
+            "(engine 'postgres'); only RDS for PostgreSQL can be cloned"
+        )
+    version = str(item.get("EngineVersion", ""))
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        raise ProdcloneError(
+            f"cannot read the PostgreSQL version of {identifier}: {version!r}"
+        ) from None
+    subnet = item.get("DBSubnetGroup", {}).get("DBSubnetGroupName", "")
+    groups = tuple(
+        str(g["VpcSecurityGroupId"])
+        for g in item.get("VpcSecurityGroups", [])
+        if g.get("Status", "active") == "active"
+    )
+    return SourceInstance(
+        identifier=identifier,
+        engine_version=version,
+        major=major,
+        db_name=str(item.get("DBName") or ""),
+        master_username=str(item.get("MasterUsername", "")),
+        allocated_gb=int(item.get("AllocatedStorage", 0)),
+        subnet_group=str(subnet),
+        security_groups=groups,
+        port=int(item.get("Endpoint", {}).get("Port", 0) or item.get("DbInstancePort", 0) or 5432),
+        instance_class=str(item.get("DBInstanceClass", "")),
+    )
+
+
+# -- snapshot -------------------------------------------------------------------------
+
+
+def create_snapshot(
+    rds: RDSClient, source: SourceInstance, snapshot_id: str, tags: list[dict[str, str]]
+) -> None:
+    # The one call on the source: it creates a new, separate resource.
+    rds.create_db_snapshot(
+        DBSnapshotIdentifier=snapshot_id,
+        DBInstanceIdentifier=source.identifier,
+        Tags=tags,  # type: ignore[arg-type]
+    )
+
+
+def _snapshot(rds: RDSClient, snapshot_id: str) -> dict[str, Any] | None:
+    try:
+        found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"]
+    except Exception as exc:
+        if error_code(exc) == "DBSnapshotNotFound":
+            return None
+        raise
+    return dict(found[0]) if found else None
+
+
+def wait_snapshot(
+    rds: RDSClient, snapshot_id: str, wait: WaitPolicy, observer: Observer | None = None
+) -> None:
+    def look() -> Observation:
+        snap = _snapshot(rds, snapshot_id)
+        if snap is None:
+            return Observation("deleted", False, "the snapshot disappeared")
+        status = str(snap.get("Status", ""))
+        return Observation(status, status == "available", f"{snap.get('PercentProgress', 0)}%")
+
+    poll_until(
+        f"snapshot {snapshot_id}",
+        look,
+        timeout_seconds=wait.timeout_seconds,
+        max_interval=wait.max_interval,
+        failure_states=SNAPSHOT_FAILURE_STATES,
+        on_observe=observer,
+    )
+
+
+def delete_snapshot(rds: RDSClient, snapshot_id: str, run: str | None, wait: WaitPolicy) -> str:
+    """Delete one of our snapshots, waiting first if it is still being created."""
+    snap = _snapshot(rds, snapshot_id)
+    if snap is None:
+        return "absent"
+    tags = _tags(rds, snap, "DBSnapshotArn")
+    require_ours("snapshot", snapshot_id, tags, run)
+    if snap.get("Status") == "deleting":
+        return "already deleting"
+    if snap.get("Status") == "creating":
+        # RDS refuses to delete a snapshot that is still being taken.
+        poll_until(
+            f"snapshot {snapshot_id} to finish before deleting it",
+            lambda: _snapshot_done(rds, snapshot_id),
+            timeout_seconds=wait.timeout_seconds,
+            max_interval=wait.max_interval,
+        )
+    try:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
+    except Exception as exc:
+        if error_code(exc) == "DBSnapshotNotFound":
+            return "absent"
+        raise
+    return "deleted"
+
+
+def _snapshot_done(rds: RDSClient, snapshot_id: str) -> Observation:
+    snap = _snapshot(rds, snapshot_id)
+    status = str(snap.get("Status", "")) if snap else "deleted"
+    return Observation(status, status != "creating")
+
+
+# -- throwaway instance ------------------------------------------------------------------
+
+
+def restore_instance(
+    rds: RDSClient,
+    *,
+    instance_id: str,
+    snapshot_id: str,
+    instance_class: str,
+    subnet_group: str,
+    security_groups: tuple[str, ...],
+    tags: list[dict[str, str]],
+) -> None:
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": instance_id,
+        "DBSnapshotIdentifier": snapshot_id,
+        "DBInstanceClass": instance_class,
+        "PubliclyAccessible": False,
+        "MultiAZ": False,
+        "DeletionProtection": False,
+        "BackupRetentionPeriod": 0,
+        "CopyTagsToSnapshot": False,
+        "Tags": tags,
+    }
+    if subnet_group:
+        params["DBSubnetGroupName"] = subnet_group
+    if security_groups:
+        params["VpcSecurityGroupIds"] = list(security_groups)
+    rds.restore_db_instance_from_db_snapshot(**params)
+
+
+def _instance(rds: RDSClient, instance_id: str) -> dict[str, Any] | None:
+    try:
+        found = rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
+    except Exception as exc:
+        if error_code(exc) == "DBInstanceNotFound":
+            return None
+        raise
+    return dict(found[0]) if found else None
+
+
+def wait_instance(
+    rds: RDSClient,
+    instance_id: str,
+    wait: WaitPolicy,
+    observer: Observer | None = None,
+    no_pending_password: bool = False,
+) -> Endpoint:
+    """Wait until `available` (and, when asked, no password change pending)."""
+    seen: list[dict[str, Any]] = []
+
+    def look() -> Observation:
+        item = _instance(rds, instance_id)
+        if item is None:
+            return Observation("deleted", False, "the instance disappeared")
+        seen[:] = [item]
+        status = str(item.get("DBInstanceStatus", ""))
+        pending = item.get("PendingModifiedValues", {}) or {}
+        waiting_for_password = no_pending_password and "MasterUserPassword" in pending
+        detail = str(item.get("StatusInfos") or "")
+        return Observation(
+            status + (" (password change pending)" if waiting_for_password else ""),
+            status == "available" and not waiting_for_password,
+            detail,
+        )
+
+    poll_until(
+        f"instance {instance_id}",
+        look,
+        timeout_seconds=wait.timeout_seconds,
+        max_interval=wait.max_interval,
+        failure_states=INSTANCE_FAILURE_STATES,
+        on_observe=observer,
+    )
+    endpoint = seen[0].get("Endpoint") or {}
+    return Endpoint(
+        host=str(endpoint.get("Address", "")),
+        port=int(endpoint.get("Port", 5432)),
+        master_username=str(seen[0].get("MasterUsername", "")),
+    )
+
+
+def set_master_password(rds: RDSClient, instance_id: str, run: str, password: str) -> None:
+    """A new master password on our throwaway instance (never the source)."""
+    item = _instance(rds, instance_id)
+    if item is None:
+        raise ProdcloneError(f"instance {instance_id} disappeared before its password was set")
+    require_ours("instance", instance_id, _tags(rds, item, "DBInstanceArn"), run)
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": instance_id,
+        "MasterUserPassword": password,
+        "ApplyImmediately": True,
+    }
+    if item.get("MasterUserSecret"):
+        # A managed secret would own the password; the copy needs its own.
+        params["ManageMasterUserPassword"] = False
+    rds.modify_db_instance(**params)
+
+
+def delete_instance(rds: RDSClient, instance_id: str, run: str | None) -> str:
+    """Delete one of our instances with no final snapshot; 'already deleting' is success."""
+    item = _instance(rds, instance_id)
+    if item is None:
+        return "absent"
+    require_ours("instance", instance_id, _tags(rds, item, "DBInstanceArn"), run)
+    if item.get("DBInstanceStatus") in ("deleting", "deleted"):
+        return "already deleting"
+    if item.get("DeletionProtection"):
+        rds.modify_db_instance(
+            DBInstanceIdentifier=instance_id, DeletionProtection=False, ApplyImmediately=True
+        )
+    try:
+        rds.delete_db_instance(
+            DBInstanceIdentifier=instance_id,
+            SkipFinalSnapshot=True,
+            DeleteAutomatedBackups=True,
+        )
+    except Exception as exc:
+        code = error_code(exc)
+        if code == "DBInstanceNotFound":
+            return "absent"
+        if code == "InvalidDBInstanceState" and "already being deleted" in str(exc):
+            return "already deleting"
+        raise
+    return "deleted"
+
+
+def delete_instance_when_possible(
+    rds: RDSClient, instance_id: str, run: str | None, wait: WaitPolicy
+) -> str:
+    """`delete_instance`, retried while RDS says the instance is busy (creating, modifying)."""
+    outcome: list[str] = []
+
+    def attempt() -> Observation:
+        try:
+            outcome[:] = [delete_instance(rds, instance_id, run)]
+        except Exception as exc:
+            if error_code(exc) == "InvalidDBInstanceState":
+                return Observation("busy", False, str(exc))
+            raise
+        return Observation(outcome[0], True)
+
+    poll_until(
+        f"instance {instance_id} to accept deletion",
+        attempt,
+        timeout_seconds=wait.timeout_seconds,
+        max_interval=wait.max_interval,
+    )
+    return outcome[0]
+
+
+def _tags(rds: RDSClient, item: dict[str, Any], arn_key: str) -> dict[str, str]:
+    if "TagList" in item:
+        return as_dict(item["TagList"])
+    return as_dict(rds.list_tags_for_resource(ResourceName=str(item[arn_key]))["TagList"])
+
+
+# -- listing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloudResource:
+    kind: str  # "instance" | "snapshot"
+    identifier: str
+    status: str
+    created: datetime | None
+    tags: dict[str, str]
+    instance_class: str
+    storage_gb: int
+
+
+def list_ours(rds: RDSClient) -> list[CloudResource]:
+    """Every instance and manual snapshot in the region that carries our run tag."""
+    found: list[CloudResource] = []
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        for item in page["DBInstances"]:
+            tags = _tags(rds, dict(item), "DBInstanceArn")
+            if tags.get("prodclone:run"):
+                found.append(
+                    CloudResource(
+                        kind="instance",
+                        identifier=item["DBInstanceIdentifier"],
+                        status=str(item.get("DBInstanceStatus", "")),
+                        created=item.get("InstanceCreateTime"),
+                        tags=tags,
+                        instance_class=str(item.get("DBInstanceClass", "")),
+                        storage_gb=int(item.get("AllocatedStorage", 0)),
+                    )
+                )
+    for snapshots in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+        for snap in snapshots["DBSnapshots"]:
+            tags = _tags(rds, dict(snap), "DBSnapshotArn")
+            if tags.get("prodclone:run"):
+                found.append(
+                    CloudResource(
+                        kind="snapshot",
+                        identifier=snap["DBSnapshotIdentifier"],
+                        status=str(snap.get("Status", "")),
+                        created=snap.get("SnapshotCreateTime"),
+                        tags=tags,
+                        instance_class="",
+                        storage_gb=int(snap.get("AllocatedStorage", 0)),
+                    )
+                )
+    return found

@@ -1,0 +1,236 @@
+"""Ways to reach the throwaway instance: an SSM port forward, an SSH forward, or direct.
+
+Each is a context manager yielding the local (host, port) to connect to, and
+tearing its tunnel down in `finally` whatever happened inside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from prodclone.aws.signals import shielded
+from prodclone.errors import ProdcloneError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+PORT_FORWARD_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
+# Plugins newer than this read the session from an env var named in argv, which keeps
+# the session token out of the process list (the AWS CLI makes the same choice).
+ENV_VAR_PLUGIN_MIN = (1, 2, 497, 0)
+SESSION_ENV_VAR = "AWS_SSM_START_SESSION_RESPONSE"
+_PORT_OPENED = re.compile(r"Port (\d+) opened")
+
+
+@dataclass(frozen=True)
+class LocalEnd:
+    host: str
+    port: int
+    parallel_ok: bool  # whether several connections (pg_dump --jobs) may share it
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise ProdcloneError(
+                f"local port {port} is already in use; free it or set "
+                "prodclone.aws.local_port to another port (0 picks a free one)"
+            ) from None
+
+
+def find_plugin(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ProdcloneError(
+            f"the SSM plugin {name!r} is not on PATH; install the AWS Session Manager plugin "
+            "(https://docs.aws.amazon.com/systems-manager/latest/userguide/"
+            "session-manager-working-with-install-plugin.html) or set prodclone.aws.ssm_plugin"
+        )
+    return path
+
+
+def plugin_version(path: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    match = re.search(r"(\d+(?:\.\d+)+)", out)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+class _PluginOutput:
+    """Drains the plugin's output on a thread so it can never block on a full pipe."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.opened = threading.Event()
+        self._thread = threading.Thread(target=self._drain, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line.rstrip())
+            if _PORT_OPENED.search(line):
+                self.opened.set()
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+    def last(self) -> str:
+        meaningful = [line for line in self.lines if line.strip()]
+        return meaningful[-1] if meaningful else "no output"
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_process_group(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    process.wait()  # reap
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # anything it left in its group
+
+
+@contextlib.contextmanager
+def ssm_tunnel(
+    ssm: SSMClient,
+    *,
+    plugin: str,
+    bastion: str,
+    remote_host: str,
+    remote_port: int,
+    local_port: int,
+    region: str,
+    profile: str,
+    ready_seconds: float,
+) -> Iterator[LocalEnd]:
+    """Port-forward through an SSM managed instance, the way `aws ssm start-session` does."""
+    plugin_path = find_plugin(plugin)
+    check_port_free(local_port)
+    request: dict[str, Any] = {
+        "Target": bastion,
+        "DocumentName": PORT_FORWARD_DOCUMENT,
+        "Parameters": {
+            "host": [remote_host],
+            "portNumber": [str(remote_port)],
+            "localPortNumber": [str(local_port)],
+        },
+    }
+    session: dict[str, Any] = dict(ssm.start_session(**request))
+    session.pop("ResponseMetadata", None)
+    session_id = str(session["SessionId"])
+    process: subprocess.Popen[str] | None = None
+    output: _PluginOutput | None = None
+    try:
+        env = dict(os.environ)
+        if plugin_version(plugin_path) > ENV_VAR_PLUGIN_MIN:
+            env[SESSION_ENV_VAR] = json.dumps(session)
+            session_arg = SESSION_ENV_VAR
+        else:
+            session_arg = json.dumps(session)
+        process = subprocess.Popen(
+            [
+                plugin_path,
+                session_arg,
+                region,
+                "StartSession",
+                profile,
+                json.dumps(request),
+                ssm.meta.endpoint_url,
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
+        )
+        output = _PluginOutput(process)
+        deadline = time.monotonic() + ready_seconds
+        while not (output.opened.is_set() and _accepts(local_port)):
+            if process.poll() is not None:
+                output.join()
+                raise ProdcloneError(
+                    f"session-manager-plugin exited ({process.returncode}) before the tunnel "
+                    f"opened: {output.last()}"
+                )
+            if time.monotonic() > deadline:
+                raise ProdcloneError(
+                    f"the SSM tunnel did not open within {ready_seconds:.0f}s "
+                    f"(plugin said: {output.last()}); check the bastion {bastion} runs the "
+                    "SSM agent, or raise prodclone.aws.tunnel_ready_seconds"
+                )
+            output.opened.wait(0.1)
+        yield LocalEnd("127.0.0.1", local_port, parallel_ok=True)
+    finally:
+        with shielded():
+            try:
+                if process is not None:
+                    _stop_process_group(process)
+                if output is not None:
+                    output.join()
+            finally:
+                with contextlib.suppress(Exception):
+                    ssm.terminate_session(SessionId=session_id)
+
+
+@contextlib.contextmanager
+def ssh_tunnel(
+    bastion: str, *, remote_host: str, remote_port: int, local_port: int
+) -> Iterator[LocalEnd]:
+    """Forward a local port through an SSH bastion (Fabric, using ~/.ssh/config)."""
+    if not bastion:
+        raise ProdcloneError(
+            "prodclone.aws.bastion is not set: with tunnel ssh it must name the SSH host"
+        )
+    check_port_free(local_port)
+    from fabric import Connection
+
+    with (
+        Connection(bastion) as connection,
+        connection.forward_local(
+            local_port=local_port, remote_port=remote_port, remote_host=remote_host
+        ),
+    ):
+        yield LocalEnd("127.0.0.1", local_port, parallel_ok=True)
+
+
+@contextlib.contextmanager
+def direct(remote_host: str, remote_port: int) -> Iterator[LocalEnd]:
+    """No tunnel: the instance is reachable as it is (VPN, peering)."""
+    yield LocalEnd(remote_host, remote_port, parallel_ok=True)

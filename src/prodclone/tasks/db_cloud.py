@@ -1,0 +1,107 @@
+"""db tasks that talk to AWS: clone-prod and list-clones."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from prodclone.errors import ProdcloneError
+from prodclone.tasks._common import domain_errors, settings_of
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ProdcloneError(f"{question} needs confirmation: pass --yes to run without a prompt")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ProdcloneError("cancelled; nothing was changed")
+
+
+@task(
+    help={
+        "dry-run": "Run the checks and print the plan; create nothing.",
+        "keep-instance": "Keep the throwaway instance afterwards for debugging (it costs money).",
+        "jobs": "Dump with N parallel jobs (directory format) when N > 1.",
+        "out": "Write the dump here instead of <dump_dir>/prod-<timestamp>.dump.",
+        "yes": "Do not ask before creating the snapshot and instance.",
+    }
+)
+def clone_prod(
+    c: Context,
+    dry_run: bool = False,
+    keep_instance: bool = False,
+    jobs: int = 1,
+    out: str = "",
+    yes: bool = False,
+) -> None:
+    """Dump production through a throwaway RDS copy; every cloud resource is removed after."""
+    with domain_errors():
+        from rich.console import Console
+
+        from prodclone import clone
+        from prodclone.aws.clients import connect_aws
+
+        settings = settings_of(c)
+        clients = connect_aws(settings.aws)
+        options = clone.CloneOptions(
+            dry_run=dry_run,
+            keep_instance=keep_instance,
+            jobs=jobs,
+            out=Path(out) if out else None,
+            yes=yes,
+        )
+        plan = clone.preflight(settings, clients, options)
+        for line in clone.render_plan(plan, clients.region):
+            print(line)
+        if dry_run:
+            print("dry run: nothing was created")
+            return
+        _confirm("Create the snapshot and the instance above?", yes)
+        sys.stdout.flush()
+        clone.run_clone(settings, clients, plan, options, Console(highlight=False))
+
+
+@task(
+    help={
+        "delete": "Remove the stray cloud resources (past their expiry).",
+        "yes": "Do not ask before deleting.",
+        "format": "Output format: text or json.",
+    }
+)
+def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
+    """List our RDS instances, snapshots, local clones and dumps; exit 1 when strays exist."""
+    with domain_errors():
+        if format not in ("text", "json"):
+            raise ProdcloneError(f"--format must be text or json (got {format!r})")
+        from prodclone.aws import inventory, rds
+        from prodclone.aws.clients import connect_aws
+
+        settings = settings_of(c)
+        clients = connect_aws(settings.aws)
+        cloud = inventory.cloud_items(clients.rds)
+        databases, note = inventory.local_items(settings)
+        found = inventory.Inventory(cloud, databases, inventory.dump_files(settings.dump_dir), note)
+        print(
+            inventory.render_json(found)
+            if format == "json"
+            else "\n".join(inventory.render_text(found))
+        )
+        strays = found.strays
+        if not strays:
+            return
+        if not delete:
+            raise Exit(code=1)
+        _confirm(f"Delete {len(strays)} stray cloud resource(s)?", yes)
+        wait = rds.WaitPolicy(45 * 60, settings.aws.poll_max_seconds)
+        failed = False
+        for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
+            print(f"{item.kind} {item.id}: {outcome}", file=sys.stderr)
+            failed = failed or outcome.startswith("FAILED")
+        if failed:
+            raise ProdcloneError("some strays could not be deleted (see above)")
