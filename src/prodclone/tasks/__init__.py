@@ -3,11 +3,11 @@
 from invoke.collection import Collection
 
 from prodclone.settings import default_config
-from prodclone.tasks import db_local, db_schema
+from prodclone.tasks import db_cloud, db_local, db_schema
 
 # Every db task sits directly under `db`, whichever module defines it.
 db = Collection("db")
-for module in (db_local, db_schema):
+for module in (db_local, db_schema, db_cloud):
     for task in Collection.from_module(module).tasks.values():
         db.add_task(task)
 
