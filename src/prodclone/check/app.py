@@ -1,0 +1,145 @@
+"""The app under test, run in the background for the smoke stage (the spec's `bb dev`).
+
+It runs in its own process group, its output goes to a log file in the report
+folder, it counts as ready when a configured line appears or a TCP port answers,
+and the whole group is always stopped afterwards, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TextIO
+
+from prodclone.errors import ProdcloneError
+
+
+class AppNotReady(ProdcloneError):
+    """The app exited or missed its deadline before it was ready."""
+
+
+class RunningApp:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        log: TextIO,
+        echo: TextIO | None,
+        ready_line: str,
+    ) -> None:
+        self.process = process
+        self.ready_seconds = 0.0
+        self._log = log
+        self._echo = echo
+        self._lines: list[str] = []
+        self._ready_line = re.compile(ready_line) if ready_line else None
+        self.ready = threading.Event()
+        self._pump = threading.Thread(target=self._read, name="app-log", daemon=True)
+        self._pump.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
+            self._log.write(line)
+            self._log.flush()
+            if self._echo is not None:
+                self._echo.write(f"  [serve] {line}")
+                self._echo.flush()
+            if self._ready_line is not None and self._ready_line.search(line):
+                self.ready.set()
+
+    def wait_ready(self, ready_line: str, port: int, timeout: float) -> None:
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            if self.ready.is_set() or (port and _port_answers(port)):
+                self.ready_seconds = time.monotonic() - started
+                return
+            code = self.process.poll()
+            if code is not None:
+                self._pump.join(timeout=2)
+                raise AppNotReady(f"the app exited with code {code} before it was ready")
+            if time.monotonic() >= deadline:
+                what = f"the line /{ready_line}/" if ready_line else f"port {port} to answer"
+                raise AppNotReady(f"the app was not ready after {timeout:g}s (waited for {what})")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        stop_group(self.process)
+        self._pump.join(timeout=5)
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """SIGTERM the app's whole process group, then SIGKILL whatever is left of it."""
+    with suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    # Children that ignored SIGTERM (or outlived their parent) are still in the group.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def running_app(
+    command: str,
+    env: dict[str, str],
+    *,
+    cwd: Path,
+    log_path: Path,
+    ready_line: str,
+    ready_port: int,
+    timeout: float,
+    echo: TextIO | None = sys.stdout,
+) -> Iterator[RunningApp]:
+    """Start `command`, wait until it is ready, yield it, and always stop its process group."""
+    if not ready_line and not ready_port:
+        raise ProdcloneError(
+            "commands.serve is set but neither prodclone.check.serve_ready_line nor "
+            "prodclone.check.serve_ready_port is: set one so refactor-check knows when the "
+            "app is up"
+        )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        app = RunningApp(process, log, echo, ready_line)
+        try:
+            app.wait_ready(ready_line, ready_port, timeout)
+            yield app
+        finally:
+            app.stop()

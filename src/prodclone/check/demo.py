@@ -1,0 +1,260 @@
+"""`inv demo`: the whole procedure on the example app, on the embedded server, in a minute.
+
+It builds a drifted "production" database from examples/orcha (a hotfix renamed an
+index; a foreign key carries the name an older PostgreSQL generated), dumps it the
+way db.clone-prod does, then runs refactor-check twice: with the rename migration's
+flawed first draft (the schema gate and the smoke stage catch it) and with the
+corrected one (it passes). It works on its own databases (`orcha_demo_*`) and its
+own dump folder, so a user's clone is never touched, and it drops them at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from prodclone import dumps
+from prodclone.check.model import CheckOptions, CheckRun
+from prodclone.check.runner import run_refactor_check
+from prodclone.errors import ProdcloneError
+from prodclone.local import databases
+from prodclone.local.appcmd import run_command
+from prodclone.local.server import LocalServer, app_env, resolve_server
+from prodclone.local.tools import find_tool
+from prodclone.settings import Settings
+
+DEMO_APP = "orcha_demo"
+PROD_DB = "orcha_demo_prod"
+# What the flawed draft must trip over, and what the corrected one must pass.
+EXPECTED_FAILURES = ("schema", "smoke")
+
+
+def example_dir(settings: Settings) -> Path:
+    """examples/orcha of this checkout (an editable install) or of the project folder."""
+    for root in (Path(__file__).resolve().parents[3], settings.project_dir):
+        candidate = root / "examples" / "orcha"
+        if (candidate / "migrate.py").is_file():
+            return candidate
+    raise ProdcloneError(
+        "inv demo needs the example app (examples/orcha) of a prodclone checkout: "
+        "run it from the repository after `pip install -e .`"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    settings: Settings
+    example: Path
+    report_root: Path
+
+    def script(self, name: str, *args: str) -> str:
+        parts = [sys.executable, str(self.example / name), *args]
+        return " ".join(shlex.quote(part) for part in parts)
+
+    def with_migration(self, variant: str) -> Settings:
+        commands = dataclasses.replace(
+            self.settings.commands, migrate=self.script("migrate.py", "--pending", variant)
+        )
+        return dataclasses.replace(self.settings, commands=commands)
+
+
+def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoPlan:
+    """The user's settings, pointed at the demo's own databases, dump folder and commands."""
+    local = dataclasses.replace(
+        settings.local,
+        url="",
+        clone_db=f"{DEMO_APP}_prod_clone",
+        fresh_db=f"{DEMO_APP}_fresh",
+        db_env={"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}", "ORCHA_HTTP_PORT": str(_free_port())},
+        keep_spare=False,
+    )
+    report_root = settings.check.report_dir
+    if not report_root.is_absolute():
+        report_root = settings.project_dir / report_root
+    report_root = report_root / f"demo-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    check = dataclasses.replace(
+        settings.check,
+        expected_data_changes=("_yoyo_migration", "_yoyo_log"),
+        serve_ready_line="orcha listening on",
+        serve_ready_port=0,
+        serve_timeout=30,
+        app_url="",
+        ui_checklist=(
+            "Start orcha against {clone_db} and open {url}/documents?page=2",
+            "Document list loads and paginates",
+            "Open a document: the view renders without errors",
+            "/tenants admin panel loads and shows the renamed entities",
+            "The app log shows no 500s",
+        ),
+    )
+    plan = DemoPlan(
+        settings=dataclasses.replace(
+            settings,
+            app=DEMO_APP,
+            dump_dir=settings.dump_dir / "demo",
+            local=local,
+            check=check,
+        ),
+        example=example,
+        report_root=report_root,
+    )
+    commands = dataclasses.replace(
+        settings.commands,
+        boot=plan.script("app.py", "boot"),
+        serve=plan.script("app.py", "serve"),
+        smoke=tuple(
+            plan.script("app.py", "ingest", str(example / "fixtures" / name))
+            for name in ("invoice-1.json", "invoice-2.json")
+        ),
+    )
+    return dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, commands=commands))
+
+
+def build_prod_dump(plan: DemoPlan, server: LocalServer, rows: int, console: Console) -> Path:
+    """A drifted "production" database, dumped like db.clone-prod does, then dropped."""
+    settings = plan.settings
+    with server.connect() as conn:
+        databases.drop(conn, PROD_DB)
+        databases.create(conn, PROD_DB, "demo production stand-in")
+    env = app_env(server, PROD_DB, settings.local.db_env)
+    for label, command in (
+        ("migrate", plan.script("migrate.py", "--pending", "none")),
+        ("generate", plan.script("generate.py", "--rows", str(rows), "--drift")),
+    ):
+        result = run_command(command, env, label=label, cwd=str(settings.project_dir))
+        if not result.ok:
+            raise ProdcloneError(f"demo: building production failed at {label}: {result.tail(1)}")
+    dumps.prepare_dump_dir(settings.dump_dir, settings.project_dir)
+    target = dumps.new_dump_path(settings.dump_dir)
+    partial = target.with_name(target.name + dumps.PARTIAL_SUFFIX)
+    pg_dump = find_tool("pg_dump", server.major_version(), server.extra_bin_dirs)
+    old_umask = os.umask(0o077)  # the dump is 0600 from its first byte
+    try:
+        done = subprocess.run(
+            [str(pg_dump.path), "--format=custom", "--file", str(partial)],
+            env={**os.environ, **server.libpq_env(PROD_DB)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.umask(old_umask)
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise ProdcloneError(f"demo: pg_dump failed: {done.stderr.strip()[-300:]}")
+    partial.replace(target)
+    with server.connect() as conn:
+        databases.drop(conn, PROD_DB)
+    size = target.stat().st_size / 1024 / 1024
+    console.print(f"demo: production stand-in dumped to {target} ({size:.1f} MB)", markup=False)
+    return target
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    flawed: CheckRun
+    corrected: CheckRun
+
+    @property
+    def as_expected(self) -> bool:
+        caught = {stage.key for stage in self.flawed.failed}
+        return set(EXPECTED_FAILURES) <= caught and self.corrected.passed
+
+
+def run_demo(
+    settings: Settings, rows: int = 20000, keep: bool = False, console: Console | None = None
+) -> DemoOutcome:
+    console = console or Console()
+    started = datetime.now(UTC)
+    plan = demo_settings(settings, example_dir(settings), started)
+    server = resolve_server(plan.settings.local)
+    console.rule("[bold]demo: a drifted production database[/]", align="left")
+    dump = build_prod_dump(plan, server, rows, console)
+    try:
+        console.rule("[bold]demo, run 1: the rename migration's first draft[/]", align="left")
+        flawed = run_refactor_check(
+            plan.with_migration("flawed"),
+            server,
+            CheckOptions(dump=dump, keep_going=True, report_dir=plan.report_root / "1-flawed"),
+            console,
+        )
+        console.rule("[bold]demo, run 2: the corrected migration[/]", align="left")
+        corrected = run_refactor_check(
+            plan.with_migration("corrected"),
+            server,
+            CheckOptions(dump=dump, report_dir=plan.report_root / "2-corrected"),
+            console,
+        )
+    finally:
+        _clean_up(plan, server, keep, console)
+    outcome = DemoOutcome(flawed, corrected)
+    _explain(outcome, plan, console)
+    return outcome
+
+
+def _clean_up(plan: DemoPlan, server: LocalServer, keep: bool, console: Console) -> None:
+    from prodclone.local.cleanup import drop_local, plan_local_drop
+
+    drop = plan_local_drop(plan.settings, server, include_fresh=True, include_dumps=True)
+    if keep:
+        console.print("demo: kept for a look (drop them with `inv demo --clean`):", markup=False)
+        for line in drop.describe():
+            console.print(f"  {line}", markup=False)
+        return
+    for line in drop_local(plan.settings, server, drop):
+        console.print(f"demo: {line}", markup=False)
+
+
+def clean_demo(settings: Settings, console: Console | None = None) -> list[str]:
+    """Drop what a `--keep` demo left: its databases and its dump folder's dumps."""
+    from prodclone.local.cleanup import drop_local, plan_local_drop
+
+    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
+    server = resolve_server(plan.settings.local)
+    with server.connect() as conn:
+        databases.drop(conn, PROD_DB)
+    drop = plan_local_drop(plan.settings, server, include_fresh=True, include_dumps=True)
+    return drop_local(plan.settings, server, drop)
+
+
+def _explain(outcome: DemoOutcome, plan: DemoPlan, console: Console) -> None:
+    console.rule("[bold]demo: what happened[/]", align="left")
+    flawed, corrected = outcome.flawed, outcome.corrected
+    console.print(
+        "Run 1, the first draft, was written against a fresh local database. On the drifted\n"
+        "production copy its `ALTER INDEX IF EXISTS` and guarded constraint renames found\n"
+        "nothing to rename and said nothing:",
+        markup=False,
+    )
+    for key in EXPECTED_FAILURES:
+        stage = flawed.stage(key)
+        console.print(f"  - {key}: {stage.status}: {stage.summary}", markup=False)
+    console.print(
+        "The schema gate sees what production has that the migrations do not produce; the\n"
+        "smoke stage sees the trigger function that still reads NEW.legal_entity_id (both\n"
+        "databases share that mistake, so only running the app finds it).\n"
+        f"Run 2, the corrected migration: {corrected.verdict}.\n"
+        f"Reports: {flawed.report_dir}/report.md and {corrected.report_dir}/report.md",
+        markup=False,
+    )
+    if not outcome.as_expected:
+        console.print(
+            "demo: this is NOT what the demo expects (run 1 should fail at schema and smoke, "
+            "run 2 should pass); see the reports above",
+            markup=False,
+        )

@@ -1,0 +1,115 @@
+"""What a refactor-check run records: its stages, their verdicts, figures and timings."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The task's flags; `echo` receives the app commands' output (None: quiet)."""
+
+    dump: Path | None = None
+    skip_smoke: bool = False
+    report_dir: Path | None = None
+    keep_going: bool = False
+    force_restore: bool = False
+    echo: TextIO | None = field(default=sys.stdout)
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_RUN = "not run"
+    INTERRUPTED = "interrupted"
+
+
+# The gates in the order they run; the key names the stage in every report.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("reset", "Reset the clone from the dump"),
+    ("boot", "Boot check: current code against the pre-migration clone"),
+    ("baseline", "Baseline: row counts by table OID"),
+    ("migrate", "Migrate the clone (locks and slow statements sampled)"),
+    ("data", "Data preservation"),
+    ("fresh", "Fresh database from all migrations"),
+    ("schema", "Schema gate: clone vs fresh"),
+    ("smoke", "Smoke: app, ingestion commands, log scan"),
+)
+
+
+@dataclass
+class StageResult:
+    key: str
+    title: str
+    status: Status = Status.NOT_RUN
+    seconds: float = 0.0
+    # Time spent in the user's own commands (migrate, boot, serve, smoke): not the tool's.
+    command_seconds: float = 0.0
+    summary: str = ""
+    details: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tool_seconds(self) -> float:
+        return max(self.seconds - self.command_seconds, 0.0)
+
+    def fail(self, summary: str, *details: str) -> None:
+        self.status = Status.FAILED
+        self.summary = summary
+        self.details.extend(details)
+
+    def passed(self, summary: str) -> None:
+        self.status = Status.PASSED
+        self.summary = summary
+
+    def skip(self, summary: str) -> None:
+        self.status = Status.SKIPPED
+        self.summary = summary
+
+
+@dataclass
+class CheckRun:
+    app: str
+    clone_db: str
+    fresh_db: str
+    started_at: datetime
+    report_dir: Path
+    dump: str = ""
+    stages: list[StageResult] = field(
+        default_factory=lambda: [StageResult(key, title) for key, title in STAGES]
+    )
+    interrupted_at: str | None = None
+    checklist: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def stage(self, key: str) -> StageResult:
+        for stage in self.stages:
+            if stage.key == key:
+                return stage
+        raise KeyError(key)
+
+    @property
+    def failed(self) -> list[StageResult]:
+        return [stage for stage in self.stages if stage.status is Status.FAILED]
+
+    @property
+    def passed(self) -> bool:
+        return self.interrupted_at is None and not self.failed
+
+    @property
+    def verdict(self) -> str:
+        if self.interrupted_at is not None:
+            return f"INTERRUPTED during {self.interrupted_at}"
+        if self.failed:
+            return "FAILED at " + ", ".join(stage.key for stage in self.failed)
+        return "PASSED"
+
+    @property
+    def tool_seconds(self) -> float:
+        return sum(stage.tool_seconds for stage in self.stages)

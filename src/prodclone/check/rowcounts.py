@@ -1,0 +1,154 @@
+"""Row counts keyed by table OID, and what a migration did to them.
+
+A table's OID survives `ALTER TABLE ... RENAME` and rewrites (`ALTER COLUMN TYPE`,
+`VACUUM FULL`), so counts are followed across renames by OID; a table that was
+dropped and recreated under the same name gets a new OID, which is how a migration
+that silently loses rows is told apart from one that only renamed things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+# Estimates are compared with this much slack: ANALYZE samples, it does not count.
+ESTIMATE_TOLERANCE = 0.10
+
+_TABLES = """
+SELECT c.oid, n.nspname, c.relname, c.reltuples, pg_relation_size(c.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%'
+  AND n.nspname NOT LIKE 'pg\\_temp%'
+ORDER BY n.nspname, c.relname
+"""
+
+
+@dataclass(frozen=True)
+class TableCount:
+    oid: int
+    schema: str
+    name: str
+    rows: int
+    estimated: bool
+    size_bytes: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def shown(self) -> str:
+        return f"~{self.rows}" if self.estimated else str(self.rows)
+
+
+Counts = dict[int, TableCount]
+
+
+def count_rows(
+    conn: psycopg.Connection,
+    exact_max_bytes: int,
+    estimate_oids: Iterable[int] = (),
+) -> Counts:
+    """Exact `count(*)` per table, or an ANALYZE estimate above `exact_max_bytes`.
+
+    `estimate_oids` forces estimates for those tables (so that a table estimated in
+    the baseline is estimated again afterwards, whatever its size now).
+    """
+    forced = set(estimate_oids)
+    counts: Counts = {}
+    for oid, schema, name, reltuples, size in conn.execute(_TABLES).fetchall():
+        table = sql.Identifier(schema, name)
+        if size > exact_max_bytes or oid in forced:
+            if reltuples < 0 or oid in forced:
+                # Never analyzed (a fresh restore), or changed by the migration.
+                conn.execute(sql.SQL("ANALYZE {}").format(table))
+                reltuples = conn.execute(
+                    "SELECT reltuples FROM pg_class WHERE oid = %s", (oid,)
+                ).fetchone()[0]  # type: ignore[index]
+            rows, estimated = max(int(reltuples), 0), True
+        else:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+            rows, estimated = (int(row[0]) if row else 0), False
+        counts[oid] = TableCount(oid, schema, name, rows, estimated, int(size))
+    return counts
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """One table's fate; `problem` is set when it fails the data check."""
+
+    before: TableCount | None
+    after: TableCount | None
+    note: str
+    problem: bool = False
+
+    @property
+    def name(self) -> str:
+        table = self.before or self.after
+        assert table is not None
+        return table.qualified
+
+
+def _is_expected(expected: tuple[str, ...], *tables: TableCount | None) -> bool:
+    wanted = {name.lower() for name in expected}
+    for table in tables:
+        if table is not None and (
+            table.name.lower() in wanted or table.qualified.lower() in wanted
+        ):
+            return True
+    return False
+
+
+def _same_rows(before: TableCount, after: TableCount) -> bool:
+    if not (before.estimated or after.estimated):
+        return before.rows == after.rows
+    largest = max(before.rows, after.rows, 1)
+    return abs(before.rows - after.rows) / largest <= ESTIMATE_TOLERANCE
+
+
+def compare_counts(before: Counts, after: Counts, expected: tuple[str, ...]) -> list[TableChange]:
+    """Follow every baseline table by OID; flag lost, dropped or changed rows."""
+    changes: list[TableChange] = []
+    by_name = {table.qualified: table for table in after.values()}
+    recreated: set[int] = set()
+    for oid, old in before.items():
+        new = after.get(oid)
+        allowed = _is_expected(expected, old, new)
+        if new is not None:
+            renamed = f"renamed to {new.qualified}; " if new.qualified != old.qualified else ""
+            if _same_rows(old, new):
+                changes.append(TableChange(old, new, f"{renamed}rows kept ({new.shown()})"))
+            else:
+                note = f"{renamed}rows {old.shown()} -> {new.shown()}"
+                changes.append(_changed(old, new, note, allowed))
+            continue
+        twin = by_name.get(old.qualified)
+        if twin is not None and twin.oid not in before:
+            recreated.add(twin.oid)
+            allowed = allowed or _is_expected(expected, twin)
+            note = f"dropped and recreated (OID {old.oid} -> {twin.oid}); rows "
+            if _same_rows(old, twin):
+                changes.append(TableChange(old, twin, note + f"kept ({twin.shown()})"))
+            else:
+                note += f"{old.shown()} -> {twin.shown()}"
+                changes.append(_changed(old, twin, note, allowed))
+            continue
+        if old.rows == 0:
+            changes.append(TableChange(old, None, "dropped (it was empty)"))
+        else:
+            changes.append(_changed(old, None, f"dropped with its {old.shown()} rows", allowed))
+    for oid, new in after.items():
+        if oid not in before and oid not in recreated:
+            changes.append(TableChange(None, new, f"new table ({new.shown()} rows)"))
+    return changes
+
+
+def _changed(before: TableCount, after: TableCount | None, note: str, allowed: bool) -> TableChange:
+    if allowed:
+        return TableChange(before, after, note + " (expected: check.expected_data_changes)")
+    return TableChange(before, after, note, problem=True)

@@ -1,0 +1,119 @@
+"""Run the refactor-check stages in order, stop at the first failed gate, write the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from prodclone.check import stages
+from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
+from prodclone.check.report import print_summary, write_reports
+from prodclone.errors import ProdcloneError
+from prodclone.local.server import LocalServer
+from prodclone.settings import Settings
+
+# A failure here leaves nothing for later stages to look at, even with --keep-going.
+FATAL = {"reset"}
+# Stages that need an earlier one to have passed.
+NEEDS = {"data": "baseline", "schema": "fresh"}
+
+
+def default_report_dir(settings: Settings, started: datetime) -> Path:
+    base = settings.check.report_dir
+    if not base.is_absolute():
+        base = settings.project_dir / base
+    return base / started.strftime("%Y%m%dT%H%M%SZ")
+
+
+def fill_checklist(settings: Settings) -> list[str]:
+    port = settings.check.serve_ready_port
+    url = settings.check.app_url or (f"http://127.0.0.1:{port}" if port else "the app")
+    values = {"{app}": settings.app, "{clone_db}": settings.local.clone_db, "{url}": url}
+    filled = []
+    for item in settings.check.ui_checklist:
+        for placeholder, value in values.items():
+            item = item.replace(placeholder, value)
+        filled.append(item)
+    return filled
+
+
+StageFunction = Callable[[stages.StageContext, StageResult], None]
+STAGE_FUNCTIONS: dict[str, StageFunction] = {
+    "reset": stages.reset,
+    "boot": stages.boot,
+    "baseline": stages.baseline,
+    "migrate": stages.migrate,
+    "data": stages.data,
+    "fresh": stages.fresh,
+    "schema": stages.schema,
+    "smoke": stages.smoke,
+}
+
+
+def run_refactor_check(
+    settings: Settings, server: LocalServer, options: CheckOptions, console: Console | None = None
+) -> CheckRun:
+    """Every stage in order; the report is written whatever happens, Ctrl-C included.
+
+    Returns the run (check `.passed`); a KeyboardInterrupt is recorded in the report
+    and then raised again.
+    """
+    console = console or Console()
+    started_at = datetime.now(UTC)
+    run = CheckRun(
+        app=settings.app,
+        clone_db=settings.local.clone_db,
+        fresh_db=settings.local.fresh_db,
+        started_at=started_at,
+        report_dir=options.report_dir or default_report_dir(settings, started_at),
+        checklist=fill_checklist(settings),
+    )
+    context = stages.StageContext(settings, server, options, run)
+    began = time.monotonic()
+    stopped_by: str | None = None
+    try:
+        for number, stage in enumerate(run.stages, start=1):
+            if stopped_by is not None:
+                stage.summary = f"not run: {stopped_by} failed"
+                continue
+            needed = NEEDS.get(stage.key)
+            if needed and run.stage(needed).status is not Status.PASSED:
+                stage.summary = f"not run: it needs {needed}, which did not pass"
+                continue
+            _run_stage(number, stage, context, console)
+            if stage.status is Status.FAILED and (stage.key in FATAL or not options.keep_going):
+                stopped_by = stage.key
+    finally:
+        run.seconds = time.monotonic() - began
+        written = write_reports(run)
+        print_summary(run, console)
+        console.print(f"\nreport: {written[0]} (+ report.json, junit.xml)", markup=False)
+    return run
+
+
+def _run_stage(
+    number: int, stage: StageResult, context: stages.StageContext, console: Console
+) -> None:
+    console.rule(f"[bold]{number}. {stage.key}[/]: {stage.title}", align="left")
+    started = time.monotonic()
+    try:
+        STAGE_FUNCTIONS[stage.key](context, stage)
+    except ProdcloneError as exc:
+        stage.fail(str(exc))
+    except KeyboardInterrupt:
+        stage.status = Status.INTERRUPTED
+        stage.summary = "interrupted (Ctrl-C); the clone was left as it was"
+        context.run.interrupted_at = stage.key
+        raise
+    finally:
+        stage.seconds = time.monotonic() - started
+        console.print(
+            f"{number}. {stage.key}: {stage.status} in {stage.seconds:.1f}s"
+            + (f" - {stage.summary}" if stage.summary else ""),
+            markup=False,
+            highlight=False,
+        )

@@ -1,0 +1,278 @@
+"""The eight gates of refactor-check. Each fills in its StageResult; errors fail it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodclone.check import rowcounts
+from prodclone.check.app import AppNotReady, running_app
+from prodclone.check.locks import sampling
+from prodclone.check.model import CheckOptions, CheckRun, StageResult
+from prodclone.check.patterns import LogMatch, scan
+from prodclone.local.appcmd import CommandResult, run_command
+from prodclone.local.server import LocalServer, app_env
+from prodclone.settings import Settings
+
+TAIL_LINES = 20
+
+
+@dataclass
+class StageContext:
+    settings: Settings
+    server: LocalServer
+    options: CheckOptions
+    run: CheckRun
+    baseline: rowcounts.Counts = field(default_factory=dict)
+
+    @property
+    def clone(self) -> str:
+        return self.settings.local.clone_db
+
+    def env(self, dbname: str | None = None) -> dict[str, str]:
+        return app_env(self.server, dbname or self.clone, self.settings.local.db_env)
+
+    def command(self, command: str, label: str) -> CommandResult:
+        return run_command(
+            command,
+            self.env(),
+            label=label,
+            timeout=self.settings.check.command_timeout,
+            echo=self.options.echo,
+            cwd=str(self.settings.project_dir),
+        )
+
+
+def _command_failure(result: CommandResult, what: str) -> tuple[str, list[str]]:
+    if result.timed_out:
+        summary = f"{what} did not finish within {result.seconds:.0f}s (check.command_timeout)"
+    else:
+        summary = f"{what} exited with code {result.returncode} after {result.seconds:.1f}s"
+    return summary, [f"$ {result.command}", *result.tail(TAIL_LINES).splitlines()]
+
+
+def reset(context: StageContext, stage: StageResult) -> None:
+    from prodclone.local.loader import load_clone
+
+    loaded = load_clone(
+        context.settings,
+        context.server,
+        context.options.dump,
+        force_restore=context.options.force_restore,
+    )
+    context.run.dump = str(loaded.dump)
+    stage.figures = {"method": loaded.method, "dump": str(loaded.dump)}
+    roles = f"; created roles {', '.join(loaded.created_roles)}" if loaded.created_roles else ""
+    stage.passed(f"{loaded.clone_db} from {loaded.dump.name} by {loaded.method}{roles}")
+
+
+def boot(context: StageContext, stage: StageResult) -> None:
+    command = context.settings.commands.boot
+    if not command:
+        stage.skip("commands.boot is not set")
+        return
+    result = context.command(command, "boot")
+    stage.command_seconds = result.seconds
+    if result.ok:
+        stage.passed(f"current code boots against the pre-migration clone ({result.seconds:.1f}s)")
+    else:
+        summary, details = _command_failure(result, "the boot command")
+        stage.fail(summary, *details)
+
+
+def baseline(context: StageContext, stage: StageResult) -> None:
+    with context.server.connect(context.clone) as conn:
+        counts = rowcounts.count_rows(conn, context.settings.check.exact_count_max_bytes)
+    context.baseline = counts
+    estimated = sum(table.estimated for table in counts.values())
+    rows = sum(table.rows for table in counts.values())
+    note = f" ({estimated} estimated)" if estimated else ""
+    stage.figures = {"tables": len(counts), "rows": rows, "estimated_tables": estimated}
+    stage.passed(f"{len(counts)} tables, {rows} rows{note}")
+
+
+def migrate(context: StageContext, stage: StageResult) -> None:
+    from prodclone.local.fresh import require_migrate
+
+    command = require_migrate(context.settings)
+    check = context.settings.check
+    with sampling(
+        context.server.url(context.clone), check.lock_sample_seconds, check.slow_statement_seconds
+    ) as sampler:
+        result = context.command(command, "migrate")
+    report = sampler.report
+    stage.command_seconds = result.seconds
+    stage.figures = {
+        "command_seconds": round(result.seconds, 3),
+        "interval": report.interval,
+        "samples": report.samples,
+        "slow_threshold": check.slow_statement_seconds,
+        "locks": [hold.as_dict() for hold in report.holds],
+        "slow_statements": [statement.as_dict() for statement in report.slow],
+        "sampler_error": report.error,
+    }
+    longest = report.longest()
+    locks = (
+        f"longest blocking lock: {longest.mode} on {longest.relation} for {longest.seconds:.2f}s"
+        if longest
+        else "no blocking lock seen"
+    )
+    slow = f"; {len(report.slow)} statement(s) over {check.slow_statement_seconds:g}s"
+    if result.ok:
+        stage.passed(f"migrated in {result.seconds:.2f}s; {locks}{slow if report.slow else ''}")
+    else:
+        summary, details = _command_failure(result, "the migrate command")
+        stage.fail(summary, *details)
+
+
+def data(context: StageContext, stage: StageResult) -> None:
+    before = context.baseline
+    estimated = [oid for oid, table in before.items() if table.estimated]
+    with context.server.connect(context.clone) as conn:
+        after = rowcounts.count_rows(
+            conn, context.settings.check.exact_count_max_bytes, estimate_oids=estimated
+        )
+    changes = rowcounts.compare_counts(before, after, context.settings.check.expected_data_changes)
+    stage.figures = {"tables": [_change_dict(change) for change in changes]}
+    problems = [change for change in changes if change.problem]
+    if problems:
+        stage.fail(
+            f"{len(problems)} table(s) lost or changed rows: "
+            + "; ".join(f"{change.name} {change.note}" for change in problems[:5]),
+            *(f"{change.name}: {change.note}" for change in problems),
+            "If the migration means to change these, list them in "
+            "prodclone.check.expected_data_changes.",
+        )
+        return
+    renamed = sum("renamed to" in change.note for change in changes)
+    stage.passed(
+        f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost or changed"
+    )
+
+
+def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
+    return {
+        "table": change.name,
+        "oid_before": change.before.oid if change.before else None,
+        "oid_after": change.after.oid if change.after else None,
+        "after_name": change.after.qualified if change.after else None,
+        "before": change.before.shown() if change.before else "",
+        "after": change.after.shown() if change.after else "",
+        "note": change.note,
+        "problem": change.problem,
+    }
+
+
+def fresh(context: StageContext, stage: StageResult) -> None:
+    from prodclone.local.fresh import build_fresh
+
+    result = build_fresh(context.settings, context.server)
+    stage.command_seconds = result.seconds
+    if result.ok:
+        stage.passed(f"{context.settings.local.fresh_db} built by all migrations")
+    else:
+        summary, details = _command_failure(result, "the migrate command on the fresh database")
+        stage.fail(summary, *details)
+
+
+def schema(context: StageContext, stage: StageResult) -> None:
+    from prodclone.schema import DiffOptions, compare_databases, render_text
+
+    settings = context.settings
+    options = DiffOptions(
+        ignore=settings.schema_diff.ignore,
+        owners=settings.schema_diff.owners,
+        extra_bin_dirs=context.server.extra_bin_dirs,
+    )
+    result = compare_databases(
+        context.server.url(context.clone),
+        context.server.url(settings.local.fresh_db),
+        options,
+        labels=(context.clone, settings.local.fresh_db),
+    )
+    stage.figures = {
+        "differences": len(result.differences),
+        "hidden": result.hidden_count,
+        "by_kind": result.counts_by_kind(),
+    }
+    if result.differences:
+        stage.fail(
+            f"{result.summary()}: production's schema is not what the migrations produce",
+            *render_text(result).splitlines(),
+        )
+    else:
+        stage.passed(result.summary())
+
+
+def smoke(context: StageContext, stage: StageResult) -> None:
+    settings = context.settings
+    commands = settings.commands
+    if context.options.skip_smoke:
+        stage.skip("--skip-smoke")
+        return
+    if not commands.serve and not commands.smoke:
+        stage.skip("neither commands.serve nor commands.smoke is set")
+        return
+    started_commands = 0.0
+    outputs: list[tuple[str, str]] = []
+    failures: list[str] = []
+    log_path = context.run.report_dir / "app.log"
+    app_output = ""
+    try:
+        if commands.serve:
+            with running_app(
+                commands.serve,
+                context.env(),
+                cwd=settings.project_dir,
+                log_path=log_path,
+                ready_line=settings.check.serve_ready_line,
+                ready_port=settings.check.serve_ready_port,
+                timeout=settings.check.serve_timeout,
+                echo=context.options.echo,
+            ) as app:
+                stage.figures["app_pid"] = app.pid
+                stage.figures["ready_seconds"] = round(app.ready_seconds, 3)
+                started_commands += app.ready_seconds
+                started_commands += _smoke_commands(context, outputs, failures)
+            app_output = app.output()
+        else:
+            started_commands += _smoke_commands(context, outputs, failures)
+    except AppNotReady as exc:
+        stage.command_seconds = started_commands
+        tail = log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+        stage.fail(f"{exc} (commands.serve)", f"$ {commands.serve}", *tail)
+        return
+    stage.command_seconds = started_commands
+    matches: list[LogMatch] = []
+    patterns = settings.check.log_patterns
+    if app_output:
+        matches += scan(app_output, patterns, "app.log")
+    for label, output in outputs:
+        matches += scan(output, patterns, label)
+    stage.figures["log_matches"] = [match.quote() for match in matches]
+    stage.figures["smoke_commands"] = len(commands.smoke)
+    if failures or matches:
+        parts = []
+        if failures:
+            parts.append(f"{len(failures)} smoke command(s) failed")
+        if matches:
+            parts.append(f"{len(matches)} log line(s) matched prodclone.check.log_patterns")
+        stage.fail("; ".join(parts), *failures, *(match.quote() for match in matches))
+        return
+    ran = f"{len(commands.smoke)} smoke command(s) passed"
+    app_note = "; app started and stopped, its log is clean" if commands.serve else ""
+    stage.passed(ran + app_note)
+
+
+def _smoke_commands(
+    context: StageContext, outputs: list[tuple[str, str]], failures: list[str]
+) -> float:
+    seconds = 0.0
+    for number, command in enumerate(context.settings.commands.smoke, start=1):
+        result = context.command(command, f"smoke {number}")
+        seconds += result.seconds
+        outputs.append((f"smoke {number}", result.output))
+        if not result.ok:
+            summary, details = _command_failure(result, f"smoke {number} `{command}`")
+            failures += [summary, *details]
+    return seconds
