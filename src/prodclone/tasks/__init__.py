@@ -3,7 +3,7 @@
 from invoke.collection import Collection
 
 from prodclone.settings import default_config
-from prodclone.tasks import db_cloud, db_local, db_schema
+from prodclone.tasks import check, db_cloud, db_local, db_schema
 
 # Every db task sits directly under `db`, whichever module defines it.
 db = Collection("db")
@@ -12,4 +12,6 @@ for module in (db_local, db_schema, db_cloud):
         db.add_task(task)
 
 ns = Collection(db)
+ns.add_task(check.refactor_check)
+ns.add_task(check.demo)
 ns.configure(default_config())
