@@ -1,0 +1,94 @@
+"""Build small databases from SQL and compare them in-process."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from prodclone.local.server import LocalServer
+from prodclone.local.tools import find_tool
+from prodclone.schema import DiffOptions, DiffResult, compare_databases
+
+
+class Databases:
+    """Creates uniquely named databases on the test server and drops them all at the end."""
+
+    def __init__(self, pg: LocalServer, prefix: str) -> None:
+        self.pg = pg
+        self.prefix = prefix
+        self.created: list[str] = []
+
+    def create(self, sql: str = "", label: str = "") -> str:
+        name = f"{self.prefix}_{label}_{uuid.uuid4().hex[:8]}".lower()
+        with self.pg.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"'.encode())
+        self.created.append(name)
+        if sql:
+            with psycopg.connect(self.pg.url(name), autocommit=True) as conn:
+                conn.execute(sql.encode())
+        return name
+
+    def load_files(self, label: str, *files: Path) -> str:
+        """A new database with `files` run by psql, stopping at the first error."""
+        name = self.create(label=label)
+        psql = find_tool("psql", self.pg.major_version(), self.pg.extra_bin_dirs)
+        env = {**self.pg.libpq_env(name), "PGOPTIONS": "-c client_min_messages=warning"}
+        for path in files:
+            done = subprocess.run(
+                [str(psql.path), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(path)],
+                env={**_base_env(), **env},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise LoadError(f"{path.parent.name}/{path.name}: {done.stderr.strip()}")
+        return name
+
+    def drop_all(self) -> None:
+        with self.pg.connect() as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        self.created.clear()
+
+
+class LoadError(Exception):
+    pass
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+
+
+@contextmanager
+def databases(pg: LocalServer, prefix: str) -> Iterator[Databases]:
+    dbs = Databases(pg, prefix)
+    try:
+        yield dbs
+    finally:
+        dbs.drop_all()
+
+
+def compare(pg: LocalServer, a: str, b: str, **options: object) -> DiffResult:
+    return compare_databases(
+        pg.url(a),
+        pg.url(b),
+        DiffOptions(extra_bin_dirs=pg.extra_bin_dirs, **options),  # type: ignore[arg-type]
+        labels=(a, b),
+    )
+
+
+def parallel(jobs: list[tuple[str, ...]], work: object, workers: int = 4) -> None:
+    """Run `work(*job)` for every job on a few threads (psql loads are I/O bound)."""
+    assert callable(work)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(work, *job) for job in jobs]:
+            future.result()

@@ -1,0 +1,221 @@
+"""The corpus of migration mistakes: each one must be found (exit 1), and named."""
+
+from __future__ import annotations
+
+from prodclone.local.server import LocalServer
+from prodclone.schema import DiffResult, render_text
+from tests.schema.helpers import Databases, compare
+
+ORDERS = """
+CREATE TABLE customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE orders (
+    id bigserial PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id) ON DELETE RESTRICT,
+    status text NOT NULL DEFAULT 'new',
+    total numeric(12, 2) NOT NULL CHECK (total >= 0),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX orders_created_at_idx ON orders (created_at);
+"""
+
+
+def found(pg: LocalServer, dbs: Databases, sql_a: str, sql_b: str) -> tuple[DiffResult, str]:
+    a = dbs.create(sql_a, "a")
+    b = dbs.create(sql_b, "b")
+    result = compare(pg, a, b)
+    text = render_text(result)
+    assert result.exit_code == 1, text
+    return result, text
+
+
+def kinds_and_names(result: DiffResult) -> set[tuple[str, str]]:
+    return {(d.kind, d.name) for d in result.differences}
+
+
+def attributes(result: DiffResult) -> set[tuple[str, str, str | None]]:
+    return {(d.kind, d.name, d.attribute) for d in result.differences}
+
+
+RENAMED = """
+CREATE TABLE orders (id serial PRIMARY KEY, total int CHECK (total > 0), created_at date);
+CREATE INDEX orders_created_at_idx ON orders (created_at);
+ALTER TABLE orders RENAME TO purchases;
+ALTER TABLE purchases RENAME CONSTRAINT orders_id_not_null TO purchases_id_not_null;
+ALTER INDEX orders_pkey RENAME TO purchases_pkey;
+"""
+FRESH = """
+CREATE TABLE purchases (id serial PRIMARY KEY, total int CHECK (total > 0), created_at date);
+CREATE INDEX purchases_created_at_idx ON purchases (created_at);
+"""
+RENAME_INDEX = "ALTER INDEX orders_created_at_idx RENAME TO purchases_created_at_idx;"
+RENAME_SEQUENCE = "ALTER SEQUENCE orders_id_seq RENAME TO purchases_id_seq;"
+RENAME_CHECK = (
+    "ALTER TABLE purchases RENAME CONSTRAINT orders_total_check TO purchases_total_check;"
+)
+
+
+def test_missed_constraint_rename_after_table_rename(pg: LocalServer, dbs: Databases) -> None:
+    result, _ = found(pg, dbs, RENAMED + RENAME_INDEX + RENAME_SEQUENCE, FRESH)
+    assert kinds_and_names(result) == {
+        ("constraint", "public.purchases.orders_total_check"),
+        ("constraint", "public.purchases.purchases_total_check"),
+    }
+
+
+def test_missed_index_rename_after_table_rename(pg: LocalServer, dbs: Databases) -> None:
+    result, _ = found(pg, dbs, RENAMED + RENAME_CHECK + RENAME_SEQUENCE, FRESH)
+    assert kinds_and_names(result) == {
+        ("index", "public.orders_created_at_idx"),
+        ("index", "public.purchases_created_at_idx"),
+    }
+
+
+def test_missed_sequence_rename_after_table_rename(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(pg, dbs, RENAMED + RENAME_CHECK + RENAME_INDEX, FRESH)
+    assert ("sequence", "public.orders_id_seq") in kinds_and_names(result)
+    assert ("sequence", "public.purchases_id_seq") in kinds_and_names(result)
+    assert ("column", "public.purchases.id", "default") in attributes(result)
+    assert "public.orders_id_seq" in text
+
+
+def test_wrong_default(pg: LocalServer, dbs: Databases) -> None:
+    wrong = ORDERS + "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'open';"
+    result, text = found(pg, dbs, wrong, ORDERS)
+    assert attributes(result) == {("column", "public.orders.status", "default")}
+    assert "default: a \"'open'::text\" | b \"'new'::text\"" in text
+
+
+def test_stale_trigger_function_body(pg: LocalServer, dbs: Databases) -> None:
+    function = """
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.created_at := {value};
+    RETURN NEW;
+END $$;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
+"""
+    result, text = found(
+        pg,
+        dbs,
+        ORDERS + function.format(value="now()"),
+        ORDERS + function.format(value="clock_timestamp()"),
+    )
+    assert attributes(result) == {("function", "public.touch()", "body")}
+    assert "-    NEW.created_at := now();" in text
+    assert "+    NEW.created_at := clock_timestamp();" in text
+
+
+def test_enum_value_renamed(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(
+        pg,
+        dbs,
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');",
+        "CREATE TYPE mood AS ENUM ('sad', 'fine', 'happy');",
+    )
+    assert attributes(result) == {("enum", "public.mood", "labels")}
+    assert "only in a: ok" in text and "only in b: fine" in text
+
+
+def test_enum_values_reordered(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(
+        pg,
+        dbs,
+        "CREATE TYPE mood AS ENUM ('sad', 'happy', 'ok');",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');",
+    )
+    assert attributes(result) == {("enum", "public.mood", "labels")}
+    assert "order: a [sad, happy, ok]" in text
+
+
+def test_changed_check(pg: LocalServer, dbs: Databases) -> None:
+    changed = ORDERS.replace("CHECK (total >= 0)", "CHECK (total > 0)")
+    result, _ = found(pg, dbs, changed, ORDERS)
+    assert attributes(result) == {("constraint", "public.orders.orders_total_check", "definition")}
+
+
+def test_changed_foreign_key_action(pg: LocalServer, dbs: Databases) -> None:
+    changed = ORDERS.replace("ON DELETE RESTRICT", "ON DELETE CASCADE")
+    result, text = found(pg, dbs, changed, ORDERS)
+    assert attributes(result) == {
+        ("constraint", "public.orders.orders_customer_id_fkey", "definition")
+    }
+    assert "ON DELETE CASCADE" in text
+
+
+def test_changed_partial_index_predicate(pg: LocalServer, dbs: Databases) -> None:
+    index = "CREATE INDEX orders_open_idx ON orders (created_at) WHERE status = '{}';"
+    result, _ = found(pg, dbs, ORDERS + index.format("new"), ORDERS + index.format("open"))
+    assert attributes(result) == {
+        ("index", "public.orders_open_idx", "definition"),
+        ("index", "public.orders_open_idx", "predicate"),
+    }
+
+
+def test_changed_view_column(pg: LocalServer, dbs: Databases) -> None:
+    view = "CREATE VIEW order_totals AS SELECT id, total AS {} FROM orders;"
+    result, _ = found(pg, dbs, ORDERS + view.format("amount"), ORDERS + view.format("total"))
+    assert ("view", "public.order_totals", "definition") in attributes(result)
+    assert ("column", "public.order_totals.amount") in kinds_and_names(result)
+    assert ("column", "public.order_totals.total") in kinds_and_names(result)
+
+
+def test_changed_function_setting(pg: LocalServer, dbs: Databases) -> None:
+    function = "CREATE FUNCTION one() RETURNS int LANGUAGE sql {} AS 'SELECT 1';"
+    result, text = found(
+        pg,
+        dbs,
+        function.format("SET search_path = public"),
+        function.format("SET search_path = pg_catalog, public"),
+    )
+    assert attributes(result) == {("function", "public.one()", "settings")}
+    assert "only in a: search_path=public" in text
+
+
+def test_changed_sequence_increment(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(
+        pg,
+        dbs,
+        ORDERS + "ALTER SEQUENCE orders_id_seq INCREMENT BY 10;",
+        ORDERS,
+    )
+    assert attributes(result) == {("sequence", "public.orders_id_seq", "increment")}
+    assert "increment: a 10 | b 1" in text
+
+
+def test_missing_grant(pg: LocalServer, dbs: Databases, reader_role: str) -> None:
+    grant = f"GRANT SELECT ON orders TO {reader_role};"
+    result, text = found(pg, dbs, ORDERS, ORDERS + grant)
+    assert attributes(result) == {("table", "public.orders", "privileges")}
+    assert f"only in b: {reader_role}:SELECT" in text
+
+
+def test_disabled_trigger(pg: LocalServer, dbs: Databases) -> None:
+    trigger = """
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER orders_noop BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION noop();
+"""
+    disable = "ALTER TABLE orders DISABLE TRIGGER orders_noop;"
+    result, text = found(pg, dbs, ORDERS + trigger + disable, ORDERS + trigger)
+    assert attributes(result) == {("trigger", "public.orders.orders_noop", "enabled")}
+    assert "enabled: a 'disabled' | b 'enabled'" in text
+
+
+def test_leftover_table(pg: LocalServer, dbs: Databases) -> None:
+    leftover = "CREATE TABLE orders_old (id bigint PRIMARY KEY, note text);"
+    result, text = found(pg, dbs, ORDERS + leftover, ORDERS)
+    # One line for the table: its columns, key and index fold into it.
+    assert kinds_and_names(result) == {("table", "public.orders_old")}
+    assert "public.orders_old: only in a" in text
+
+
+def test_column_order(pg: LocalServer, dbs: Databases) -> None:
+    result, _ = found(
+        pg,
+        dbs,
+        "CREATE TABLE t (id int, b text, a text);",
+        "CREATE TABLE t (id int, a text, b text);",
+    )
+    assert attributes(result) == {
+        ("column", "public.t.a", "position"),
+        ("column", "public.t.b", "position"),
+    }
