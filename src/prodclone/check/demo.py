@@ -75,12 +75,13 @@ class DemoPlan:
 
 def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoPlan:
     """The user's settings, pointed at the demo's own databases, dump folder and commands."""
+    port = _free_port()
     local = dataclasses.replace(
         settings.local,
         url="",
         clone_db=f"{DEMO_APP}_prod_clone",
         fresh_db=f"{DEMO_APP}_fresh",
-        db_env={"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}", "ORCHA_HTTP_PORT": str(_free_port())},
+        db_env={"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}", "ORCHA_HTTP_PORT": str(port)},
         keep_spare=False,
     )
     report_root = settings.check.report_dir
@@ -93,7 +94,7 @@ def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoP
         serve_ready_line="orcha listening on",
         serve_ready_port=0,
         serve_timeout=30,
-        app_url="",
+        app_url=f"http://127.0.0.1:{port}",
         ui_checklist=(
             "Start orcha against {clone_db} and open {url}/documents?page=2",
             "Document list loads and paginates",

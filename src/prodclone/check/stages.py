@@ -9,7 +9,7 @@ from prodclone.check import rowcounts
 from prodclone.check.app import AppNotReady, running_app
 from prodclone.check.locks import sampling
 from prodclone.check.model import CheckOptions, CheckRun, StageResult
-from prodclone.check.patterns import LogMatch, scan
+from prodclone.check.patterns import scan
 from prodclone.local.appcmd import CommandResult, run_command
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
@@ -199,9 +199,23 @@ def schema(context: StageContext, stage: StageResult) -> None:
         stage.fail(
             f"{result.summary()}: production's schema is not what the migrations produce",
             *render_text(result).splitlines(),
+            "",
+            f"a is the migrated clone (production's state), b is {settings.local.fresh_db} (what "
+            "the migrations produce). An object only in a under an old name was left as",
+            "production had it: a migration step that looked for another name (IF EXISTS, a DO "
+            "block, a catalog lookup) skipped it. Prod drifted (hotfixes, edited migrations,",
+            "names from older PostgreSQL); rename by what an object is, not by its expected name.",
         )
     else:
         stage.passed(result.summary())
+
+
+@dataclass
+class SmokeOutcome:
+    seconds: float = 0.0
+    failed: int = 0
+    lines: list[str] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def smoke(context: StageContext, stage: StageResult) -> None:
@@ -213,9 +227,7 @@ def smoke(context: StageContext, stage: StageResult) -> None:
     if not commands.serve and not commands.smoke:
         stage.skip("neither commands.serve nor commands.smoke is set")
         return
-    started_commands = 0.0
-    outputs: list[tuple[str, str]] = []
-    failures: list[str] = []
+    outcome = SmokeOutcome()
     log_path = context.run.report_dir / "app.log"
     app_output = ""
     try:
@@ -232,47 +244,42 @@ def smoke(context: StageContext, stage: StageResult) -> None:
             ) as app:
                 stage.figures["app_pid"] = app.pid
                 stage.figures["ready_seconds"] = round(app.ready_seconds, 3)
-                started_commands += app.ready_seconds
-                started_commands += _smoke_commands(context, outputs, failures)
+                outcome.seconds += app.ready_seconds
+                _smoke_commands(context, outcome)
             app_output = app.output()
         else:
-            started_commands += _smoke_commands(context, outputs, failures)
+            _smoke_commands(context, outcome)
     except AppNotReady as exc:
-        stage.command_seconds = started_commands
         tail = log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
         stage.fail(f"{exc} (commands.serve)", f"$ {commands.serve}", *tail)
         return
-    stage.command_seconds = started_commands
-    matches: list[LogMatch] = []
+    finally:
+        stage.command_seconds = outcome.seconds
     patterns = settings.check.log_patterns
-    if app_output:
-        matches += scan(app_output, patterns, "app.log")
-    for label, output in outputs:
+    matches = scan(app_output, patterns, "app.log") if app_output else []
+    for label, output in outcome.outputs:
         matches += scan(output, patterns, label)
     stage.figures["log_matches"] = [match.quote() for match in matches]
     stage.figures["smoke_commands"] = len(commands.smoke)
-    if failures or matches:
+    stage.figures["smoke_failed"] = outcome.failed
+    if outcome.failed or matches:
         parts = []
-        if failures:
-            parts.append(f"{len(failures)} smoke command(s) failed")
+        if outcome.failed:
+            parts.append(f"{outcome.failed} of {len(commands.smoke)} smoke command(s) failed")
         if matches:
             parts.append(f"{len(matches)} log line(s) matched prodclone.check.log_patterns")
-        stage.fail("; ".join(parts), *failures, *(match.quote() for match in matches))
+        stage.fail("; ".join(parts), *outcome.lines, *(match.quote() for match in matches))
         return
-    ran = f"{len(commands.smoke)} smoke command(s) passed"
-    app_note = "; app started and stopped, its log is clean" if commands.serve else ""
-    stage.passed(ran + app_note)
+    app_note = "; the app started, served and stopped with a clean log" if commands.serve else ""
+    stage.passed(f"{len(commands.smoke)} smoke command(s) passed{app_note}")
 
 
-def _smoke_commands(
-    context: StageContext, outputs: list[tuple[str, str]], failures: list[str]
-) -> float:
-    seconds = 0.0
+def _smoke_commands(context: StageContext, outcome: SmokeOutcome) -> None:
     for number, command in enumerate(context.settings.commands.smoke, start=1):
         result = context.command(command, f"smoke {number}")
-        seconds += result.seconds
-        outputs.append((f"smoke {number}", result.output))
+        outcome.seconds += result.seconds
+        outcome.outputs.append((f"smoke {number}", result.output))
         if not result.ok:
-            summary, details = _command_failure(result, f"smoke {number} `{command}`")
-            failures += [summary, *details]
-    return seconds
+            outcome.failed += 1
+            summary, details = _command_failure(result, f"smoke {number}")
+            outcome.lines += [summary, *(f"  {line}" for line in details)]
