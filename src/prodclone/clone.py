@@ -136,6 +136,8 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
     extra = _bin_dirs()
     pg_dump = find_tool("pg_dump", source.major, extra)
     pg_restore = find_tool("pg_restore", pg_dump.major, (pg_dump.path.parent, *extra))
+    if aws.dump_compression:
+        _check_compression(pg_dump, aws.dump_compression)
     if options.jobs < 1:
         raise ProdcloneError(f"--jobs must be at least 1 (got {options.jobs})")
     dump_path = options.out.resolve() if options.out else dumps.new_dump_path(settings.dump_dir)
@@ -177,6 +179,30 @@ def _bin_dirs() -> tuple[Path, ...]:
     from prodclone.local.embedded import bin_dir
 
     return (bin_dir(),)
+
+
+def _check_compression(pg_dump: ClientTool, compression: str) -> None:
+    """pg_dump checks --compress before connecting; a dead address makes that a cheap probe."""
+    probe = subprocess.run(
+        [
+            str(pg_dump.path),
+            f"--compress={compression}",
+            "--format=custom",
+            "--file=/dev/null",
+            "--no-password",
+            "--dbname=postgresql://127.0.0.1:1/probe?connect_timeout=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if "compression" in probe.stderr:
+        reason = probe.stderr.strip().splitlines()[-1].removeprefix("pg_dump: error: ")
+        raise ProdcloneError(
+            f"prodclone.aws.dump_compression {compression!r} does not work with "
+            f"{pg_dump.path}: {reason}; choose gzip:N or another method this pg_dump supports"
+        )
 
 
 def _check_disk(folder: Path, allocated_gb: int) -> None:

@@ -150,7 +150,8 @@ def wait_snapshot(
         if snap is None:
             return Observation("deleted", False, "the snapshot disappeared")
         status = str(snap.get("Status", ""))
-        return Observation(status, status == "available", f"{snap.get('PercentProgress', 0)}%")
+        percent = 100 if status == "available" else snap.get("PercentProgress", 0)
+        return Observation(status, status == "available", f"{percent}%")
 
     poll_until(
         f"snapshot {snapshot_id}",

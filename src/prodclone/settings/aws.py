@@ -22,7 +22,7 @@ AWS_DEFAULTS: dict[str, Any] = {
     "local_port": 0,
     "tunnel_ready_seconds": 60,
     "poll_max_seconds": 30,
-    "dump_compression": "zstd",
+    "dump_compression": "gzip:3",
 }
 
 TUNNELS = ("ssm", "ssh", "direct")
@@ -77,7 +77,7 @@ def _port(reader: Reader) -> int:
 
 
 def _compression(reader: Reader) -> str:
-    value = reader.text("dump_compression", "zstd")
+    value = reader.text("dump_compression", "gzip:3")
     method = value.split(":", 1)[0]
     if method not in ("", "gzip", "lz4", "zstd", "none"):
         raise reader.error(

@@ -1,0 +1,255 @@
+"""moto (server mode) for RDS, a fake SSM endpoint and a fake plugin, around `inv db.clone-prod`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from prodclone.local.server import LocalServer
+from tests.conftest import Project, run_sql
+from tests.fakes.fake_ssm import FakeSsm
+
+FAKES = Path(__file__).resolve().parent.parent / "fakes"
+PLUGIN_SCRIPT = FAKES / "session_manager_plugin.py"
+REGION = "us-east-1"
+SOURCE = "prod-db"
+BASTION = "i-0123456789abcdef0"
+PROD_PASSWORD = "prod-master-password-never-read"
+
+PROD_SCHEMA = """
+CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL, email text UNIQUE);
+CREATE TABLE orders (
+    id bigserial PRIMARY KEY,
+    customer_id bigint REFERENCES customers (id),
+    total numeric(10, 2),
+    placed_at timestamptz DEFAULT now()
+);
+CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+INSERT INTO customers (name, email)
+    SELECT 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 3000) g;
+INSERT INTO orders (customer_id, total)
+    SELECT 1 + (g % 3000), (g * 7919 % 50000) / 100.0 FROM generate_series(1, 20000) g;
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_ssm() -> Iterator[FakeSsm]:
+    fake = FakeSsm().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose `session-manager-plugin` is the fake, to put first on PATH."""
+    folder = tmp_path_factory.mktemp("fakebin")
+    script = folder / "session-manager-plugin"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{PLUGIN_SCRIPT}" "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def prod_db(pg: LocalServer) -> Iterator[str]:
+    """The embedded server's "prod" database, which the fake tunnel leads to."""
+    with pg.connect() as conn:
+        conn.execute('DROP DATABASE IF EXISTS "prod" WITH (FORCE)')
+        conn.execute('CREATE DATABASE "prod"')
+    run_sql(pg, "prod", PROD_SCHEMA)
+    yield "prod"
+    with pg.connect() as conn:
+        conn.execute('DROP DATABASE IF EXISTS "prod" WITH (FORCE)')
+
+
+def rds_client(moto_url: str) -> Any:
+    return boto3.client(
+        "rds",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@dataclass
+class Cloud:
+    """The test's view of the fake cloud, and the environment `inv` runs with."""
+
+    moto_url: str
+    ssm: FakeSsm
+    env: dict[str, str]
+    call_log: Path
+    rds: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rds = rds_client(self.moto_url)
+
+    def create_source(self, **overrides: Any) -> None:
+        params: dict[str, Any] = {
+            "DBInstanceIdentifier": SOURCE,
+            "Engine": "postgres",
+            "EngineVersion": "16.3",
+            "DBInstanceClass": "db.m6g.large",
+            "AllocatedStorage": 20,
+            "MasterUsername": "postgres",
+            "MasterUserPassword": PROD_PASSWORD,
+            "DBName": "prod",
+            **overrides,
+        }
+        self.rds.create_db_instance(**params)
+
+    def instances(self) -> list[str]:
+        found = self.rds.describe_db_instances()["DBInstances"]
+        return sorted(
+            i["DBInstanceIdentifier"] for i in found if i["DBInstanceIdentifier"] != SOURCE
+        )
+
+    def snapshots(self) -> list[str]:
+        found = self.rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+        return sorted(s["DBSnapshotIdentifier"] for s in found)
+
+    def source_untouched(self) -> bool:
+        item = self.rds.describe_db_instances(DBInstanceIdentifier=SOURCE)["DBInstances"][0]
+        return bool(item["DBInstanceStatus"] == "available")
+
+
+@pytest.fixture
+def cloud(
+    moto_url: str,
+    fake_ssm: FakeSsm,
+    fake_bin: Path,
+    pg: LocalServer,
+    prod_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Cloud:
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10)
+    fake_ssm.reset()
+    socket_dir = pg.libpq_env("postgres")["PGHOST"]
+    port = pg.libpq_env("postgres").get("PGPORT", "5432")
+    call_log = tmp_path / "aws-calls.jsonl"
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_SSM": fake_ssm.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "FAKE_PLUGIN_TARGET_SOCKET": f"{socket_dir}/.s.PGSQL.{port}",
+        "PRODCLONE_AWS_CALL_LOG": str(call_log),
+    }
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    found = Cloud(moto_url, fake_ssm, env, call_log)
+    found.create_source()
+    return found
+
+
+def aws_settings(**overrides: Any) -> dict[str, Any]:
+    return {
+        "aws": {
+            "region": REGION,
+            "source_instance": SOURCE,
+            "tunnel": "ssm",
+            "bastion": BASTION,
+            "poll_max_seconds": 0.2,
+            "tunnel_ready_seconds": 5,
+            **overrides,
+        }
+    }
+
+
+@pytest.fixture
+def clone_project(project: Project) -> Project:
+    project.configure(aws_settings())
+    return project
+
+
+def plugin_processes() -> list[int]:
+    """Live fake plugin processes (zombies have an empty cmdline and are not counted)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(PLUGIN_SCRIPT).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def all_cmdlines() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                continue
+    return found
+
+
+def start_inv(project: Project, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project.root,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(stream: Any, needle: str, timeout: float = 60) -> list[str]:
+    """Read lines until one contains `needle`; the lines read."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never appeared; saw:\n{''.join(seen)}")
+
+
+def interrupt(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)

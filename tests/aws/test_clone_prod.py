@@ -1,0 +1,53 @@
+"""`inv db.clone-prod` end to end against moto, the fake SSM endpoint and the fake plugin."""
+
+from __future__ import annotations
+
+import subprocess
+
+from prodclone.local.server import LocalServer
+from prodclone.local.tools import find_tool
+from tests.aws.conftest import Cloud, plugin_processes
+from tests.conftest import Project
+
+
+def _table_digest(pg: LocalServer, dbname: str) -> dict[str, str]:
+    with pg.connect(dbname) as conn:
+        return {
+            table: str(
+                conn.execute(
+                    f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"
+                ).fetchone()[0]
+            )
+            for table in ("customers", "orders")
+        }
+
+
+def test_clone_prod_dumps_prod_and_leaves_nothing_behind(
+    clone_project: Project, cloud: Cloud, pg: LocalServer, fresh_db: str, prod_db: str
+) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    dumps = sorted((clone_project.root / "dump").glob("prod-*.dump"))
+    assert len(dumps) == 1
+    assert not list((clone_project.root / "dump").glob("*.partial"))
+    assert dumps[0].stat().st_mode & 0o777 == 0o600
+    assert (clone_project.root / "dump").stat().st_mode & 0o777 == 0o700
+    restore = subprocess.run(
+        [
+            str(find_tool("pg_restore", 18, pg.extra_bin_dirs)),
+            "--no-owner",
+            "--dbname",
+            pg.url(fresh_db),
+            str(dumps[0]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert restore.returncode == 0, restore.stderr
+    assert _table_digest(pg, fresh_db) == _table_digest(pg, prod_db)
+    assert cloud.instances() == []
+    assert cloud.snapshots() == []
+    assert plugin_processes() == []
+    assert cloud.ssm.open_sessions == []
+    assert len(cloud.ssm.started) == 1

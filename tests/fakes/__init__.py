@@ -1,0 +1,1 @@
+"""Fakes for what cannot exist here: AWS endpoints and the Session Manager plugin."""
