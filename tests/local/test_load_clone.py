@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from prodclone.local.copies import spare_builder_idle
+from prodclone.local.copies import background_idle
 from prodclone.local.embedded import bin_dir
 from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
@@ -68,7 +68,7 @@ def clone_of(project: Project) -> str:
 
 
 def wait_spare(project: Project) -> None:
-    with spare_builder_idle(project.data_dir):
+    with background_idle(project.data_dir):
         pass
 
 

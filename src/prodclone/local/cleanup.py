@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prodclone import dumps
 from prodclone.local import databases
-from prodclone.local.copies import spare_builder_idle
+from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
@@ -61,7 +61,7 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
     with (
         local_lock(server, "db.drop-clone"),
         server.connect() as conn,
-        spare_builder_idle(settings.local.data_dir),
+        background_idle(settings.local.data_dir),
     ):
         for db in plan.databases:
             if databases.drop(conn, db.name):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
@@ -41,26 +43,41 @@ def lock_connections(conn: psycopg.Connection, name: str, allowed: bool) -> None
     )
 
 
-def swap_into_place(conn: psycopg.Connection, ready: str, target: str, comment: str) -> None:
-    """Replace `target` with the finished copy `ready`: the clone is never half-made."""
-    databases.drop(conn, target)
+def swap_into_place(
+    conn: psycopg.Connection, ready: str, target: str, comment: str, retired: str
+) -> bool:
+    """Put the finished copy `ready` in place of `target`; the clone is never half-made.
+
+    The old `target` is renamed to `retired` rather than dropped: unlinking a
+    large database takes seconds, so it is dropped later, in the background.
+    Returns True when there is such an old copy to drop.
+    """
+    databases.drop(conn, retired)
+    old = databases.require_ours_or_absent(conn, target)
+    if old is not None:
+        # Keep the app from reconnecting between the termination and the rename.
+        lock_connections(conn, target, False)
+        databases.terminate_connections(conn, target)
+        databases.rename(conn, target, retired)
+        databases.mark(conn, retired, "retired")
     databases.rename(conn, ready, target)
     lock_connections(conn, target, True)
     databases.mark(conn, target, comment)
+    return old is not None
 
 
-# -- the spare: a ready copy of the template, made in the background --------------
+# -- background work: dropping retired copies, building the next spare ------------
 
 
-def _builder_lock_path(state_dir: Path) -> Path:
+def _worker_lock_path(state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
-    return state_dir / "spare.lock"
+    return state_dir / "background.lock"
 
 
 @contextmanager
-def spare_builder_idle(state_dir: Path) -> Iterator[None]:
-    """Wait for a background spare build to finish, and keep a new one from starting."""
-    with open(_builder_lock_path(state_dir), "w") as handle:
+def background_idle(state_dir: Path) -> Iterator[None]:
+    """Wait for background work to finish, and keep new work from starting meanwhile."""
+    with open(_worker_lock_path(state_dir), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -68,48 +85,63 @@ def spare_builder_idle(state_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start_spare_build(
-    state_dir: Path, base_url: str, template: str, spare: str, comment: str
-) -> None:
-    """Build the next spare in a detached process so this command returns at once."""
-    log = open(state_dir / "spare.log", "a")  # noqa: SIM115 - handed to the child
-    with log:
+@dataclass(frozen=True)
+class BackgroundJob:
+    drop: list[str]
+    template: str = ""
+    spare: str = ""
+    spare_comment: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.drop and not self.spare
+
+
+def start_background(state_dir: Path, base_url: str, job: BackgroundJob) -> None:
+    """Run `job` in a detached process so this command returns at once.
+
+    The child inherits the background lock, already taken here, so whoever
+    waits in `background_idle` waits for the job itself: no start-up race.
+    """
+    if job.empty:
+        return
+    payload = json.dumps({"url": base_url, "job": asdict(job)})
+    with (
+        open(_worker_lock_path(state_dir), "w") as lock,
+        open(state_dir / "background.log", "a") as log,
+    ):
+        fcntl.flock(lock, fcntl.LOCK_EX)
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prodclone.local.copies",
-                str(state_dir),
-                template,
-                spare,
-                comment,
-            ],
-            env={**os.environ, "PRODCLONE_SPARE_URL": base_url},
+            [sys.executable, "-m", "prodclone.local.copies", str(lock.fileno())],
+            # The URL may hold a password: the environment, not argv.
+            env={**os.environ, "PRODCLONE_BACKGROUND_JOB": payload},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
+            pass_fds=(lock.fileno(),),
         )
 
 
-def build_spare(state_dir: Path, base_url: str, template: str, spare: str, comment: str) -> None:
-    with open(_builder_lock_path(state_dir), "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return  # another builder (or a command that needs quiet) has it
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            if databases.find(conn, spare) is not None or databases.find(conn, template) is None:
-                return
-            staging = spare + "_"
-            databases.drop(conn, staging)
-            copy_database(conn, staging, template, "staging spare")
-            lock_connections(conn, staging, False)
-            databases.rename(conn, staging, spare)
-            databases.mark(conn, spare, comment)
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {spare} ready", flush=True)
+def run_background(base_url: str, job: BackgroundJob) -> None:
+    """Drop retired copies, then build the spare; the caller holds the background lock."""
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        for name in job.drop:
+            databases.drop(conn, name)
+        if not job.spare or databases.find(conn, job.spare) is not None:
+            return
+        if databases.find(conn, job.template) is None:
+            return
+        staging = job.spare + "_"
+        databases.drop(conn, staging)
+        copy_database(conn, staging, job.template, "staging spare")
+        lock_connections(conn, staging, False)
+        databases.rename(conn, staging, job.spare)
+        databases.mark(conn, job.spare, job.spare_comment)
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {job.spare} ready", flush=True)
 
 
 if __name__ == "__main__":
-    _dir, _template, _spare, _comment = sys.argv[1:5]
-    build_spare(Path(_dir), os.environ["PRODCLONE_SPARE_URL"], _template, _spare, _comment)
+    _payload = json.loads(os.environ["PRODCLONE_BACKGROUND_JOB"])
+    _inherited_lock = int(sys.argv[1])  # held until this process exits
+    run_background(_payload["url"], BackgroundJob(**_payload["job"]))

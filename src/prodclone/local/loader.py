@@ -19,10 +19,11 @@ from prodclone import dumps
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.copies import (
+    BackgroundJob,
+    background_idle,
     copy_database,
     lock_connections,
-    spare_builder_idle,
-    start_spare_build,
+    start_background,
     swap_into_place,
 )
 from prodclone.local.lock import local_lock
@@ -65,6 +66,10 @@ class CloneNames:
     def next(self) -> str:
         return f"{self.clone}__next"
 
+    @property
+    def retired(self) -> str:
+        return f"{self.clone}__old"
+
 
 def belongs_to_clone(info: databases.DatabaseInfo, clone: str) -> bool:
     return info.ours and (info.name == clone or info.name.startswith(clone + "__"))
@@ -100,19 +105,19 @@ def load_clone(
             method = "restore"
         else:
             method = "template"
-        with spare_builder_idle(state_dir):
+        with background_idle(state_dir):
             spare = databases.find(conn, names.spare)
             if method == "template" and spare is not None and spare.role == "spare":
-                swap_into_place(conn, names.spare, names.clone, clone_mark)
-                method = "spare"
+                ready, method = names.spare, "spare"
             else:
                 databases.drop(conn, names.next)
                 copy_database(conn, names.next, names.template, "staging")
-                swap_into_place(conn, names.next, names.clone, clone_mark)
-        if settings.local.keep_spare and databases.find(conn, names.spare) is None:
-            start_spare_build(
-                state_dir, server.base_url, names.template, names.spare, f"spare sha256={digest}"
-            )
+                ready = names.next
+            retired = swap_into_place(conn, ready, names.clone, clone_mark, names.retired)
+        job = BackgroundJob(drop=[names.retired] if retired else [])
+        if settings.local.keep_spare:
+            job = BackgroundJob(job.drop, names.template, names.spare, f"spare sha256={digest}")
+        start_background(state_dir, server.base_url, job)
     return LoadResult(
         clone_db=names.clone,
         dump=path,
@@ -153,9 +158,13 @@ def _restore_template(
         databases.drop(conn, names.restoring)
         raise
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
-    with spare_builder_idle(settings.local.data_dir):
+    with background_idle(settings.local.data_dir):
         for other in databases.list_databases(conn):
-            if belongs_to_clone(other, names.clone) and other.role in ("template", "spare"):
+            if belongs_to_clone(other, names.clone) and other.role in (
+                "template",
+                "spare",
+                "retired",
+            ):
                 databases.drop(conn, other.name)
         databases.rename(conn, names.restoring, names.template)
         lock_connections(conn, names.template, False)
