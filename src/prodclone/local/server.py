@@ -89,6 +89,10 @@ def app_env(server: LocalServer, dbname: str, db_env: dict[str, str]) -> dict[st
     """The environment for an app command (migrate, boot, serve, smoke) aimed at `dbname`."""
     env = dict(os.environ)
     env.update(server.libpq_env(dbname))
+    if server.extra_bin_dirs:
+        # The embedded server's psql and friends, for commands that shell out to them.
+        dirs = [str(path) for path in server.extra_bin_dirs]
+        env["PATH"] = os.pathsep.join([*dirs, env.get("PATH", "")])
     env["DATABASE_URL"] = server.url(dbname)
     for name, template in db_env.items():
         env[name] = template.replace("{db}", dbname).replace("{url}", server.url(dbname))
