@@ -9,7 +9,7 @@ import psycopg
 
 from prodclone.schema.errors import SchemaDiffError
 from prodclone.schema.kinds import ALL_KINDS, META_PREFIX, PARENT, Kind
-from prodclone.schema.model import Catalog, SchemaObject, Value
+from prodclone.schema.model import Catalog, SchemaObject
 
 # The oldest server the catalog queries know (pg_trigger.tgparentid, prosqlbody).
 MIN_SERVER_VERSION = 140000
@@ -44,15 +44,16 @@ def read_catalog(conn: psycopg.Connection[Any], kinds: Sequence[Kind] = ALL_KIND
 
 
 def _objects(kind: str, columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, SchemaObject]:
-    compared = [
-        (index, column)
-        for index, column in enumerate(columns)
-        if index > 0 and not column.startswith(META_PREFIX)
-    ]
-    parent_at = columns.index(PARENT) if PARENT in columns else None
-    found: dict[str, SchemaObject] = {}
-    for row in rows:
-        attributes: dict[str, Value] = {column: row[index] for index, column in compared}
-        parent = row[parent_at] if parent_at is not None else None
-        found[row[0]] = SchemaObject(kind, row[0], attributes, parent)
-    return found
+    """Rows to objects; the queries list their bookkeeping (`_`) columns right after `name`."""
+    first = 1
+    while first < len(columns) and columns[first].startswith(META_PREFIX):
+        first += 1
+    if any(column.startswith(META_PREFIX) for column in columns[first:]):
+        raise AssertionError(f"the {kind} query lists a _ column after its attributes")
+    fields = tuple(columns[first:])
+    if PARENT not in columns:
+        return {row[0]: SchemaObject(kind, row[0], fields, row[first:]) for row in rows}
+    parent_at = columns.index(PARENT)
+    return {
+        row[0]: SchemaObject(kind, row[0], fields, row[first:], row[parent_at]) for row in rows
+    }

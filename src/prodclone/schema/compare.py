@@ -11,11 +11,11 @@ import psycopg
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.conninfo import mask
-from prodclone.local.tools import ClientTool, find_tool
+from prodclone.local.tools import find_tool
 from prodclone.schema.catalog import read_catalog
 from prodclone.schema.crosscheck import dump_differences
 from prodclone.schema.diff import compare_catalogs
-from prodclone.schema.dumptext import DumpEntry, EntryKey, dump_schema, normalized_entries
+from prodclone.schema.dumptext import dump_schema, normalized_entries
 from prodclone.schema.errors import SchemaDiffError
 from prodclone.schema.ignore import apply_rules, parse_rules
 from prodclone.schema.kinds import ALL_KINDS
@@ -49,24 +49,26 @@ def compare_databases(
                 f"{major_b}; schemas read back differently across versions. Compare on the "
                 "same major version, or pass --allow-version-mismatch"
             )
-        dumps: list[Future[dict[EntryKey, DumpEntry]]] = []
+        dumps: list[Future[str]] = []
         if options.cross_check:
             try:
                 tool = find_tool("pg_dump", max(major_a, major_b), options.extra_bin_dirs)
             except ProdcloneError as exc:
                 raise SchemaDiffError(str(exc)) from None
             dumps = [
-                pool.submit(_dump_entries, tool, url, options.owners) for url in (url_a, url_b)
+                pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)
             ]
         catalogs = [
             pool.submit(_read, conn, label)
             for conn, label in ((conn_a, label_a), (conn_b, label_b))
         ]
         catalog_a, catalog_b = (future.result() for future in catalogs)
-        entries = [future.result() for future in dumps]
+        dump_texts = [future.result() for future in dumps]
     kinds = [kind.name for kind in ALL_KINDS]
     differences = apply_rules(compare_catalogs(catalog_a, catalog_b, kinds), rules, options.owners)
-    if entries:
+    # Identical dumps need no reading: the usual case when the gate passes.
+    if dump_texts and dump_texts[0] != dump_texts[1]:
+        entries = [normalized_entries(text) for text in dump_texts]
         from_dump = dump_differences(entries[0], entries[1], differences)
         differences += apply_rules(from_dump, rules, options.owners)
     ordered = sorted(differences, key=_report_order)
@@ -109,10 +111,6 @@ def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
     finally:
         conn.close()
-
-
-def _dump_entries(tool: ClientTool, url: str, owners: bool) -> dict[EntryKey, DumpEntry]:
-    return normalized_entries(dump_schema(tool, url, owners))
 
 
 def _read(conn: psycopg.Connection[Any], label: str) -> Catalog:

@@ -33,8 +33,13 @@ def _compare_kind(
         yield Difference(kind, name, "only in a")
     for name in b.keys() - a.keys():
         yield Difference(kind, name, "only in b")
+    changed = [
+        name
+        for name, obj in a.items()
+        if (other := b.get(name)) is not None and other.values != obj.values
+    ]
     ranks = _column_ranks(a, b) if kind == COLUMN else {}
-    for name in a.keys() & b.keys():
+    for name in changed:
         left, right = a[name].attributes, b[name].attributes
         for attribute in left.keys() | right.keys():
             if attribute == POSITION and ranks:
@@ -61,7 +66,7 @@ def _column_ranks(
         by_parent: dict[str | None, list[tuple[int, str]]] = {}
         for name in shared:
             obj = side[name]
-            position = obj.attributes.get(POSITION)
+            position = obj.get(POSITION)
             by_parent.setdefault(obj.parent, []).append(
                 (position if isinstance(position, int) else 0, name)
             )

@@ -11,12 +11,22 @@ Value = str | int | float | bool | list[str] | None
 Change = Literal["only in a", "only in b", "changed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchemaObject:
+    """One object: its attribute values in the order of `fields` (shared by its kind)."""
+
     kind: str
     name: str
-    attributes: dict[str, Value]
+    fields: tuple[str, ...]
+    values: tuple[Value, ...]
     parent: str | None = None
+
+    @property
+    def attributes(self) -> dict[str, Value]:
+        return dict(zip(self.fields, self.values, strict=True))
+
+    def get(self, field_name: str) -> Value:
+        return self.values[self.fields.index(field_name)] if field_name in self.fields else None
 
 
 @dataclass

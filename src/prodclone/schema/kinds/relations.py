@@ -70,13 +70,18 @@ WHERE c.relkind IN ('r', 'p', 'f') AND {_REL_WHERE}
 
 def _columns(version: int) -> str:
     # PostgreSQL 18 records NOT NULL as a named constraint.
-    not_null_name = (
-        """(SELECT k.conname FROM pg_catalog.pg_constraint k
-         WHERE k.conrelid = a.attrelid AND k.contype = 'n' AND k.conkey[1] = a.attnum)"""
+    not_null_name, not_null_join = (
+        (
+            "nn.conname",
+            """LEFT JOIN (SELECT k.conrelid, k.conkey[1] AS attnum, k.conname
+                 FROM pg_catalog.pg_constraint k WHERE k.contype = 'n') nn
+       ON nn.conrelid = a.attrelid AND nn.attnum = a.attnum""",
+        )
         if version >= 180000
-        else "NULL::name"
+        else ("NULL::name", "")
     )
     stats = "a.attstattarget" if version >= 170000 else "NULLIF(a.attstattarget, -1)"
+    # Joins rather than per-row subqueries: tables can have tens of thousands of columns.
     return f"""
 SELECT {_REL_NAME} || '.' || a.attname AS name,
        {_REL_NAME} AS _parent,
@@ -97,12 +102,16 @@ SELECT {_REL_NAME} || '.' || a.attname AS name,
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
        {stats} AS statistics,
        a.attislocal AS local,
-       {comment("pg_class", "a.attrelid", "a.attnum")} AS comment,
-       {privileges("a.attacl", None, "c.relowner")} AS privileges
+       dsc.description AS comment,
+       CASE WHEN a.attacl IS NOT NULL
+            THEN {privileges("a.attacl", None, "c.relowner")} END AS privileges
 {_REL_FROM}
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_catalog.pg_description dsc ON dsc.objoid = a.attrelid
+      AND dsc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dsc.objsubid = a.attnum
+{not_null_join}
 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {_REL_WHERE}
 """
 
