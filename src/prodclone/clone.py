@@ -41,8 +41,9 @@ from prodclone.settings import Settings
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients
 
-# Test-only hook: "<step>" raises at that step boundary, "<step>:pause" sleeps there
-# until a signal arrives. Unset in normal use; the fault tests drive the pipeline with it.
+# Test-only hook, unset in normal use: comma-separated "<step>[:mode]" entries; no mode
+# raises at that step boundary, "pause" sleeps there until a signal arrives, "slow"
+# sleeps a few seconds and goes on. The fault tests drive the pipeline with it.
 TEST_FAULT_ENV = "PRODCLONE_TEST_FAULT"
 STEPS = (
     "snapshot",
@@ -61,15 +62,17 @@ EXPIRY_MARGIN_MINUTES = 30
 
 
 def checkpoint(step: str) -> None:
-    spec = os.environ.get(TEST_FAULT_ENV, "")
-    name, _, mode = spec.partition(":")
-    if name != step:
-        return
-    if mode == "pause":
-        print(f"test hook: paused at {step}", file=sys.stderr, flush=True)
-        time.sleep(600)
-        return
-    raise RuntimeError(f"injected failure at step {step} ({TEST_FAULT_ENV})")
+    for entry in os.environ.get(TEST_FAULT_ENV, "").split(","):
+        name, _, mode = entry.strip().partition(":")
+        if name != step:
+            continue
+        print(f"test hook: {mode or 'fail'} at {step}", file=sys.stderr, flush=True)
+        if mode == "pause":
+            time.sleep(600)
+        elif mode == "slow":
+            time.sleep(3)
+        else:
+            raise RuntimeError(f"injected failure at step {step} ({TEST_FAULT_ENV})")
 
 
 @dataclass(frozen=True)
@@ -483,6 +486,7 @@ def run_clone(
             finally:
                 report.step("cleanup")
                 with shielded():
+                    checkpoint("cleanup")
                     resources.close()
     finally:
         cleanup.summary(sys.stderr)

@@ -110,6 +110,7 @@ class Cloud:
     env: dict[str, str]
     call_log: Path
     rds: Any = field(init=False)
+    sources: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.rds = rds_client(self.moto_url)
@@ -127,11 +128,12 @@ class Cloud:
             **overrides,
         }
         self.rds.create_db_instance(**params)
+        self.sources.add(params["DBInstanceIdentifier"])
 
     def instances(self) -> list[str]:
         found = self.rds.describe_db_instances()["DBInstances"]
         return sorted(
-            i["DBInstanceIdentifier"] for i in found if i["DBInstanceIdentifier"] != SOURCE
+            i["DBInstanceIdentifier"] for i in found if i["DBInstanceIdentifier"] not in self.sources
         )
 
     def snapshots(self) -> list[str]:
@@ -198,7 +200,7 @@ def clone_project(project: Project) -> Project:
     return project
 
 
-def plugin_processes() -> list[int]:
+def plugin_processes() -> list[str]:
     """Live fake plugin processes (zombies have an empty cmdline and are not counted)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -209,7 +211,12 @@ def plugin_processes() -> list[int]:
         except OSError:
             continue
         if str(PLUGIN_SCRIPT).encode() in cmdline:
-            found.append(int(entry.name))
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            found.append(f"{entry.name} {state} ppid={ppid} {cmdline[-80:]!r}")
     return found
 
 

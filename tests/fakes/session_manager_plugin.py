@@ -13,6 +13,7 @@ server; FAKE_PLUGIN_STALL_SECONDS=S waits S seconds before relaying a connection
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -45,10 +46,8 @@ def pump(source: socket.socket, dest: socket.socket, limit: int | None) -> None:
         pass
     finally:
         for sock in (source, dest):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def relay(client: socket.socket, session_id: str) -> None:

@@ -64,7 +64,8 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
         raise ProdcloneError(
             "no AWS region: set prodclone.aws.region (INVOKE_PRODCLONE_AWS_REGION) or AWS_REGION"
         )
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10)
+    # Attempts stay at the standard mode's default unless AWS_MAX_ATTEMPTS says otherwise.
+    config = Config(retries={"mode": "standard"}, connect_timeout=10)
     rds = session.client("rds", config=config)
     ssm = session.client("ssm", config=config)
     sts = session.client("sts", config=config)

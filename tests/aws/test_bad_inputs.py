@@ -1,0 +1,117 @@
+"""Bad inputs stop `db.clone-prod` before anything is created, with one clear line."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.aws.conftest import Cloud, aws_settings
+from tests.conftest import Project
+
+
+def assert_one_line_nothing_created(
+    result: subprocess.CompletedProcess[str], cloud: Cloud, project: Project, needle: str
+) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("prodclone: ")
+    assert needle in lines[0]
+    assert cloud.instances() == []
+    assert cloud.snapshots() == []
+    assert cloud.ssm.started == []
+    assert not (project.root / "dump").exists()
+
+
+def test_no_credentials(clone_project: Project, cloud: Cloud) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            k: v
+            for k, v in cloud.env.items()
+            if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "db.clone-prod", "--yes"],
+        cwd=clone_project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert_one_line_nothing_created(result, cloud, clone_project, "no AWS credentials found")
+
+
+def test_unknown_instance(project: Project, cloud: Cloud) -> None:
+    project.configure(aws_settings(source_instance="no-such-db"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "'no-such-db' was not found")
+
+
+def test_not_postgres(project: Project, cloud: Cloud) -> None:
+    cloud.create_source(DBInstanceIdentifier="shop-mysql", Engine="mysql", EngineVersion="8.0.35")
+    project.configure(aws_settings(source_instance="shop-mysql"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "runs mysql, not PostgreSQL")
+
+
+def test_plugin_missing(project: Project, cloud: Cloud) -> None:
+    project.configure(aws_settings(ssm_plugin="no-such-session-manager-plugin"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "is not on PATH")
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield int(sock.getsockname()[1])
+
+
+def test_port_taken(project: Project, cloud: Cloud, taken_port: int) -> None:
+    project.configure(aws_settings(local_port=taken_port))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(
+        result, cloud, project, f"local port {taken_port} is already in use"
+    )
+
+
+def test_disk_too_small(project: Project, cloud: Cloud) -> None:
+    cloud.create_source(DBInstanceIdentifier="huge-db", AllocatedStorage=60000)
+    project.configure(aws_settings(source_instance="huge-db"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "not enough free disk")
+
+
+def test_bastion_missing(project: Project, cloud: Cloud) -> None:
+    project.configure(aws_settings(bastion=""))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "prodclone.aws.bastion is not set")
+
+
+def test_without_yes_and_no_terminal_nothing_is_created(
+    clone_project: Project, cloud: Cloud
+) -> None:
+    result = clone_project.inv("db.clone-prod", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, clone_project, "pass --yes")
+
+
+def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, cloud: Cloud) -> None:
+    result = clone_project.inv("db.clone-prod", "--dry-run", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    assert "snapshot   prodclone-" in result.stdout
+    assert "prodclone:run=" in result.stdout and "prodclone:expires-at=" in result.stdout
+    assert "estimate   about $" in result.stdout
+    assert "dry run: nothing was created" in result.stdout
+    assert cloud.instances() == []
+    assert cloud.snapshots() == []
+    assert cloud.ssm.started == []

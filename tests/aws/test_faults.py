@@ -1,0 +1,171 @@
+"""Faults at every step of `inv db.clone-prod`: each leaves nothing behind.
+
+Nothing behind means: no throwaway instance, no snapshot, no plugin process, no
+open SSM session, no dump or partial file; and the source untouched.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from prodclone.clone import STEPS
+from tests.aws.conftest import Cloud, plugin_processes, start_inv, wait_for_line
+from tests.conftest import Project
+
+
+def assert_nothing_left(project: Project, cloud: Cloud) -> None:
+    assert cloud.instances() == []
+    assert cloud.snapshots() == []
+    assert plugin_processes() == []
+    assert cloud.ssm.open_sessions == []
+    dump_dir = project.root / "dump"
+    leftovers = [p.name for p in dump_dir.iterdir()] if dump_dir.exists() else []
+    assert [name for name in leftovers if name.startswith("prod-")] == []
+    assert cloud.source_untouched()
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_exception_at_each_step_cleans_up(clone_project: Project, cloud: Cloud, step: str) -> None:
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": step}
+    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode != 0
+    assert f"injected failure at step {step}" in result.stderr
+    assert "CLEANUP FAILED" not in result.stderr
+    assert_nothing_left(clone_project, cloud)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_sigint_at_each_step_cleans_up(clone_project: Project, cloud: Cloud, step: str) -> None:
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": f"{step}:pause"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, f"test hook: pause at {step}")
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert_nothing_left(clone_project, cloud)
+
+
+def test_sigterm_cleans_up(clone_project: Project, cloud: Cloud) -> None:
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": "tunnel:pause"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, "test hook: pause at tunnel")
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert_nothing_left(clone_project, cloud)
+
+
+def test_second_ctrl_c_during_cleanup_does_not_stop_it(
+    clone_project: Project, cloud: Cloud
+) -> None:
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": "instance-ready:pause,cleanup:slow"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, "test hook: pause at instance-ready")
+        process.send_signal(signal.SIGINT)
+        wait_for_line(process.stderr, "test hook: slow at cleanup")
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "still cleaning up" in err
+    assert "CLEANUP FAILED" not in err
+    assert_nothing_left(clone_project, cloud)
+
+
+def test_pg_dump_failing_midway(clone_project: Project, cloud: Cloud) -> None:
+    env = {**cloud.env, "FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}
+    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode == 1
+    assert "prodclone: pg_dump failed" in result.stderr
+    assert_nothing_left(clone_project, cloud)
+
+
+def test_plugin_never_ready(clone_project: Project, cloud: Cloud) -> None:
+    env = {**cloud.env, "FAKE_PLUGIN_HANG": "1"}
+    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode == 1
+    assert "the SSM tunnel did not open within 5s" in result.stderr
+    assert_nothing_left(clone_project, cloud)
+
+
+@pytest.fixture
+def restore_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The moto server runs in this process: make restored instances turn up `failed`."""
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.restore_db_instance_from_db_snapshot
+
+    def failing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        database = original(self, *args, **kwargs)
+        database.status = "failed"
+        return database
+
+    monkeypatch.setattr(RDSBackend, "restore_db_instance_from_db_snapshot", failing)
+
+
+def test_instance_entering_failed_stops_at_once(
+    clone_project: Project, cloud: Cloud, restore_fails: None
+) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 1
+    assert "entered state 'failed'" in result.stderr
+    assert_nothing_left(clone_project, cloud)
+
+
+@pytest.fixture
+def throttled_describes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """After the restore, the next six DescribeDBInstances calls are throttled."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    throttled: list[int] = []
+    budget = [0]
+    original_restore = RDSBackend.restore_db_instance_from_db_snapshot
+    original_describe = RDSResponse.describe_db_instances
+
+    def restore(self: Any, *args: Any, **kwargs: Any) -> Any:
+        budget[0] = 6
+        return original_restore(self, *args, **kwargs)
+
+    def describe(self: Any) -> Any:
+        if budget[0] > 0:
+            budget[0] -= 1
+            throttled.append(1)
+            raise RDSClientError("Throttling", "Rate exceeded")
+        return original_describe(self)
+
+    monkeypatch.setattr(RDSBackend, "restore_db_instance_from_db_snapshot", restore)
+    monkeypatch.setattr(RDSResponse, "describe_db_instances", describe)
+    yield throttled
+
+
+def test_throttling_on_describe_is_recovered(
+    clone_project: Project, cloud: Cloud, throttled_describes: list[int]
+) -> None:
+    # One attempt per botocore call, so the polling's own retry has to recover.
+    env = {**cloud.env, "AWS_MAX_ATTEMPTS": "1"}
+    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(throttled_describes) == 6
+    assert len(list((clone_project.root / "dump").glob("prod-*.dump"))) == 1
+    assert cloud.instances() == []
+    assert cloud.snapshots() == []
+
+
+def _run_quiet(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False)
