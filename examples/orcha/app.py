@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from orcha_db import connect, database_name  # noqa: E402
+from orcha_db import connect, database_name, extra_folders
 
 HERE = Path(__file__).resolve().parent
 TERMINAL = ("done", "failed")
@@ -47,6 +47,8 @@ def log(message: str) -> None:
 def known_migrations() -> set[str]:
     ids = {path.stem for path in (HERE / "migrations").glob("*.sql")}
     ids |= {path.stem for path in (HERE / "pending").glob("*/*.sql")}
+    for folder in extra_folders():
+        ids |= {path.stem for path in folder.glob("*.sql")}
     return ids
 
 
@@ -147,7 +149,7 @@ def list_tenants() -> list[dict[str, Any]]:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         log(f"orcha serve: {self.command} {self.path} {args[1] if len(args) > 1 else ''}")
 
     def reply(self, status: HTTPStatus, body: Any) -> None:
@@ -162,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
         log(f"ERROR {self.command} {self.path}: {type(exc).__name__}: {' '.join(str(exc).split())}")
         self.reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc).splitlines()[0]})
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         try:
             if url.path == "/health":
@@ -183,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an app logs and answers 500, it does not die
             self.fail(exc)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         try:
             if urlsplit(self.path).path != "/ingest":
                 self.reply(HTTPStatus.NOT_FOUND, {"error": "not found"})

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from orcha_db import connect, database_name  # noqa: E402
+from orcha_db import connect, database_name
 
 ORGANIZATIONS = """
 INSERT INTO organizations (name, created_at)

@@ -3,6 +3,8 @@
     python examples/orcha/migrate.py                     # all migrations + the corrected rename
     python examples/orcha/migrate.py --pending flawed    # the rename's flawed first draft
     python examples/orcha/migrate.py --pending none      # what production runs today
+
+ORCHA_EXTRA_MIGRATIONS (folders, `:`-separated) adds more migrations after these.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 from yoyo import get_backend, read_migrations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from orcha_db import database_name, database_url  # noqa: E402
+from orcha_db import database_name, database_url, extra_folders
 
 HERE = Path(__file__).resolve().parent
 PENDING_CHOICES = ("corrected", "flawed", "none")
@@ -39,6 +41,7 @@ def main() -> int:
     sources = [str(HERE / "migrations")]
     if args.pending != "none":
         sources.append(str(HERE / "pending" / args.pending))
+    sources += [str(folder) for folder in extra_folders()]
     migrations = read_migrations(*sources)
     backend = get_backend(yoyo_url(database_url()))
     with backend.lock():

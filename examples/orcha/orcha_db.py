@@ -7,6 +7,7 @@ prodclone hands app commands `DATABASE_URL` and the `PG*` variables; like the sp
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import psycopg
@@ -18,7 +19,9 @@ def database_url() -> str:
     if not url:
         dbname = os.environ.get("PGDATABASE", "")
         if not dbname:
-            raise SystemExit("orcha: set DATABASE_URL (or PGHOST/PGDATABASE) to the target database")
+            raise SystemExit(
+                "orcha: set DATABASE_URL (or PGHOST/PGDATABASE) to the target database"
+            )
         url = "postgresql:///" + quote(dbname, safe="")
     override = os.environ.get("ORCHA_LOCAL_DB_NAME_OVERRIDE", "")
     if override:
@@ -33,3 +36,9 @@ def database_name() -> str:
 
 def connect(autocommit: bool = True) -> psycopg.Connection:
     return psycopg.connect(database_url(), autocommit=autocommit, connect_timeout=10)
+
+
+def extra_folders() -> list[Path]:
+    """More migration folders (ORCHA_EXTRA_MIGRATIONS, `:`-separated), applied last."""
+    value = os.environ.get("ORCHA_EXTRA_MIGRATIONS", "")
+    return [Path(part).resolve() for part in value.split(os.pathsep) if part]

@@ -24,7 +24,11 @@ from prodclone.errors import ProdcloneError
 
 
 class AppNotReady(ProdcloneError):
-    """The app exited or missed its deadline before it was ready."""
+    """The app exited or missed its deadline before it was ready (it has been stopped)."""
+
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class RunningApp:
@@ -74,10 +78,12 @@ class RunningApp:
             code = self.process.poll()
             if code is not None:
                 self._pump.join(timeout=2)
-                raise AppNotReady(f"the app exited with code {code} before it was ready")
+                raise AppNotReady(f"the app exited with code {code} before it was ready", self.pid)
             if time.monotonic() >= deadline:
                 what = f"the line /{ready_line}/" if ready_line else f"port {port} to answer"
-                raise AppNotReady(f"the app was not ready after {timeout:g}s (waited for {what})")
+                raise AppNotReady(
+                    f"the app was not ready after {timeout:g}s (waited for {what})", self.pid
+                )
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,11 @@ def _run_stage(
         stage.summary = "interrupted (Ctrl-C); the clone was left as it was"
         context.run.interrupted_at = stage.key
         raise
+    except Exception as exc:  # a bug: record it in the report, keep the app stopped
+        stage.fail(
+            f"prodclone error: {type(exc).__name__}: {exc}",
+            *traceback.format_exc().rstrip().splitlines(),
+        )
     finally:
         stage.seconds = time.monotonic() - started
         console.print(

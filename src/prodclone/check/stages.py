@@ -250,6 +250,7 @@ def smoke(context: StageContext, stage: StageResult) -> None:
         else:
             _smoke_commands(context, outcome)
     except AppNotReady as exc:
+        stage.figures["app_pid"] = exc.pid
         tail = log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
         stage.fail(f"{exc} (commands.serve)", f"$ {commands.serve}", *tail)
         return

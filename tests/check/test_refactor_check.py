@@ -1,0 +1,245 @@
+"""inv refactor-check end to end on the orcha example: every gate's failure, and a pass."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from prodclone.local.server import LocalServer
+from tests.check.conftest import ORCHA, CheckProject, Result, kill_quietly, process_gone, script
+
+STAGE_KEYS = ["reset", "boot", "baseline", "migrate", "data", "fresh", "schema", "smoke"]
+
+# Holds ACCESS EXCLUSIVE on documents for a while, as a slow backfill would.
+SLOW_MIGRATION = """
+ALTER TABLE documents ADD COLUMN reviewed boolean NOT NULL DEFAULT false;
+DO $$ BEGIN PERFORM pg_sleep(1.5); END $$;
+"""
+
+# Rebuilds document_events with the same schema and forgets to copy its rows.
+REBUILD_LOSING_ROWS = """
+CREATE TABLE document_events_rebuilt (LIKE document_events INCLUDING DEFAULTS);
+ALTER SEQUENCE document_events_id_seq OWNED BY document_events_rebuilt.id;
+DROP TABLE document_events;
+ALTER TABLE document_events_rebuilt RENAME TO document_events;
+ALTER TABLE document_events ADD CONSTRAINT document_events_pkey PRIMARY KEY (id);
+ALTER TABLE document_events ADD CONSTRAINT document_events_document_id_fkey
+    FOREIGN KEY (document_id) REFERENCES documents (id) ON DELETE CASCADE;
+CREATE INDEX document_events_document_id_idx ON document_events (document_id);
+"""
+
+
+def assert_failed_at(result: Result, key: str) -> None:
+    """Non-zero exit, and the stage named as failed in all three reports."""
+    assert result.code == 1, result.output
+    assert "refactor-check failed at " in result.output and key in result.output
+    assert result.json["passed"] is False
+    assert key in result.json["failed_stages"]
+    assert result.stage(key)["status"] == "failed"
+    assert f"### {key}:" in result.markdown
+    assert f'type="{key}"' in result.junit and "<failure" in result.junit
+
+
+def app_pid(result: Result) -> int:
+    return int(result.stage("smoke")["figures"]["app_pid"])
+
+
+def test_passing_run_reports_locks_and_timings(checker: CheckProject, pg: LocalServer) -> None:
+    checker.add_migration("0006_documents_reviewed.sql", SLOW_MIGRATION)
+    checker.configure(check={"slow_statement_seconds": 0.5})
+    result = checker.check()
+    assert result.code == 0, result.output
+    assert result.json["passed"] is True
+    assert [stage["status"] for stage in result.json["stages"]] == ["passed"] * 8
+    assert result.markdown.startswith("# refactor-check: PASSED")
+    migrate = result.stage("migrate")["figures"]
+    documents = [hold for hold in migrate["locks"] if hold["relation"] == "public.documents"]
+    assert documents and documents[0]["mode"] == "AccessExclusiveLock"
+    assert documents[0]["seconds"] >= 1.0
+    assert any("pg_sleep" in statement["query"] for statement in migrate["slow_statements"])
+    assert "| public.documents | AccessExclusiveLock |" in result.markdown
+    assert "renamed to public.tenant" in result.markdown
+    assert all(stage["seconds"] >= 0 for stage in result.json["stages"])
+    assert "<failure" not in result.junit and result.junit.count("<testcase") == 8
+    assert process_gone(app_pid(result))
+    assert "UI smoke checklist" in result.output
+    with psycopg.connect(pg.url("orcha_prod_clone")) as conn:
+        assert conn.execute("SELECT count(*) FROM tenant").fetchone() == (30,)
+
+
+def test_boot_failure(checker: CheckProject) -> None:
+    failing_boot = f"{sys.executable} -c \"print('ERROR cannot start: no config'); exit(3)\""
+    checker.configure(commands={"boot": failing_boot})
+    result = checker.check()
+    assert_failed_at(result, "boot")
+    assert "exited with code 3" in result.stage("boot")["summary"]
+    assert "ERROR cannot start: no config" in result.markdown
+    assert result.stage("migrate")["status"] == "not run"
+
+
+def test_migrate_failure(checker: CheckProject) -> None:
+    checker.add_migration("0006_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    checker.configure()
+    result = checker.check()
+    assert_failed_at(result, "migrate")
+    assert 'relation "no_such_table" does not exist' in result.markdown
+    assert all(result.stage(key)["status"] == "not run" for key in STAGE_KEYS[4:])
+
+
+def test_rows_lost_by_drop_and_recreate_fail_the_data_check_though_the_schema_matches(
+    checker: CheckProject,
+) -> None:
+    checker.add_migration("0006_rebuild_events.sql", REBUILD_LOSING_ROWS)
+    checker.configure()
+    result = checker.check("--keep-going", "--skip-smoke")
+    assert_failed_at(result, "data")
+    assert result.stage("schema")["status"] == "passed"
+    events = next(
+        table
+        for table in result.stage("data")["figures"]["tables"]
+        if table["table"] == "public.document_events"
+    )
+    assert events["problem"] is True
+    assert events["oid_before"] != events["oid_after"]
+    assert events["before"] == "6000" and events["after"] == "0"
+    assert "dropped and recreated" in result.markdown
+
+
+def test_drifted_production_fails_the_schema_gate(checker: CheckProject) -> None:
+    checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "schema")
+    assert result.stage("data")["status"] == "passed"
+    assert "idx_documents_legal_entity" in result.markdown
+    assert "documents_tenant_id_idx" in result.markdown
+    assert "$2" in result.markdown
+    assert result.stage("smoke")["status"] == "not run"
+
+
+def test_app_never_ready_is_stopped_with_its_children(checker: CheckProject) -> None:
+    child_pid = checker.root / "child.pid"
+    serve = (
+        f"sleep 300 & echo $! > {child_pid}; "
+        f"{sys.executable} -c \"import time; print('warming up', flush=True); time.sleep(300)\""
+    )
+    checker.configure(commands={"serve": serve}, check={"serve_timeout": 2})
+    result = checker.check()
+    try:
+        assert_failed_at(result, "smoke")
+        assert "not ready after 2s" in result.stage("smoke")["summary"]
+        assert "warming up" in result.markdown
+        assert process_gone(app_pid(result))
+        assert process_gone(int(child_pid.read_text()))
+    finally:
+        kill_quietly(int(child_pid.read_text()))
+
+
+def test_app_that_exits_before_ready(checker: CheckProject) -> None:
+    checker.configure(commands={"serve": "echo 'bind: address in use'; exit 2"})
+    result = checker.check()
+    assert_failed_at(result, "smoke")
+    assert "exited with code 2 before it was ready" in result.stage("smoke")["summary"]
+    assert "bind: address in use" in result.markdown
+
+
+def test_smoke_command_failure(checker: CheckProject) -> None:
+    unknown = checker.root / "unknown-tenant.json"
+    unknown.write_text('{"filename": "x.pdf", "tenant_tax_id": "TAX-NOBODY", "total_cents": 1}')
+    checker.configure(
+        commands={"smoke": [script("app.py", "ingest", str(unknown))]},
+        check={"log_patterns": []},
+    )
+    result = checker.check()
+    assert_failed_at(result, "smoke")
+    assert "1 of 1 smoke command(s) failed" in result.stage("smoke")["summary"]
+    assert "no tenant with tax id 'TAX-NOBODY'" in result.markdown
+    assert process_gone(app_pid(result))
+
+
+def test_log_pattern_in_the_app_log_fails_smoke(checker: CheckProject) -> None:
+    serve = (
+        "echo 'orcha listening on http://127.0.0.1'; "
+        "echo 'ERROR: relation \"legal_entity\" does not exist at character 15'; sleep 300"
+    )
+    checker.configure(commands={"serve": serve, "smoke": ["true"]})
+    result = checker.check()
+    assert_failed_at(result, "smoke")
+    assert "1 log line(s) matched" in result.stage("smoke")["summary"]
+    assert 'app.log:2: ERROR: relation "legal_entity" does not exist' in result.markdown
+    assert process_gone(app_pid(result))
+
+
+def test_flawed_trigger_is_caught_by_smoke_only(checker: CheckProject) -> None:
+    """Both databases share the stale trigger body: the schema gate is blind, smoke is not."""
+    checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
+    result = checker.check("--keep-going")
+    assert_failed_at(result, "smoke")
+    assert_failed_at(result, "schema")
+    matches = result.stage("smoke")["figures"]["log_matches"]
+    assert any('record "new" has no field "legal_entity_id"' in line for line in matches)
+    assert "refactor-check: FAILED at schema, smoke" in result.markdown
+
+
+def test_interrupt_leaves_the_clone_and_says_where_it_stopped(
+    checker: CheckProject, pg: LocalServer
+) -> None:
+    started = checker.root / "migrate-started"
+    checker.configure(commands={"migrate": f"touch {started}; sleep 60"})
+    report = checker.root / "report"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "refactor-check",
+            "--dump",
+            str(checker.dump),
+            "--report",
+            str(report),
+        ],
+        cwd=checker.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while not started.exists() and process.poll() is None:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, output
+    result = Result(process.returncode, output, report)
+    assert result.json["interrupted_at"] == "migrate"
+    assert result.stage("migrate")["status"] == "interrupted"
+    assert "interrupted during **migrate**" in result.markdown
+    assert "<error" in result.junit
+    with psycopg.connect(pg.url("orcha_prod_clone")) as conn:
+        assert conn.execute("SELECT to_regclass('legal_entity') IS NOT NULL").fetchone() == (True,)
+
+
+def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
+    purge = "DELETE FROM document_events WHERE status = 'received';\n"
+    checker.add_migration("0006_purge_events.sql", purge)
+    checker.configure()
+    assert_failed_at(checker.check("--skip-smoke"), "data")
+    checker.configure(
+        check={"expected_data_changes": ["_yoyo_migration", "_yoyo_log", "document_events"]},
+    )
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    assert "expected: check.expected_data_changes" in result.markdown
+
+
+def test_example_paths_exist() -> None:
+    assert (ORCHA / "fixtures" / "invoice-1.json").is_file()
+    assert Path(script("app.py")).name == "app.py" or "app.py" in script("app.py")
