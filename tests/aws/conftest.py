@@ -133,7 +133,7 @@ class Cloud:
     def instances(self) -> list[str]:
         found = self.rds.describe_db_instances()["DBInstances"]
         return sorted(
-            i["DBInstanceIdentifier"] for i in found if i["DBInstanceIdentifier"] not in self.sources
+            name for name in (i["DBInstanceIdentifier"] for i in found) if name not in self.sources
         )
 
     def snapshots(self) -> list[str]:

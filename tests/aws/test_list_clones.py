@@ -1,0 +1,130 @@
+"""`inv db.list-clones`: what we left in the cloud and locally; strays found and removed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from prodclone.aws import rds as rds_calls
+from prodclone.errors import ProdcloneError
+from prodclone.local import databases
+from prodclone.local.server import LocalServer
+from tests.aws.conftest import SOURCE, Cloud
+from tests.conftest import Project
+
+
+def _tags(run: str, expires: datetime) -> list[dict[str, str]]:
+    return [
+        {"Key": "prodclone:run", "Value": run},
+        {"Key": "prodclone:created-by", "Value": "arn:aws:iam::123456789012:user/ci"},
+        {"Key": "prodclone:expires-at", "Value": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    ]
+
+
+@pytest.fixture
+def estate(cloud: Cloud) -> Cloud:
+    """An expired instance and snapshot (strays), a running clone, and an untagged look-alike."""
+    past = datetime.now(UTC) - timedelta(hours=3)
+    future = datetime.now(UTC) + timedelta(hours=1)
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier="prodclone-old", DBInstanceIdentifier=SOURCE, Tags=_tags("old", past)
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="prodclone-old",
+        DBSnapshotIdentifier="prodclone-old",
+        DBInstanceClass="db.t4g.small",
+        Tags=_tags("old", past),
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="prodclone-running",
+        DBSnapshotIdentifier="prodclone-old",
+        DBInstanceClass="db.t4g.small",
+        Tags=_tags("running", future),
+    )
+    cloud.create_source(DBInstanceIdentifier="prodclone-untagged")
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier="prodclone-untagged", DBInstanceIdentifier=SOURCE
+    )
+    return cloud
+
+
+@pytest.fixture
+def local_clone(pg: LocalServer) -> Iterator[str]:
+    with pg.connect() as conn:
+        databases.create(conn, "shop_prod_clone_listed", "clone for list-clones test")
+    yield "shop_prod_clone_listed"
+    with pg.connect() as conn:
+        databases.drop(conn, "shop_prod_clone_listed")
+
+
+def test_lists_ours_flags_strays_and_exits_1(
+    clone_project: Project, estate: Cloud, local_clone: str
+) -> None:
+    dump_dir = clone_project.root / "dump"
+    dump_dir.mkdir()
+    (dump_dir / "prod-20260101T000000Z.dump").write_bytes(b"x" * 2048)
+    result = clone_project.inv("db.list-clones", env=estate.env)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    stray_lines = [line for line in lines if line.endswith("STRAY")]
+    assert len(stray_lines) == 2
+    assert all("prodclone-old" in line for line in stray_lines)
+    assert any("prodclone-running" in line and "STRAY" not in line for line in lines)
+    assert "prodclone-untagged" not in result.stdout
+    assert local_clone in result.stdout
+    assert "prod-20260101T000000Z.dump" in result.stdout
+
+
+def test_json_format(clone_project: Project, estate: Cloud) -> None:
+    result = clone_project.inv("db.list-clones", "--format", "json", env=estate.env)
+    assert result.returncode == 1
+    listing = json.loads(result.stdout)
+    assert listing["strays"] == 2
+    kinds = sorted((item["kind"], item["id"], item["stray"]) for item in listing["cloud"])
+    assert kinds == [
+        ("instance", "prodclone-old", True),
+        ("instance", "prodclone-running", False),
+        ("snapshot", "prodclone-old", True),
+    ]
+    assert all(item["cost_usd"] >= 0 and item["run"] for item in listing["cloud"])
+
+
+def test_delete_removes_only_strays(clone_project: Project, estate: Cloud) -> None:
+    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=estate.env)
+    assert result.returncode == 0, result.stderr
+    assert "instance prodclone-old: deleted" in result.stderr
+    assert "snapshot prodclone-old: deleted" in result.stderr
+    assert estate.instances() == ["prodclone-running"]
+    assert estate.snapshots() == ["prodclone-untagged"]
+    assert "prodclone-untagged" in {
+        i["DBInstanceIdentifier"] for i in estate.rds.describe_db_instances()["DBInstances"]
+    }
+    again = clone_project.inv("db.list-clones", env=estate.env)
+    assert again.returncode == 0
+
+
+def test_delete_asks_first_without_yes(clone_project: Project, estate: Cloud) -> None:
+    result = clone_project.inv("db.list-clones", "--delete", env=estate.env)
+    assert result.returncode != 0
+    assert "pass --yes" in result.stderr
+    assert "prodclone-old" in estate.instances()
+
+
+def test_guards_refuse_untagged_and_source(estate: Cloud) -> None:
+    wait = rds_calls.WaitPolicy(5, 0.1)
+    for identifier in (SOURCE, "prodclone-untagged"):
+        with pytest.raises(ProdcloneError, match="refusing to touch instance"):
+            rds_calls.delete_instance(estate.rds, identifier, None)
+        with pytest.raises(ProdcloneError, match="refusing to touch instance"):
+            rds_calls.set_master_password(estate.rds, identifier, "old", "x" * 20)
+    with pytest.raises(ProdcloneError, match="refusing to touch snapshot"):
+        rds_calls.delete_snapshot(estate.rds, "prodclone-untagged", None, wait)
+    # A resource of another run is not this run's to delete either.
+    with pytest.raises(ProdcloneError, match="prodclone:run=other"):
+        rds_calls.delete_instance(estate.rds, "prodclone-old", "other")
+    assert {SOURCE, "prodclone-untagged", "prodclone-old"} <= {
+        i["DBInstanceIdentifier"] for i in estate.rds.describe_db_instances()["DBInstances"]
+    }

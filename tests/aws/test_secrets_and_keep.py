@@ -1,0 +1,71 @@
+"""The throwaway password stays secret; --keep-instance keeps the instance and says so."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.aws.conftest import PROD_PASSWORD, Cloud, all_cmdlines, start_inv
+from tests.conftest import Project
+
+
+@pytest.fixture
+def passwords_set(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every master password the pipeline sets, as moto (in this process) receives it."""
+    from moto.rds.models import RDSBackend
+
+    seen: list[str] = []
+    original = RDSBackend.modify_db_instance
+
+    def recording(self: Any, identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        if db_kwargs.get("master_user_password"):
+            seen.append(str(db_kwargs["master_user_password"]))
+        return original(self, identifier, db_kwargs)
+
+    monkeypatch.setattr(RDSBackend, "modify_db_instance", recording)
+    return seen
+
+
+def test_password_never_in_output_logs_or_argv(
+    clone_project: Project, cloud: Cloud, passwords_set: list[str]
+) -> None:
+    # Each tunnelled connection stalls a moment, so pg_dump is alive while we look.
+    env = {**cloud.env, "FAKE_PLUGIN_STALL_SECONDS": "1.5"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    cmdlines: set[str] = set()
+    while process.poll() is None:
+        cmdlines.update(all_cmdlines())
+        time.sleep(0.05)
+    out, err = process.communicate()
+    assert process.returncode == 0, err
+    assert len(passwords_set) == 1
+    password = passwords_set[0]
+    assert any("pg_dump" in line and "--format=custom" in line for line in cmdlines)
+    assert any("session_manager_plugin" in line for line in cmdlines)
+    for text in (out, err, cloud.call_log.read_text(), *cmdlines):
+        assert password not in text
+        assert PROD_PASSWORD not in text
+
+
+def test_keep_instance_keeps_it_and_says_how_to_remove_it(
+    clone_project: Project, cloud: Cloud
+) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", "--keep-instance", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    kept = cloud.instances()
+    assert len(kept) == 1 and kept[0].startswith("prodclone-")
+    assert f"KEPT instance {kept[0]}" in result.stderr
+    assert f"aws rds delete-db-instance --region us-east-1 --db-instance-identifier {kept[0]}" in (
+        result.stderr
+    )
+    assert cloud.snapshots() == []
+    tags = {
+        t["Key"]: t["Value"]
+        for t in cloud.rds.describe_db_instances(DBInstanceIdentifier=kept[0])["DBInstances"][0][
+            "TagList"
+        ]
+    }
+    assert tags["prodclone:keep"] == "true"
+    assert tags["prodclone:source"] == "prod-db"
