@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,40 @@ def wait_for_line(stream: Any, needle: str, timeout: float = 60) -> list[str]:
 
 def interrupt(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)
+
+
+def prodclone_tags(run: str, expires: datetime) -> list[dict[str, str]]:
+    return [
+        {"Key": "prodclone:run", "Value": run},
+        {"Key": "prodclone:created-by", "Value": "arn:aws:iam::123456789012:user/ci"},
+        {"Key": "prodclone:expires-at", "Value": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    ]
+
+
+@pytest.fixture
+def estate(cloud: Cloud) -> Cloud:
+    """An expired instance and snapshot (strays), a running clone, and an untagged look-alike."""
+    past = datetime.now(UTC) - timedelta(hours=3)
+    future = datetime.now(UTC) + timedelta(hours=1)
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier="prodclone-old",
+        DBInstanceIdentifier=SOURCE,
+        Tags=prodclone_tags("old", past),
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="prodclone-old",
+        DBSnapshotIdentifier="prodclone-old",
+        DBInstanceClass="db.t4g.small",
+        Tags=prodclone_tags("old", past),
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="prodclone-running",
+        DBSnapshotIdentifier="prodclone-old",
+        DBInstanceClass="db.t4g.small",
+        Tags=prodclone_tags("running", future),
+    )
+    cloud.create_source(DBInstanceIdentifier="prodclone-untagged")
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier="prodclone-untagged", DBInstanceIdentifier=SOURCE
+    )
+    return cloud

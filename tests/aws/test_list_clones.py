@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,41 +13,6 @@ from prodclone.local import databases
 from prodclone.local.server import LocalServer
 from tests.aws.conftest import SOURCE, Cloud
 from tests.conftest import Project
-
-
-def _tags(run: str, expires: datetime) -> list[dict[str, str]]:
-    return [
-        {"Key": "prodclone:run", "Value": run},
-        {"Key": "prodclone:created-by", "Value": "arn:aws:iam::123456789012:user/ci"},
-        {"Key": "prodclone:expires-at", "Value": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
-    ]
-
-
-@pytest.fixture
-def estate(cloud: Cloud) -> Cloud:
-    """An expired instance and snapshot (strays), a running clone, and an untagged look-alike."""
-    past = datetime.now(UTC) - timedelta(hours=3)
-    future = datetime.now(UTC) + timedelta(hours=1)
-    cloud.rds.create_db_snapshot(
-        DBSnapshotIdentifier="prodclone-old", DBInstanceIdentifier=SOURCE, Tags=_tags("old", past)
-    )
-    cloud.rds.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="prodclone-old",
-        DBSnapshotIdentifier="prodclone-old",
-        DBInstanceClass="db.t4g.small",
-        Tags=_tags("old", past),
-    )
-    cloud.rds.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="prodclone-running",
-        DBSnapshotIdentifier="prodclone-old",
-        DBInstanceClass="db.t4g.small",
-        Tags=_tags("running", future),
-    )
-    cloud.create_source(DBInstanceIdentifier="prodclone-untagged")
-    cloud.rds.create_db_snapshot(
-        DBSnapshotIdentifier="prodclone-untagged", DBInstanceIdentifier=SOURCE
-    )
-    return cloud
 
 
 @pytest.fixture

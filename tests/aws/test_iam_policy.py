@@ -1,0 +1,73 @@
+"""docs/iam-policy.json allows every AWS call the tool makes, and no mutation outside ours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.aws.conftest import REGION, SOURCE, Cloud
+from tests.aws.iam_eval import Policy, Request, requests_from_log
+from tests.conftest import REPO, Project
+
+ACCOUNT = "123456789012"  # moto's default account
+USERID = "tester"  # the fake SSM endpoint names sessions "tester-..."
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy.load(REPO / "docs" / "iam-policy.json", **{"aws:userid": USERID})
+
+
+def _check(policy: Policy, log: Path, tagged: set[str]) -> list[Request]:
+    requests = requests_from_log(log.read_text().splitlines(), REGION, ACCOUNT, tagged)
+    denied = [r for r in requests if not policy.allows(r)]
+    assert denied == []
+    return requests
+
+
+def test_policy_allows_every_call_of_a_clone_run(
+    clone_project: Project, cloud: Cloud, policy: Policy
+) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    requests = _check(policy, cloud.call_log, set())
+    actions = {r.action for r in requests}
+    assert {
+        "sts:GetCallerIdentity",
+        "rds:CreateDBSnapshot",
+        "rds:RestoreDBInstanceFromDBSnapshot",
+        "rds:ModifyDBInstance",
+        "rds:DeleteDBInstance",
+        "rds:DeleteDBSnapshot",
+        "ssm:StartSession",
+        "ssm:TerminateSession",
+    } <= actions
+
+
+def test_policy_allows_every_call_of_list_clones_delete(
+    clone_project: Project,
+    estate: Cloud,
+    policy: Policy,
+) -> None:
+    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=estate.env)
+    assert result.returncode == 0, result.stderr
+    requests = _check(policy, estate.call_log, {"prodclone-old"})
+    assert {"rds:DeleteDBInstance", "rds:DeleteDBSnapshot"} <= {r.action for r in requests}
+
+
+def test_policy_denies_mutations_outside_ours(policy: Policy) -> None:
+    def db(name: str) -> str:
+        return f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{name}"
+
+    ours = frozenset({"prodclone:run"})
+    assert not policy.allows(Request("rds:DeleteDBInstance", (db(SOURCE),), resource_tags=ours))
+    assert not policy.allows(Request("rds:ModifyDBInstance", (db(SOURCE),)))
+    assert not policy.allows(Request("rds:DeleteDBInstance", (db("prodclone-x"),)))
+    assert not policy.allows(
+        Request("rds:DeleteDBSnapshot", (f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:nightly",))
+    )
+    assert not policy.allows(
+        Request("ssm:TerminateSession", (f"arn:aws:ssm:{REGION}:{ACCOUNT}:session/alice-1",))
+    )
+    assert policy.allows(Request("rds:DeleteDBInstance", (db("prodclone-x"),), resource_tags=ours))
