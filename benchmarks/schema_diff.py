@@ -10,7 +10,7 @@ objects each). Then, in one run, each of these is timed `--repeat` times:
 
 Target: ours at most 1.5x the baseline, and under 3 s.
 
-Run: `python benchmarks/schema_diff.py [--copies 20] [--repeat 5] [--out benchmarks/results/schema_diff.md]`
+Run: `python benchmarks/schema_diff.py [--copies 20] [--repeat 5] [--out FILE]`
 (the databases are built once on an embedded server under `.prodclone-bench/`).
 """
 
@@ -141,12 +141,15 @@ def main() -> int:
     base_s = statistics.median(timings["baseline"])
     ratio = ours_s / base_s
     verdict = "met" if ratio <= 1.5 and ours_s < 3 else "NOT met"
+    runs = {label: ", ".join(f"{t:.2f}" for t in timings[label]) for label in timings}
+    today = time.strftime("%Y-%m-%d")
+    codes_base = exit_codes["baseline"]
     report = f"""# db.schema-diff benchmark
 
 Command: `python benchmarks/schema_diff.py --copies {args.copies} --repeat {args.repeat}`
 
 Machine: {platform.system()} {platform.machine()}, 2 cores, 24 GiB RAM; PostgreSQL {major}
-(embedded server, Unix socket); pg_dump {pg_dump.major}.{pg_dump.minor}; run {time.strftime("%Y-%m-%d")}.
+(embedded server, Unix socket); pg_dump {pg_dump.major}.{pg_dump.minor}; run {today}.
 
 Data: the Danbooru schema loaded {args.copies} times (schemas copy01..copy{args.copies:02d})
 into each of two databases, loaded separately; {object_count} relations, constraints and
@@ -154,8 +157,8 @@ functions in the copies of each database.
 
 | run | median of {args.repeat} (s) | all runs (s) | exit codes |
 | --- | ---: | --- | --- |
-| ours: `inv db.schema-diff -a A -b B` (cross-check included) | {ours_s:.2f} | {", ".join(f"{t:.2f}" for t in timings["ours"])} | {exit_codes["ours"]} |
-| baseline: `pg_dump -s` of A, of B, `diff` | {base_s:.2f} | {", ".join(f"{t:.2f}" for t in timings["baseline"])} | {exit_codes["baseline"]} |
+| ours: `inv db.schema-diff -a A -b B` | {ours_s:.2f} | {runs["ours"]} | {exit_codes["ours"]} |
+| baseline: `pg_dump -s` A, B; `diff` | {base_s:.2f} | {runs["baseline"]} | {codes_base} |
 
 Ours / baseline: **{ratio:.2f}x** (target: at most 1.5x, and under 3 s): **{verdict}**.
 """

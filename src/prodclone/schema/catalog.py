@@ -54,6 +54,4 @@ def _objects(kind: str, columns: list[str], rows: list[tuple[Any, ...]]) -> dict
     if PARENT not in columns:
         return {row[0]: SchemaObject(kind, row[0], fields, row[first:]) for row in rows}
     parent_at = columns.index(PARENT)
-    return {
-        row[0]: SchemaObject(kind, row[0], fields, row[first:], row[parent_at]) for row in rows
-    }
+    return {row[0]: SchemaObject(kind, row[0], fields, row[first:], row[parent_at]) for row in rows}

@@ -55,9 +55,7 @@ def compare_databases(
                 tool = find_tool("pg_dump", max(major_a, major_b), options.extra_bin_dirs)
             except ProdcloneError as exc:
                 raise SchemaDiffError(str(exc)) from None
-            dumps = [
-                pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)
-            ]
+            dumps = [pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)]
         catalogs = [
             pool.submit(_read, conn, label)
             for conn, label in ((conn_a, label_a), (conn_b, label_b))

@@ -38,7 +38,7 @@ def _compare_kind(
         for name, obj in a.items()
         if (other := b.get(name)) is not None and other.values != obj.values
     ]
-    ranks = _column_ranks(a, b) if kind == COLUMN else {}
+    ranks = _column_ranks(a, b, {a[name].parent for name in changed}) if kind == COLUMN else {}
     for name in changed:
         left, right = a[name].attributes, b[name].attributes
         for attribute in left.keys() | right.keys():
@@ -53,14 +53,16 @@ def _compare_kind(
 
 
 def _column_ranks(
-    a: dict[str, SchemaObject], b: dict[str, SchemaObject]
+    a: dict[str, SchemaObject], b: dict[str, SchemaObject], parents: set[str | None]
 ) -> dict[str, tuple[int, int]]:
     """Each shared column's rank among the shared columns of its table, on both sides.
 
     A column only one side has is reported once; it does not also move every
     column after it.
     """
-    shared = a.keys() & b.keys()
+    if not parents:
+        return {}
+    shared = {name for name in a.keys() & b.keys() if a[name].parent in parents}
     ranks: dict[str, list[int]] = {name: [] for name in shared}
     for side in (a, b):
         by_parent: dict[str | None, list[tuple[int, str]]] = {}

@@ -7,6 +7,7 @@ import json
 from itertools import groupby
 from typing import Any
 
+from prodclone.schema.ignore import DUMP_KIND
 from prodclone.schema.model import Difference, Value
 from prodclone.schema.result import DiffResult
 
@@ -49,7 +50,7 @@ def _object_lines(name: str, changes: list[Difference]) -> list[str]:
     if first.change != "changed":
         note = f" ({first.note})" if first.note else ""
         lines = [f"  {name}: {first.change}{note}"]
-        if first.kind == "pg_dump":
+        if first.kind == DUMP_KIND:
             lines.extend(_unified(first.a, first.b, indent="    "))
         return lines
     lines = [f"  {name}" + (f" ({first.note})" if first.note else "")]
@@ -63,7 +64,7 @@ def _attribute_lines(change: Difference) -> list[str]:
     a, b = change.a, change.b
     if isinstance(a, list) or isinstance(b, list):
         return [label, *_list_lines(a, b)]
-    if _is_long(a) or _is_long(b):
+    if _is_long(a) or _is_long(b) or change.kind == DUMP_KIND:
         return [label, *_unified(a, b, indent="      ")]
     return [f"{label} a {_show(a)} | b {_show(b)}"]
 

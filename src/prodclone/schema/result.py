@@ -56,7 +56,7 @@ class DiffResult:
         return sum(max(count.a, count.b) for count in self.coverage.values())
 
     def counts_by_kind(self) -> dict[str, int]:
-        return dict(sorted(Counter(d.kind for d in self.differences).items()))
+        return dict(Counter(d.kind for d in self.differences))
 
     def hidden_by_rule(self) -> dict[str, int]:
         return dict(sorted(Counter(d.hidden_by or "" for d in self.hidden).items()))

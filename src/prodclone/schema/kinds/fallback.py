@@ -39,7 +39,7 @@ def _objects() -> str:
         for catalog, extra in _CATALOGS
     )
     return f"""
-SELECT ident.type || ' ' || ident.identity AS name, ident.type AS object_type
+SELECT ident.identity || ' (' || ident.type || ')' AS name, ident.type AS object_type
 FROM ({union}) o
 CROSS JOIN LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) ident
 WHERE (ident.schema IS NULL OR (ident.schema NOT IN ('pg_catalog', 'information_schema')
