@@ -45,7 +45,7 @@ SELECT le.organization_id, le.id,
        'invoice-' || g || '.pdf',
        CASE WHEN g %% 97 = 0 THEN 'failed' WHEN g %% 53 = 0 THEN 'processing' ELSE 'done' END
            ::document_status,
-       (g * 7919) %% 2500000,
+       (g::bigint * 7919) %% 2500000,
        jsonb_build_object(
            'supplier', initcap(substr(md5('s' || g), 1, 12)),
            'invoice_number', 'INV-' || lpad(g::text, 8, '0'),
@@ -90,9 +90,9 @@ def main() -> int:
     with connect(autocommit=False) as conn:
         conn.execute("SET session_replication_role = replica")
         for statement in (ORGANIZATIONS, LEGAL_ENTITIES, DOCUMENTS, EVENTS):
-            conn.execute(statement, sizes)  # type: ignore[arg-type]
+            conn.execute(statement, sizes)
         if args.drift:
-            conn.execute(DRIFT)  # type: ignore[arg-type]
+            conn.execute(DRIFT)
         conn.commit()
     with connect() as conn:
         conn.execute("ANALYZE")
