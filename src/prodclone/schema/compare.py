@@ -49,6 +49,11 @@ def compare_databases(
                 f"{major_b}; schemas read back differently across versions. Compare on the "
                 "same major version, or pass --allow-version-mismatch"
             )
+        # Catalogs first: finding pg_dump probes binaries, and the reads need not wait.
+        catalogs = [
+            pool.submit(_read, conn, label)
+            for conn, label in ((conn_a, label_a), (conn_b, label_b))
+        ]
         dumps: list[Future[str]] = []
         if options.cross_check:
             try:
@@ -56,10 +61,6 @@ def compare_databases(
             except ProdcloneError as exc:
                 raise SchemaDiffError(str(exc)) from None
             dumps = [pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)]
-        catalogs = [
-            pool.submit(_read, conn, label)
-            for conn, label in ((conn_a, label_a), (conn_b, label_b))
-        ]
         catalog_a, catalog_b = (future.result() for future in catalogs)
         dump_texts = [future.result() for future in dumps]
     kinds = [kind.name for kind in ALL_KINDS]

@@ -6,7 +6,7 @@ A rule hides matching differences; hidden differences are counted, never lost.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from prodclone.schema.errors import SchemaDiffError
@@ -100,11 +100,11 @@ def _role_hides(pattern: str, difference: Difference) -> bool:
     if difference.attribute == "owner":
         return any(isinstance(v, str) and matches(v) for v in (difference.a, difference.b))
     if difference.attribute in _ROLE_LISTS:
-        return _without_role(difference.a, matches) == _without_role(difference.b, matches)
+        return _without(difference.a, matches) == _without(difference.b, matches)
     return False
 
 
-def _without_role(value: Value, matches: object) -> list[str]:
+def _without(value: Value, matches: Callable[[str], bool]) -> list[str]:
+    """`grantee:privilege` items (or role names) minus those of matching roles."""
     items = value if isinstance(value, list) else []
-    test = matches if callable(matches) else None
-    return [item for item in items if not (test and test(item.split(":", 1)[0]))]
+    return [item for item in items if not matches(item.split(":", 1)[0])]
