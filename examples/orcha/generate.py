@@ -3,7 +3,7 @@
     python examples/orcha/generate.py --rows 20000 --drift
 
 `--rows` is the number of documents (organizations, tenants and events scale with it;
-about 0.8 KB per document on disk, indexes included). `--drift` then applies what
+about 0.7 KB per document on disk, indexes included). `--drift` then applies what
 production accumulated outside the migrations: a hotfix that renamed an index, and a
 foreign key carrying the name an older PostgreSQL generated ("$2").
 """

@@ -117,7 +117,10 @@ def _lock_lines(stage: StageResult) -> list[str]:
             lines.append(f"| {_cell(hold['relation'])} | {hold['mode']} | {hold['seconds']:.2f}s |")
         lines += ["", "ACCESS EXCLUSIVE blocks reads and writes; the other modes block writes."]
     else:
-        lines.append("No lock that blocks reads or writes was seen.")
+        lines.append(
+            "No lock that blocks reads or writes was seen in any sample (a hold shorter than "
+            "the interval can fall between two samples)."
+        )
     slow = figures.get("slow_statements", [])
     threshold = figures.get("slow_threshold", 0)
     lines.append("")
