@@ -30,7 +30,6 @@ from prodclone.local.copies import background_idle
 from prodclone.local.server import resolve_server
 from prodclone.settings import Settings, load_settings
 
-
 NOTES = """\
 Where prodclone's own time goes: the row counts (exact `count(*)` of every table, once
 before and once after the migration; a table above `check.exact_count_max_mb` would be
