@@ -7,12 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 
 from prodclone.local.server import LocalServer
-from tests.check.conftest import ORCHA, CheckProject, Result, kill_quietly, process_gone, script
+from tests.check.conftest import CheckProject, Result, kill_quietly, process_gone, script
 
 STAGE_KEYS = ["reset", "boot", "baseline", "migrate", "data", "fresh", "schema", "smoke"]
 
@@ -240,6 +239,23 @@ def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
     assert "expected: check.expected_data_changes" in result.markdown
 
 
-def test_example_paths_exist() -> None:
-    assert (ORCHA / "fixtures" / "invoice-1.json").is_file()
-    assert Path(script("app.py")).name == "app.py" or "app.py" in script("app.py")
+def test_serve_without_a_readiness_signal_stops_before_anything_runs(
+    checker: CheckProject,
+) -> None:
+    checker.configure(check={"serve_ready_line": "", "serve_ready_port": 0})
+    result = checker.check()
+    assert result.code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        "prodclone: prodclone.commands.serve is set but neither prodclone.check.serve_ready_line "
+        "nor prodclone.check.serve_ready_port is: set one (in invoke.yaml, or with "
+        "INVOKE_PRODCLONE_CHECK_SERVE_READY_LINE) so refactor-check knows when the app is up"
+    ]
+    assert not result.report.exists()
+
+
+def test_bad_log_pattern_is_a_settings_error(checker: CheckProject) -> None:
+    checker.configure(check={"log_patterns": ["column (unclosed"]})
+    result = checker.check()
+    assert result.code == 2
+    assert "prodclone.check.log_patterns holds an invalid regular expression" in result.output

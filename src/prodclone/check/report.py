@@ -54,6 +54,8 @@ def render_markdown(run: CheckRun) -> str:
         f"{_duration(run.seconds)} ({_duration(run.tool_seconds)} of it prodclone's own work, "
         "the rest the app's commands)",
     ]
+    if (run.report_dir / "app.log").exists():
+        lines.append("- the app's output during the smoke stage: [app.log](app.log)")
     if run.interrupted_at:
         lines.append(
             f"- interrupted during **{run.interrupted_at}**: the clone was left as it was; "

@@ -13,7 +13,7 @@ from rich.console import Console
 from prodclone.check import stages
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
-from prodclone.errors import ProdcloneError
+from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.local.server import LocalServer
 from prodclone.settings import Settings
 
@@ -55,6 +55,24 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
 }
 
 
+def preflight(settings: Settings, options: CheckOptions) -> None:
+    """Settings the stages will need, checked before the clone is touched."""
+    from prodclone.local.fresh import require_migrate
+
+    require_migrate(settings)
+    check = settings.check
+    if (
+        settings.commands.serve
+        and not options.skip_smoke
+        and not (check.serve_ready_line or check.serve_ready_port)
+    ):
+        raise SettingsError(
+            "prodclone.commands.serve is set but neither prodclone.check.serve_ready_line nor "
+            "prodclone.check.serve_ready_port is: set one (in invoke.yaml, or with "
+            "INVOKE_PRODCLONE_CHECK_SERVE_READY_LINE) so refactor-check knows when the app is up"
+        )
+
+
 def run_refactor_check(
     settings: Settings, server: LocalServer, options: CheckOptions, console: Console | None = None
 ) -> CheckRun:
@@ -63,6 +81,7 @@ def run_refactor_check(
     Returns the run (check `.passed`); a KeyboardInterrupt is recorded in the report
     and then raised again.
     """
+    preflight(settings, options)
     console = console or Console()
     started_at = datetime.now(UTC)
     run = CheckRun(
