@@ -156,13 +156,16 @@ SELECT {qualified("n.nspname", "ic.relname")} AS name,
        pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate,
        x.indisvalid AS valid,
        x.indisclustered AS clustered,
-       {_SORTED_OPTIONS.format(arr="ic.reloptions")} AS options,
-       (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts
-         WHERE ts.oid = ic.reltablespace) AS tablespace,
-       {comment("pg_class", "ic.oid")} AS comment
+       CASE WHEN ic.reloptions IS NOT NULL
+            THEN {_SORTED_OPTIONS.format(arr="ic.reloptions")} END AS options,
+       ts.spcname AS tablespace,
+       dsc.description AS comment
 {_REL_FROM}
 JOIN pg_catalog.pg_index x ON x.indrelid = c.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
+LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace
+LEFT JOIN pg_catalog.pg_description dsc ON dsc.objoid = ic.oid
+      AND dsc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dsc.objsubid = 0
 WHERE {_REL_WHERE}
 """
     ),
