@@ -402,7 +402,10 @@ class _Run:
             f"prodclone: KEPT instance {plan.instance_id} (--keep-instance); it costs about "
             f"${hourly:.3f}/hour until removed with:\n"
             f"  {delete_instance_command(plan.instance_id, self.clients.region)}\n"
-            "  or: inv db.list-clones --delete (once it has expired)",
+            "  or: inv db.list-clones --delete (once it has expired). Its master password "
+            "was random and is gone: to connect, give it a managed one with "
+            f"`aws rds modify-db-instance --db-instance-identifier {plan.instance_id} "
+            "--manage-master-user-password --apply-immediately`",
             file=sys.stderr,
         )
 

@@ -169,3 +169,33 @@ def test_throttling_on_describe_is_recovered(
 
 def _run_quiet(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def instance_deletion_broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RDSClientError("InternalFailure", "the service is having a bad day")
+
+    monkeypatch.setattr(RDSBackend, "delete_db_instance", broken)
+
+
+def test_failed_cleanup_says_what_was_left_and_how_to_remove_it(
+    clone_project: Project, cloud: Cloud, instance_deletion_broken: None
+) -> None:
+    env = {**cloud.env, "AWS_MAX_ATTEMPTS": "1"}
+    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode == 1
+    [instance] = cloud.instances()
+    assert "CLEANUP FAILED" in result.stderr
+    assert f"instance {instance} (" in result.stderr
+    assert (
+        "remove with: aws rds delete-db-instance --region us-east-1 "
+        f"--db-instance-identifier {instance} --skip-final-snapshot --delete-automated-backups"
+    ) in result.stderr
+    assert "inv db.list-clones --delete" in result.stderr
+    # The rest of the cleanup still ran.
+    assert cloud.snapshots() == []
+    assert plugin_processes() == []

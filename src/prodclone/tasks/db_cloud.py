@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from invoke.context import Context
@@ -11,6 +13,23 @@ from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import domain_errors, settings_of
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """An AWS API error not handled deeper down, as one line naming the call."""
+    import botocore.exceptions
+
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ProdcloneError(
+            f"AWS refused {exc.operation_name}: {error.get('Code', '?')}: "
+            f"{error.get('Message', '').strip()}"
+        ) from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise ProdcloneError(f"AWS call failed: {exc}") from None
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -41,7 +60,7 @@ def clone_prod(
     yes: bool = False,
 ) -> None:
     """Dump production through a throwaway RDS copy; every cloud resource is removed after."""
-    with domain_errors():
+    with domain_errors(), aws_errors():
         from rich.console import Console
 
         from prodclone import clone
@@ -76,7 +95,7 @@ def clone_prod(
 )
 def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
     """List our RDS instances, snapshots, local clones and dumps; exit 1 when strays exist."""
-    with domain_errors():
+    with domain_errors(), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
         from prodclone.aws import inventory, rds
