@@ -259,3 +259,11 @@ def test_bad_log_pattern_is_a_settings_error(checker: CheckProject) -> None:
     result = checker.check()
     assert result.code == 2
     assert "prodclone.check.log_patterns holds an invalid regular expression" in result.output
+
+
+def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) -> None:
+    checker.configure(commands={"serve": "", "smoke": ["sleep 120"]}, check={"command_timeout": 1})
+    result = checker.check()
+    assert_failed_at(result, "smoke")
+    assert "smoke 1 did not finish within" in result.markdown
+    assert "check.command_timeout" in result.markdown

@@ -32,12 +32,13 @@ class StageContext:
     def env(self, dbname: str | None = None) -> dict[str, str]:
         return app_env(self.server, dbname or self.clone, self.settings.local.db_env)
 
-    def command(self, command: str, label: str) -> CommandResult:
+    def command(self, command: str, label: str, limited: bool = True) -> CommandResult:
+        """Run an app command on the clone; `limited` ones stop at check.command_timeout."""
         return run_command(
             command,
             self.env(),
             label=label,
-            timeout=self.settings.check.command_timeout,
+            timeout=self.settings.check.command_timeout if limited else None,
             echo=self.options.echo,
             cwd=str(self.settings.project_dir),
         )
@@ -99,7 +100,7 @@ def migrate(context: StageContext, stage: StageResult) -> None:
     with sampling(
         context.server.url(context.clone), check.lock_sample_seconds, check.slow_statement_seconds
     ) as sampler:
-        result = context.command(command, "migrate")
+        result = context.command(command, "migrate", limited=False)
     report = sampler.report
     stage.command_seconds = result.seconds
     stage.figures = {

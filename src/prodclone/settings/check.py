@@ -48,7 +48,8 @@ CHECK_DEFAULTS: dict[str, Any] = {
     "serve_ready_line": "",
     "serve_ready_port": 0,
     "serve_timeout": 60,
-    "command_timeout": 900,
+    # Boot and smoke commands only: a migration on production-sized data takes what it takes.
+    "command_timeout": 600,
     "report_dir": "reports",
     "app_url": "",
     "ui_checklist": json.dumps(list(DEFAULT_UI_CHECKLIST)),
@@ -98,7 +99,7 @@ def parse_check(reader: Reader) -> CheckSettings:
             "serve_ready_line", f"is not a valid regular expression: {exc}"
         ) from None
     report_dir = Path(reader.text("report_dir") or "reports").expanduser()
-    timeout = reader.number("command_timeout", 900, minimum=0)
+    timeout = reader.number("command_timeout", 600, minimum=0)
     return CheckSettings(
         expected_data_changes=reader.text_list("expected_data_changes"),
         log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
