@@ -51,3 +51,28 @@ def test_clone_prod_dumps_prod_and_leaves_nothing_behind(
     assert plugin_processes() == []
     assert cloud.ssm.open_sessions == []
     assert len(cloud.ssm.started) == 1
+
+
+def test_jobs_make_a_directory_dump_at_out(
+    clone_project: Project, cloud: Cloud, pg: LocalServer, fresh_db: str, prod_db: str
+) -> None:
+    out = clone_project.root / "elsewhere" / "prod-manual.dump"
+    out.parent.mkdir()
+    result = clone_project.inv(
+        "db.clone-prod", "--yes", "--jobs", "2", "--out", str(out), env=cloud.env
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.is_dir() and (out / "toc.dat").exists()
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o600}
+    assert not (clone_project.root / "dump").exists()
+    pg_restore = find_tool("pg_restore", 18, pg.extra_bin_dirs)
+    restore = subprocess.run(
+        [str(pg_restore.path), "--no-owner", "--jobs", "2", "--dbname", pg.url(fresh_db), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert restore.returncode == 0, restore.stderr
+    assert _table_digest(pg, fresh_db) == _table_digest(pg, prod_db)
+    assert cloud.instances() == [] and cloud.snapshots() == []
