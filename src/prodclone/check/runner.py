@@ -107,6 +107,11 @@ def run_refactor_check(
             _run_stage(number, stage, context, console)
             if stage.status is Status.FAILED and (stage.key in FATAL or not options.keep_going):
                 stopped_by = stage.key
+    except KeyboardInterrupt:
+        if run.interrupted_at is None:  # between two stages
+            done = [stage.key for stage in run.stages if stage.status is not Status.NOT_RUN]
+            run.interrupted_at = f"after {done[-1]}" if done else "before reset"
+        raise
     finally:
         run.seconds = time.monotonic() - began
         written = write_reports(run)
