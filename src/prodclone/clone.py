@@ -266,6 +266,21 @@ class Report:
 
         return observe
 
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[Callable[[Observation, float], None]]:
+        """Status changes as lines; on a terminal also a spinner with status and elapsed time."""
+        printed = self.observer(what)
+        if not self.console.is_terminal:
+            yield printed
+            return
+        with self.console.status(f"{what}: waiting") as spinner:
+
+            def observe(seen: Observation, elapsed: float) -> None:
+                printed(seen, elapsed)
+                spinner.update(f"{what}: {seen.status} ({elapsed:.0f}s)")
+
+            yield observe
+
 
 class Cleanup:
     """Runs each teardown shielded from signals; remembers what could not be removed."""
@@ -350,6 +365,7 @@ class _Run:
             TimeElapsedColumn(),
             console=self.report.console,
             transient=True,
+            disable=not self.report.console.is_terminal,
         ) as progress:
             bar = progress.add_task("snapshot", total=100)
 
@@ -376,8 +392,8 @@ class _Run:
                 tags=plan.tags,
             )
             checkpoint("instance")
-            observe = self.report.observer(f"instance {plan.instance_id}")
-            endpoint = rds.wait_instance(client, plan.instance_id, self.wait(), observe)
+            with self.report.waiting(f"instance {plan.instance_id}") as observe:
+                endpoint = rds.wait_instance(client, plan.instance_id, self.wait(), observe)
             checkpoint("instance-ready")
             yield endpoint
         finally:
@@ -414,10 +430,10 @@ class _Run:
         self.report.step(f"new master password for {plan.instance_id} (never shown)")
         password = secrets.token_urlsafe(24)
         rds.set_master_password(self.clients.rds, plan.instance_id, plan.run, password)
-        observe = self.report.observer(f"instance {plan.instance_id}")
-        ready = rds.wait_instance(
-            self.clients.rds, plan.instance_id, self.wait(), observe, no_pending_password=True
-        )
+        with self.report.waiting(f"instance {plan.instance_id}") as observe:
+            ready = rds.wait_instance(
+                self.clients.rds, plan.instance_id, self.wait(), observe, no_pending_password=True
+            )
         checkpoint("password")
         return password, ready
 
@@ -611,6 +627,7 @@ def dump_database(
                 TimeElapsedColumn(),
                 console=report.console,
                 transient=True,
+                disable=not report.console.is_terminal,
             ) as progress,
         ):
             bar = progress.add_task("dump", total=max(total, 1))

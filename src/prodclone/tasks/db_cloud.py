@@ -83,7 +83,7 @@ def clone_prod(
             return
         _confirm("Create the snapshot and the instance above?", yes)
         sys.stdout.flush()
-        clone.run_clone(settings, clients, plan, options, Console(highlight=False))
+        clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
 
 
 @task(
