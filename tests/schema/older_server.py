@@ -44,9 +44,13 @@ def older_server(bin_dir: Path, root: Path) -> Iterator[LocalServer]:
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
 
     def run(*args: str) -> None:
-        subprocess.run(
-            args, user=user, cwd=root, check=True, capture_output=True, stdin=subprocess.DEVNULL
+        done = subprocess.run(
+            args, user=user, cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL
         )
+        if done.returncode != 0:
+            log = root / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {done.stdout}{done.stderr}\n{tail}")
 
     run(
         str(bin_dir / "initdb"),

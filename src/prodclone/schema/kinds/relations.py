@@ -100,6 +100,8 @@ SELECT {_REL_NAME} || '.' || a.attname AS name,
             || CASE a.attgenerated WHEN 's' THEN ' stored' ELSE ' virtual' END END
          AS generated,
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+       NULLIF(a.attcompression::text, '') AS compression,
+       a.attoptions AS options,
        {stats} AS statistics,
        a.attislocal AS local,
        dsc.description AS comment,
