@@ -50,7 +50,7 @@ def fresh_db(pg: LocalServer) -> Iterator[str]:
 
 def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:
     with psycopg.connect(pg.url(dbname), autocommit=True) as conn:
-        conn.execute(statements)  # type: ignore[arg-type]
+        conn.execute(statements)
 
 
 class Project:
