@@ -201,23 +201,25 @@ def clone_project(project: Project) -> Project:
     return project
 
 
-def plugin_processes() -> list[str]:
-    """Live fake plugin processes (zombies have an empty cmdline and are not counted)."""
+def plugin_processes(cloud: Cloud) -> list[str]:
+    """Live fake plugins started for this test session (another test run may share /proc).
+
+    Zombies have an empty cmdline and are not counted; the session's own plugins are
+    told apart by the socket path in their environment.
+    """
+    marker = f"FAKE_PLUGIN_TARGET_SOCKET={cloud.env['FAKE_PLUGIN_TARGET_SOCKET']}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if str(PLUGIN_SCRIPT).encode() in cmdline:
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-            except (OSError, IndexError):
-                continue
-            found.append(f"{entry.name} {state} ppid={ppid} {cmdline[-80:]!r}")
+        if str(PLUGIN_SCRIPT).encode() in cmdline and marker in environ.split(b"\0"):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"pid {entry.name}: {shown}")
     return found
 
 

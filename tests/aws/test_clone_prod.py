@@ -48,7 +48,7 @@ def test_clone_prod_dumps_prod_and_leaves_nothing_behind(
     assert _table_digest(pg, fresh_db) == _table_digest(pg, prod_db)
     assert cloud.instances() == []
     assert cloud.snapshots() == []
-    assert plugin_processes() == []
+    assert plugin_processes(cloud) == []
     assert cloud.ssm.open_sessions == []
     assert len(cloud.ssm.started) == 1
 
