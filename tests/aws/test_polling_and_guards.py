@@ -1,0 +1,121 @@
+"""Polling (tenacity) and the preflight guards, called in-process against moto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from prodclone.aws import tags
+from prodclone.aws.clients import connect_aws
+from prodclone.aws.polling import Observation, poll_until
+from prodclone.clone import CloneOptions, preflight
+from prodclone.errors import ProdcloneError
+from prodclone.settings import load_settings
+from tests.aws.conftest import Cloud, aws_settings
+
+
+def _client_error(code: str) -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": code}}, "Describe")
+
+
+def _sequence(*steps: Any) -> Any:
+    """A `look` that replays steps: an Observation is returned, an exception raised."""
+    remaining = list(steps)
+    calls: list[int] = []
+
+    def look() -> Observation:
+        calls.append(1)
+        step = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        if isinstance(step, BaseException):
+            raise step
+        return step  # type: ignore[no-any-return]
+
+    look.calls = calls  # type: ignore[attr-defined]
+    return look
+
+
+def test_waits_through_statuses_and_throttling_until_done() -> None:
+    seen: list[str] = []
+    look = _sequence(
+        Observation("creating", False),
+        _client_error("Throttling"),
+        _client_error("RequestLimitExceeded"),
+        Observation("backing-up", False),
+        Observation("available", True),
+    )
+    result = poll_until(
+        "instance x",
+        look,
+        timeout_seconds=30,
+        max_interval=0.05,
+        on_observe=lambda o, _: seen.append(o.status),
+    )
+    assert result.status == "available"
+    assert seen == ["creating", "backing-up", "available"]
+
+
+def test_failure_state_stops_at_once_with_the_reason() -> None:
+    look = _sequence(Observation("incompatible-restore", False, "storage too small"))
+    with pytest.raises(ProdcloneError, match="entered state 'incompatible-restore': storage"):
+        poll_until(
+            "instance x",
+            look,
+            timeout_seconds=30,
+            max_interval=0.05,
+            failure_states={"incompatible-restore"},
+        )
+    assert len(look.calls) == 1
+
+
+def test_other_errors_are_not_retried() -> None:
+    look = _sequence(_client_error("AccessDenied"))
+    with pytest.raises(botocore.exceptions.ClientError):
+        poll_until("instance x", look, timeout_seconds=30, max_interval=0.05)
+    assert len(look.calls) == 1
+
+
+def test_deadline_names_the_last_status() -> None:
+    look = _sequence(Observation("modifying", False))
+    with pytest.raises(ProdcloneError, match=r"gave up waiting for instance x .*'modifying'"):
+        poll_until("instance x", look, timeout_seconds=0.3, max_interval=0.05)
+    assert len(look.calls) > 1
+
+
+def test_preflight_refuses_a_throwaway_id_equal_to_the_source(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in cloud.env.items():
+        monkeypatch.setenv(name, value)
+    cloud.create_source(DBInstanceIdentifier="prodclone-same")
+    monkeypatch.setattr(tags, "new_run_id", lambda: "same")
+    config = {"prodclone": aws_settings(source_instance="prodclone-same")}
+    settings = load_settings(config, tmp_path)
+    clients = connect_aws(settings.aws)
+    with pytest.raises(ProdcloneError, match="equals the source's; refusing"):
+        preflight(settings, clients, CloneOptions())
+    assert cloud.instances() == [] and cloud.snapshots() == []
+
+
+def test_settings_from_env_vars(project: Any, cloud: Cloud) -> None:
+    env = {
+        **cloud.env,
+        "INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE": "prod-db",
+        "INVOKE_PRODCLONE_AWS_REGION": "us-east-1",
+        "INVOKE_PRODCLONE_AWS_BASTION": "i-0fedcba9876543210",
+        "INVOKE_PRODCLONE_AWS_INSTANCE_CLASS": "db.t4g.medium",
+        "INVOKE_PRODCLONE_AWS_SECURITY_GROUPS": "sg-1,sg-2",
+    }
+    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "(db.t4g.medium," in result.stdout
+    assert "security groups sg-1, sg-2" in result.stdout
+
+
+def test_bad_setting_names_the_key(project: Any, cloud: Cloud) -> None:
+    env = {**cloud.env, "INVOKE_PRODCLONE_AWS_DUMP_COMPRESSION": "brotli"}
+    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    assert result.returncode == 2
+    assert "prodclone.aws.dump_compression must be gzip, lz4, zstd or none" in result.stderr
