@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.conninfo import mask
-from prodclone.local.tools import find_tool
+from prodclone.local.tools import ClientTool, find_tool
 from prodclone.schema.catalog import read_catalog
 from prodclone.schema.crosscheck import dump_differences
 from prodclone.schema.diff import compare_catalogs
@@ -41,6 +42,8 @@ def compare_databases(
     rules = parse_rules(options.ignore, RULES_SOURCE)
     label_a, label_b = labels or (mask(url_a), mask(url_b))
     with ThreadPoolExecutor(max_workers=4) as pool, ExitStack() as stack:
+        # Probing for pg_dump runs subprocesses: start it beside the connections.
+        newest_pg_dump = pool.submit(find_tool, "pg_dump", 0, options.extra_bin_dirs)
         conn_a, conn_b = _both(pool, lambda url: stack.enter_context(_connect(url)), url_a, url_b)
         major_a, major_b = conn_a.info.server_version // 10000, conn_b.info.server_version // 10000
         if major_a != major_b and not options.allow_version_mismatch:
@@ -49,17 +52,13 @@ def compare_databases(
                 f"{major_b}; schemas read back differently across versions. Compare on the "
                 "same major version, or pass --allow-version-mismatch"
             )
-        # Catalogs first: finding pg_dump probes binaries, and the reads need not wait.
         catalogs = [
             pool.submit(_read, conn, label)
             for conn, label in ((conn_a, label_a), (conn_b, label_b))
         ]
         dumps: list[Future[str]] = []
         if options.cross_check:
-            try:
-                tool = find_tool("pg_dump", max(major_a, major_b), options.extra_bin_dirs)
-            except ProdcloneError as exc:
-                raise SchemaDiffError(str(exc)) from None
+            tool = _pg_dump_for(newest_pg_dump, max(major_a, major_b), options.extra_bin_dirs)
             dumps = [pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)]
         catalog_a, catalog_b = (future.result() for future in catalogs)
         dump_texts = [future.result() for future in dumps]
@@ -91,6 +90,20 @@ _KIND_ORDER = {kind.name: index for index, kind in enumerate(ALL_KINDS)}
 
 def _report_order(difference: Difference) -> tuple[int, tuple[str, str, str, str]]:
     return (_KIND_ORDER.get(difference.kind, len(_KIND_ORDER)), difference.sort_key())
+
+
+def _pg_dump_for(
+    newest: Future[ClientTool], server_major: int, extra_dirs: tuple[Path, ...]
+) -> ClientTool:
+    """The newest pg_dump, which must be at least as new as the servers."""
+    try:
+        tool = newest.result()
+        if tool.major < server_major:
+            # Asked again with the real minimum, for find_tool's own advice.
+            tool = find_tool("pg_dump", server_major, extra_dirs)
+    except ProdcloneError as exc:
+        raise SchemaDiffError(str(exc)) from None
+    return tool
 
 
 def _both(pool: ThreadPoolExecutor, work: Callable[[str], T], a: str, b: str) -> tuple[T, T]:
