@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,8 +63,6 @@ class LoadError(Exception):
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
 
 
@@ -86,9 +84,16 @@ def compare(pg: LocalServer, a: str, b: str, **options: object) -> DiffResult:
     )
 
 
-def parallel(jobs: list[tuple[str, ...]], work: object, workers: int = 4) -> None:
-    """Run `work(*job)` for every job on a few threads (psql loads are I/O bound)."""
-    assert callable(work)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(work, *job) for job in jobs]:
-            future.result()
+def dump_and_restore(pg: LocalServer, source: str, target: str, dump: Path) -> None:
+    """`pg_dump -Fc` of `source`, `pg_restore --no-owner` into the empty `target`."""
+    major = pg.major_version()
+    pg_dump = find_tool("pg_dump", major, pg.extra_bin_dirs)
+    env = {**os.environ, **pg.libpq_env(source)}
+    subprocess.run([str(pg_dump), "-Fc", "-f", str(dump)], env=env, check=True)
+    pg_restore = find_tool("pg_restore", major, pg.extra_bin_dirs)
+    env = {**os.environ, **pg.libpq_env(target)}
+    subprocess.run(
+        [str(pg_restore), "--no-owner", "--exit-on-error", "-d", target, str(dump)],
+        env=env,
+        check=True,
+    )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
 from prodclone.schema import render_text
 from tests.conftest import SHARED, run_sql
-from tests.schema.helpers import Databases, compare, databases
+from tests.schema.helpers import Databases, compare, databases, dump_and_restore
 
 STRUCTURE = SHARED / "conformance" / "real-schemas" / "danbooru" / "structure.sql"
 
@@ -38,18 +35,7 @@ def danbooru(
     with databases(pg, "dan") as dbs:
         original = dbs.load_files("orig", _without_pgcrypto(tmp))
         restored = dbs.create(label="restored")
-        major = pg.major_version()
-        dump = tmp / "orig.dump"
-        env = {**os.environ, **pg.libpq_env(original)}
-        pg_dump = find_tool("pg_dump", major, pg.extra_bin_dirs)
-        subprocess.run([str(pg_dump), "-Fc", "-f", str(dump)], env=env, check=True)
-        pg_restore = find_tool("pg_restore", major, pg.extra_bin_dirs)
-        env = {**os.environ, **pg.libpq_env(restored)}
-        subprocess.run(
-            [str(pg_restore), "--no-owner", "--exit-on-error", "-d", restored, str(dump)],
-            env=env,
-            check=True,
-        )
+        dump_and_restore(pg, original, restored, tmp / "orig.dump")
         yield dbs, original, restored
 
 

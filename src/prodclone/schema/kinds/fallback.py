@@ -1,7 +1,9 @@
 """Every user object of a kind the model does not cover, listed by identity.
 
 Their definitions are not read attribute by attribute; the `pg_dump -s`
-cross-check compares them as text.
+cross-check compares them as text. Objects an extension owns, and parts
+created along with another object (a range type's multirange cast), are left
+out.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ CROSS JOIN LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) ident
 WHERE (ident.schema IS NULL OR (ident.schema NOT IN ('pg_catalog', 'information_schema')
                                 AND ident.schema NOT LIKE 'pg\\_temp\\_%'))
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
-                   WHERE dep.classid = o.classid AND dep.objid = o.objid AND dep.deptype = 'e')
+                   WHERE dep.classid = o.classid AND dep.objid = o.objid
+                     AND dep.deptype IN ('e', 'i'))
 """
 
 

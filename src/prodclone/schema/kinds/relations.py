@@ -135,7 +135,6 @@ SELECT {_REL_NAME} || '.' || k.conname AS name,
        k.condeferred AS initially_deferred,
        k.convalidated AS validated,
        k.conislocal AS local,
-       k.connoinherit AS no_inherit,
        {comment("pg_constraint", "k.oid")} AS comment
 {_REL_FROM}
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid
