@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,7 +105,8 @@ def _run(
         allow_version_mismatch=allow_version_mismatch,
         extra_bin_dirs=bin_dirs,
     )
-    result = compare_databases(urls[0], urls[1], options, labels=(_label(a), _label(b)))
+    with _status(f"comparing {_label(a)} with {_label(b)}"):
+        result = compare_databases(urls[0], urls[1], options, labels=(_label(a), _label(b)))
     report = render_json(result) if output_format == "json" else render_text(result)
     if output:
         target = Path(output).expanduser()
@@ -129,6 +133,18 @@ def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple
     server = resolve_server(settings.local)
     urls = tuple(t if t.startswith(URL_PREFIXES) else server.url(t) for t in (a, b))
     return (urls[0], urls[1]), server.extra_bin_dirs
+
+
+@contextmanager
+def _status(text: str) -> Iterator[None]:
+    """A spinner on stderr while both sides are read, when someone is watching."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
 
 
 def _label(target: str) -> str:
