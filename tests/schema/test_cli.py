@@ -153,3 +153,20 @@ def test_owners_flag_compares_owners(project: Project, pg: LocalServer, reader_r
         owners = project.inv("db.schema-diff", "-a", a, "-b", b, "--owners")
         assert owners.returncode == 1, owners.stdout + owners.stderr
         assert "    owner: a 'sd_owner' | b 'postgres'" in owners.stdout.splitlines()
+
+
+def test_bad_rule_in_config_names_the_key(project: Project, cli_dbs: dict[str, str]) -> None:
+    done = project.inv(
+        "db.schema-diff",
+        "-a",
+        cli_dbs["same_a"],
+        "-b",
+        cli_dbs["same_b"],
+        env={"INVOKE_PRODCLONE_SCHEMA_DIFF_IGNORE": "tables-all"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "prodclone: ignore rule 'tables-all' in prodclone.schema_diff.ignore "
+        "(INVOKE_PRODCLONE_SCHEMA_DIFF_IGNORE) is not kind:pattern[:attribute] "
+        "(for example index:public.tmp_*, table:*:comment, role:rds*, or rds)"
+    )

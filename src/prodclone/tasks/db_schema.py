@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 FORMATS = ("text", "json")
+IGNORE_KEY = "prodclone.schema_diff.ignore"
 
 
 @task(
@@ -90,6 +91,8 @@ def _run(
         render_json,
         render_text,
     )
+    from prodclone.schema.ignore import parse_rules
+    from prodclone.settings.reader import env_var_for
 
     if not a or not b:
         raise SchemaDiffError(
@@ -98,6 +101,9 @@ def _run(
     if output_format not in FORMATS:
         raise SchemaDiffError(f"--format must be text or json (got {output_format!r})")
     settings = settings_of(c)
+    # Checked apart first, so a bad rule is blamed on the place it came from.
+    parse_rules(settings.schema_diff.ignore, f"{IGNORE_KEY} ({env_var_for(IGNORE_KEY)})")
+    parse_rules(ignore, "--ignore")
     urls, bin_dirs = _resolve(settings, a, b)
     options = DiffOptions(
         ignore=settings.schema_diff.ignore + ignore,
