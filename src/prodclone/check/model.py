@@ -9,6 +9,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
+# The app's output during the smoke stage, kept in the report folder.
+APP_LOG = "app.log"
+
 
 @dataclass(frozen=True)
 class CheckOptions:

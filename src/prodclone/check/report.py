@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from prodclone.check.model import CheckRun, StageResult, Status
+from prodclone.check.model import APP_LOG, CheckRun, StageResult, Status
 
 MAX_DETAIL_LINES = 200
 _MARKS = {
@@ -54,8 +54,8 @@ def render_markdown(run: CheckRun) -> str:
         f"{_duration(run.seconds)} ({_duration(run.tool_seconds)} of it prodclone's own work, "
         "the rest the app's commands)",
     ]
-    if (run.report_dir / "app.log").exists():
-        lines.append("- the app's output during the smoke stage: [app.log](app.log)")
+    if (run.report_dir / APP_LOG).exists():
+        lines.append(f"- the app's output during the smoke stage: [{APP_LOG}]({APP_LOG})")
     if run.interrupted_at:
         lines.append(
             f"- interrupted during **{run.interrupted_at}**: the clone was left as it was; "

@@ -8,7 +8,7 @@ from typing import Any
 from prodclone.check import rowcounts
 from prodclone.check.app import AppNotReady, running_app
 from prodclone.check.locks import sampling
-from prodclone.check.model import CheckOptions, CheckRun, StageResult
+from prodclone.check.model import APP_LOG, CheckOptions, CheckRun, StageResult
 from prodclone.check.patterns import scan
 from prodclone.local.appcmd import CommandResult, run_command
 from prodclone.local.server import LocalServer, app_env
@@ -44,12 +44,22 @@ class StageContext:
         )
 
 
-def _command_failure(result: CommandResult, what: str) -> tuple[str, list[str]]:
+def _command_failure(result: CommandResult, what: str) -> list[str]:
+    """A failed command as a summary line, then the command and its last lines of output."""
     if result.timed_out:
         summary = f"{what} did not finish within {result.seconds:.0f}s (check.command_timeout)"
     else:
         summary = f"{what} exited with code {result.returncode} after {result.seconds:.1f}s"
-    return summary, [f"$ {result.command}", *result.tail(TAIL_LINES).splitlines()]
+    return [summary, f"$ {result.command}", *result.tail(TAIL_LINES).splitlines()]
+
+
+def _record_command(stage: StageResult, result: CommandResult, what: str, passed: str) -> None:
+    """A stage that is one app command: passed when it exits 0, failed with its output if not."""
+    stage.command_seconds = result.seconds
+    if result.ok:
+        stage.passed(passed)
+    else:
+        stage.fail(*_command_failure(result, what))
 
 
 def reset(context: StageContext, stage: StageResult) -> None:
@@ -73,12 +83,12 @@ def boot(context: StageContext, stage: StageResult) -> None:
         stage.skip("commands.boot is not set")
         return
     result = context.command(command, "boot")
-    stage.command_seconds = result.seconds
-    if result.ok:
-        stage.passed(f"current code boots against the pre-migration clone ({result.seconds:.1f}s)")
-    else:
-        summary, details = _command_failure(result, "the boot command")
-        stage.fail(summary, *details)
+    _record_command(
+        stage,
+        result,
+        "the boot command",
+        f"current code boots against the pre-migration clone ({result.seconds:.1f}s)",
+    )
 
 
 def baseline(context: StageContext, stage: StageResult) -> None:
@@ -102,7 +112,6 @@ def migrate(context: StageContext, stage: StageResult) -> None:
     ) as sampler:
         result = context.command(command, "migrate", limited=False)
     report = sampler.report
-    stage.command_seconds = result.seconds
     stage.figures = {
         "command_seconds": round(result.seconds, 3),
         "interval": report.interval,
@@ -119,11 +128,12 @@ def migrate(context: StageContext, stage: StageResult) -> None:
         else "no blocking lock seen"
     )
     slow = f"; {len(report.slow)} statement(s) over {check.slow_statement_seconds:g}s"
-    if result.ok:
-        stage.passed(f"migrated in {result.seconds:.2f}s; {locks}{slow if report.slow else ''}")
-    else:
-        summary, details = _command_failure(result, "the migrate command")
-        stage.fail(summary, *details)
+    _record_command(
+        stage,
+        result,
+        "the migrate command",
+        f"migrated in {result.seconds:.2f}s; {locks}{slow if report.slow else ''}",
+    )
 
 
 def data(context: StageContext, stage: StageResult) -> None:
@@ -168,12 +178,12 @@ def fresh(context: StageContext, stage: StageResult) -> None:
     from prodclone.local.fresh import build_fresh
 
     result = build_fresh(context.settings, context.server)
-    stage.command_seconds = result.seconds
-    if result.ok:
-        stage.passed(f"{context.settings.local.fresh_db} built by all migrations")
-    else:
-        summary, details = _command_failure(result, "the migrate command on the fresh database")
-        stage.fail(summary, *details)
+    _record_command(
+        stage,
+        result,
+        "the migrate command on the fresh database",
+        f"{context.settings.local.fresh_db} built by all migrations",
+    )
 
 
 def schema(context: StageContext, stage: StageResult) -> None:
@@ -214,14 +224,16 @@ def schema(context: StageContext, stage: StageResult) -> None:
 @dataclass
 class SmokeOutcome:
     seconds: float = 0.0
-    failed: int = 0
+    failed_commands: int = 0
+    # One phrase per problem for the stage's summary, and the lines that show it.
+    problems: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    # (source, text) pairs scanned for check.log_patterns: each command's output, the app's log.
     outputs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def smoke(context: StageContext, stage: StageResult) -> None:
-    settings = context.settings
-    commands = settings.commands
+    commands = context.settings.commands
     if context.options.skip_smoke:
         stage.skip("--skip-smoke")
         return
@@ -229,59 +241,77 @@ def smoke(context: StageContext, stage: StageResult) -> None:
         stage.skip("neither commands.serve nor commands.smoke is set")
         return
     outcome = SmokeOutcome()
-    log_path = context.run.report_dir / "app.log"
-    app_output = ""
     try:
         if commands.serve:
-            with running_app(
-                commands.serve,
-                context.env(),
-                cwd=settings.project_dir,
-                log_path=log_path,
-                ready_line=settings.check.serve_ready_line,
-                ready_port=settings.check.serve_ready_port,
-                timeout=settings.check.serve_timeout,
-                echo=context.options.echo,
-            ) as app:
-                stage.figures["app_pid"] = app.pid
-                stage.figures["ready_seconds"] = round(app.ready_seconds, 3)
-                outcome.seconds += app.ready_seconds
-                _smoke_commands(context, outcome)
-            app_output = app.output()
+            _serve_and_smoke(context, stage, outcome)
         else:
             _smoke_commands(context, outcome)
     except AppNotReady as exc:
         stage.figures["app_pid"] = exc.pid
-        tail = log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-        stage.fail(f"{exc} (commands.serve)", f"$ {commands.serve}", *tail)
+        log = (context.run.report_dir / APP_LOG).read_text(errors="replace")
+        quotes = _quote_matches(context, stage, [(APP_LOG, log)])
+        tail = log.splitlines()[-TAIL_LINES:]
+        stage.fail(f"{exc} (commands.serve)", f"$ {commands.serve}", *tail, *quotes)
         return
     finally:
         stage.command_seconds = outcome.seconds
-    patterns = settings.check.log_patterns
-    matches = scan(app_output, patterns, "app.log") if app_output else []
-    for label, output in outcome.outputs:
-        matches += scan(output, patterns, label)
-    stage.figures["log_matches"] = [match.quote() for match in matches]
+    quotes = _quote_matches(context, stage, outcome.outputs)
+    if quotes:
+        outcome.problems.append(f"{len(quotes)} log line(s) matched prodclone.check.log_patterns")
     stage.figures["smoke_commands"] = len(commands.smoke)
-    stage.figures["smoke_failed"] = outcome.failed
-    if outcome.failed or matches:
-        parts = []
-        if outcome.failed:
-            parts.append(f"{outcome.failed} of {len(commands.smoke)} smoke command(s) failed")
-        if matches:
-            parts.append(f"{len(matches)} log line(s) matched prodclone.check.log_patterns")
-        stage.fail("; ".join(parts), *outcome.lines, *(match.quote() for match in matches))
+    stage.figures["smoke_failed"] = outcome.failed_commands
+    if outcome.problems:
+        stage.fail("; ".join(outcome.problems), *outcome.lines, *quotes)
         return
     app_note = "; the app started, served and stopped with a clean log" if commands.serve else ""
     stage.passed(f"{len(commands.smoke)} smoke command(s) passed{app_note}")
 
 
+def _serve_and_smoke(context: StageContext, stage: StageResult, outcome: SmokeOutcome) -> None:
+    """The smoke commands against the app, which is stopped afterwards whatever happens."""
+    settings = context.settings
+    with running_app(
+        settings.commands.serve,
+        context.env(),
+        cwd=settings.project_dir,
+        log_path=context.run.report_dir / APP_LOG,
+        ready_line=settings.check.serve_ready_line,
+        ready_port=settings.check.serve_ready_port,
+        timeout=settings.check.serve_timeout,
+        echo=context.options.echo,
+    ) as app:
+        stage.figures["app_pid"] = app.pid
+        stage.figures["ready_seconds"] = round(app.ready_seconds, 3)
+        outcome.seconds += app.ready_seconds
+        _smoke_commands(context, outcome)
+        # An app that died under the smoke commands is a failure even if they passed.
+        exit_code = app.process.poll()
+    if exit_code is not None:
+        outcome.problems.append(f"the app exited with code {exit_code} during the smoke commands")
+    outcome.outputs.append((APP_LOG, app.output()))
+
+
 def _smoke_commands(context: StageContext, outcome: SmokeOutcome) -> None:
-    for number, command in enumerate(context.settings.commands.smoke, start=1):
+    smoke_commands = context.settings.commands.smoke
+    for number, command in enumerate(smoke_commands, start=1):
         result = context.command(command, f"smoke {number}")
         outcome.seconds += result.seconds
         outcome.outputs.append((f"smoke {number}", result.output))
         if not result.ok:
-            outcome.failed += 1
-            summary, details = _command_failure(result, f"smoke {number}")
+            outcome.failed_commands += 1
+            summary, *details = _command_failure(result, f"smoke {number}")
             outcome.lines += [summary, *(f"  {line}" for line in details)]
+    if outcome.failed_commands:
+        outcome.problems.append(
+            f"{outcome.failed_commands} of {len(smoke_commands)} smoke command(s) failed"
+        )
+
+
+def _quote_matches(
+    context: StageContext, stage: StageResult, outputs: list[tuple[str, str]]
+) -> list[str]:
+    """Every line that matches check.log_patterns, quoted with its source and line number."""
+    patterns = context.settings.check.log_patterns
+    quotes = [match.quote() for source, text in outputs for match in scan(text, patterns, source)]
+    stage.figures["log_matches"] = quotes
+    return quotes
