@@ -8,7 +8,9 @@ import os
 import shlex
 import signal
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,12 +106,34 @@ class CheckProject:
         folder.mkdir(exist_ok=True)
         (folder / name).write_text(sql)
 
-    def check(self, *args: str) -> Result:
-        report = self.root / "report"
+    def check(self, *args: str, report: Path | None = None, dump: Path | None = None) -> Result:
+        report = report or self.root / "report"
         done = self.project.inv(
-            "refactor-check", "--dump", str(self.dump), "--report", str(report), *args
+            "refactor-check", "--dump", str(dump or self.dump), "--report", str(report), *args
         )
         return Result(done.returncode, done.stdout + done.stderr, report)
+
+    def check_interrupted_when(self, started: Path) -> Result:
+        """Run refactor-check, press Ctrl-C once `started` exists, and wait for it to end."""
+        report = self.root / "report"
+        flags = ["--dump", str(self.dump), "--report", str(report)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "refactor-check", *flags],
+            cwd=self.root,
+            env={**os.environ, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            while not started.exists() and process.poll() is None:
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        return Result(process.returncode, output, report)
 
 
 class Result:
@@ -150,6 +174,10 @@ def process_gone(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"
+
+
+def pid_in(path: Path) -> int:
+    return int(path.read_text().strip())
 
 
 def kill_quietly(pid: int) -> None:

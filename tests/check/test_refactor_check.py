@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import psycopg
 
 from prodclone.local.server import LocalServer
-from tests.check.conftest import CheckProject, Result, kill_quietly, process_gone, script
+from tests.check.conftest import (
+    CheckProject,
+    Result,
+    kill_quietly,
+    pid_in,
+    process_gone,
+    script,
+)
 
 STAGE_KEYS = ["reset", "boot", "baseline", "migrate", "data", "fresh", "schema", "smoke"]
 
@@ -31,6 +34,17 @@ ALTER TABLE document_events ADD CONSTRAINT document_events_pkey PRIMARY KEY (id)
 ALTER TABLE document_events ADD CONSTRAINT document_events_document_id_fkey
     FOREIGN KEY (document_id) REFERENCES documents (id) ON DELETE CASCADE;
 CREATE INDEX document_events_document_id_idx ON document_events (document_id);
+"""
+
+# A smoke command that stops the app and waits until it has exited: a zombie until
+# refactor-check reaps it, so the app is dead before the smoke command returns.
+STOP_APP = """
+import os, signal, time
+from pathlib import Path
+pid = int(Path({pid_file!r}).read_text())
+os.kill(pid, signal.SIGTERM)
+while Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.05)
 """
 
 
@@ -140,11 +154,29 @@ def test_app_never_ready_is_stopped_with_its_children(checker: CheckProject) -> 
 
 
 def test_app_that_exits_before_ready(checker: CheckProject) -> None:
-    checker.configure(commands={"serve": "echo 'bind: address in use'; exit 2"})
+    serve = "echo 'starting'; echo 'ERROR: column \"tenant_id\" does not exist'; exit 2"
+    checker.configure(commands={"serve": serve})
     result = checker.check()
     assert_failed_at(result, "smoke")
     assert "exited with code 2 before it was ready" in result.stage("smoke")["summary"]
-    assert "bind: address in use" in result.markdown
+    assert "starting" in result.markdown
+    assert 'app.log:2: ERROR: column "tenant_id" does not exist  [matched' in result.markdown
+    assert result.stage("smoke")["figures"]["log_matches"] != []
+
+
+def test_app_that_dies_during_the_smoke_commands(checker: CheckProject) -> None:
+    serve_pid = checker.root / "serve.pid"
+    serve = f"echo $$ > {serve_pid}; echo 'orcha listening on'; exec sleep 300"
+    stop_app = checker.root / "stop_app.py"
+    stop_app.write_text(STOP_APP.format(pid_file=str(serve_pid)))
+    checker.configure(commands={"serve": serve, "smoke": [f"{sys.executable} {stop_app}"]})
+    result = checker.check()
+    try:
+        assert_failed_at(result, "smoke")
+        summary = result.stage("smoke")["summary"]
+        assert summary == "the app exited with code -15 during the smoke commands"
+    finally:
+        kill_quietly(pid_in(serve_pid))
 
 
 def test_smoke_command_failure(checker: CheckProject) -> None:
@@ -183,47 +215,44 @@ def test_flawed_trigger_is_caught_by_smoke_only(checker: CheckProject) -> None:
     matches = result.stage("smoke")["figures"]["log_matches"]
     assert any('record "new" has no field "legal_entity_id"' in line for line in matches)
     assert "refactor-check: FAILED at schema, smoke" in result.markdown
+    assert process_gone(app_pid(result))
 
 
 def test_interrupt_leaves_the_clone_and_says_where_it_stopped(
     checker: CheckProject, pg: LocalServer
 ) -> None:
-    started = checker.root / "migrate-started"
-    checker.configure(commands={"migrate": f"touch {started}; sleep 60"})
-    report = checker.root / "report"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "refactor-check",
-            "--dump",
-            str(checker.dump),
-            "--report",
-            str(report),
-        ],
-        cwd=checker.root,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    started, migrate_pid = checker.root / "migrate-started", checker.root / "migrate.pid"
+    checker.configure(commands={"migrate": f"echo $$ > {migrate_pid}; touch {started}; sleep 60"})
+    result = checker.check_interrupted_when(started)
     try:
-        while not started.exists() and process.poll() is None:
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        assert result.code == 130, result.output
+        assert result.json["interrupted_at"] == "migrate"
+        assert result.stage("migrate")["status"] == "interrupted"
+        assert "interrupted during **migrate**" in result.markdown
+        assert "<error" in result.junit
+        assert process_gone(pid_in(migrate_pid))
+        with psycopg.connect(pg.url("orcha_prod_clone")) as conn:
+            legal_entity = conn.execute("SELECT to_regclass('legal_entity') IS NOT NULL")
+            assert legal_entity.fetchone() == (True,)
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, output
-    result = Result(process.returncode, output, report)
-    assert result.json["interrupted_at"] == "migrate"
-    assert result.stage("migrate")["status"] == "interrupted"
-    assert "interrupted during **migrate**" in result.markdown
-    assert "<error" in result.junit
-    with psycopg.connect(pg.url("orcha_prod_clone")) as conn:
-        assert conn.execute("SELECT to_regclass('legal_entity') IS NOT NULL").fetchone() == (True,)
+        kill_quietly(pid_in(migrate_pid))
+
+
+def test_interrupt_during_smoke_stops_the_app(checker: CheckProject) -> None:
+    started, smoke_pid = checker.root / "smoke-started", checker.root / "smoke.pid"
+    checker.configure(
+        commands={"smoke": [f"echo $$ > {smoke_pid}; touch {started}; exec sleep 60"]},
+        check={"log_patterns": []},
+    )
+    result = checker.check_interrupted_when(started)
+    try:
+        assert result.code == 130, result.output
+        assert result.json["interrupted_at"] == "smoke"
+        assert "interrupted during **smoke**" in result.markdown
+        assert process_gone(app_pid(result))
+        assert process_gone(pid_in(smoke_pid))
+    finally:
+        kill_quietly(pid_in(smoke_pid))
 
 
 def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
@@ -237,28 +266,6 @@ def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
     result = checker.check("--skip-smoke")
     assert result.code == 0, result.output
     assert "expected: check.expected_data_changes" in result.markdown
-
-
-def test_serve_without_a_readiness_signal_stops_before_anything_runs(
-    checker: CheckProject,
-) -> None:
-    checker.configure(check={"serve_ready_line": "", "serve_ready_port": 0})
-    result = checker.check()
-    assert result.code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == [
-        "prodclone: prodclone.commands.serve is set but neither prodclone.check.serve_ready_line "
-        "nor prodclone.check.serve_ready_port is: set one (in invoke.yaml, or with "
-        "INVOKE_PRODCLONE_CHECK_SERVE_READY_LINE) so refactor-check knows when the app is up"
-    ]
-    assert not result.report.exists()
-
-
-def test_bad_log_pattern_is_a_settings_error(checker: CheckProject) -> None:
-    checker.configure(check={"log_patterns": ["column (unclosed"]})
-    result = checker.check()
-    assert result.code == 2
-    assert "prodclone.check.log_patterns holds an invalid regular expression" in result.output
 
 
 def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) -> None:

@@ -20,7 +20,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
-from prodclone.errors import ProdcloneError
+from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.settings.check import CheckSettings
 
 
 class AppNotReady(ProdcloneError):
@@ -29,6 +30,16 @@ class AppNotReady(ProdcloneError):
     def __init__(self, message: str, pid: int) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+def require_readiness_signal(check: CheckSettings) -> None:
+    """Without a ready line or port there is no telling when the app is up."""
+    if not (check.serve_ready_line or check.serve_ready_port):
+        raise SettingsError(
+            "prodclone.commands.serve is set but neither prodclone.check.serve_ready_line nor "
+            "prodclone.check.serve_ready_port is: set one (in invoke.yaml, or with "
+            "INVOKE_PRODCLONE_CHECK_SERVE_READY_LINE) so refactor-check knows when the app is up"
+        )
 
 
 class RunningApp:
@@ -124,11 +135,7 @@ def running_app(
 ) -> Iterator[RunningApp]:
     """Start `command`, wait until it is ready, yield it, and always stop its process group."""
     if not ready_line and not ready_port:
-        raise ProdcloneError(
-            "commands.serve is set but neither prodclone.check.serve_ready_line nor "
-            "prodclone.check.serve_ready_port is: set one so refactor-check knows when the "
-            "app is up"
-        )
+        raise ValueError("running_app needs a ready line or a ready port")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -10,7 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from prodclone import dumps
 from prodclone.check import stages
+from prodclone.check.app import require_readiness_signal
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
 from prodclone.errors import ProdcloneError, SettingsError
@@ -55,22 +59,36 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
 }
 
 
-def preflight(settings: Settings, options: CheckOptions) -> None:
-    """Settings the stages will need, checked before the clone is touched."""
+def preflight(settings: Settings, options: CheckOptions) -> Path:
+    """Settings the stages will need, checked before the clone is touched; returns the dump."""
     from prodclone.local.fresh import require_migrate
 
     require_migrate(settings)
-    check = settings.check
-    if (
-        settings.commands.serve
-        and not options.skip_smoke
-        and not (check.serve_ready_line or check.serve_ready_port)
-    ):
+    if settings.commands.serve and not options.skip_smoke:
+        require_readiness_signal(settings.check)
+    if options.dump is None:
+        return dumps.newest_dump(settings.dump_dir)
+    if not options.dump.exists():
         raise SettingsError(
-            "prodclone.commands.serve is set but neither prodclone.check.serve_ready_line nor "
-            "prodclone.check.serve_ready_port is: set one (in invoke.yaml, or with "
-            "INVOKE_PRODCLONE_CHECK_SERVE_READY_LINE) so refactor-check knows when the app is up"
+            f"--dump {options.dump} does not exist: pass a dump made by `inv db.clone-prod`, "
+            "or leave --dump out to use the newest one in prodclone.dump_dir"
         )
+    return options.dump
+
+
+def prepare_report_dir(path: Path) -> None:
+    """The report folder must be writable before the run starts, not discovered at its end."""
+    if path.exists() and not path.is_dir():
+        raise SettingsError(
+            f"--report {path} is a file: pass a folder (it receives report.md, report.json, "
+            "junit.xml and app.log)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"--report {path} cannot be created: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"--report {path} is not writable: pass a folder you can write to")
 
 
 def run_refactor_check(
@@ -81,15 +99,18 @@ def run_refactor_check(
     Returns the run (check `.passed`); a KeyboardInterrupt is recorded in the report
     and then raised again.
     """
-    preflight(settings, options)
-    console = console or Console()
+    dump = preflight(settings, options)
+    options = dataclasses.replace(options, dump=dump)
     started_at = datetime.now(UTC)
+    report_dir = options.report_dir or default_report_dir(settings, started_at)
+    prepare_report_dir(report_dir)
+    console = console or Console()
     run = CheckRun(
         app=settings.app,
         clone_db=settings.local.clone_db,
         fresh_db=settings.local.fresh_db,
         started_at=started_at,
-        report_dir=options.report_dir or default_report_dir(settings, started_at),
+        report_dir=report_dir,
         checklist=fill_checklist(settings),
     )
     context = stages.StageContext(settings, server, options, run)

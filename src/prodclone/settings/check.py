@@ -37,6 +37,8 @@ DEFAULT_UI_CHECKLIST: tuple[str, ...] = (
     "Browser devtools and the app log show no 500s",
 )
 
+MAX_PORT = 65535
+
 CHECK_DEFAULTS: dict[str, Any] = {
     # Tables whose row count the migration is meant to change (old or new name).
     "expected_data_changes": "",
@@ -98,6 +100,9 @@ def parse_check(reader: Reader) -> CheckSettings:
         raise reader.error(
             "serve_ready_line", f"is not a valid regular expression: {exc}"
         ) from None
+    ready_port = reader.whole("serve_ready_port", 0, minimum=0)
+    if ready_port > MAX_PORT:
+        raise reader.error("serve_ready_port", f"must be a TCP port (1-{MAX_PORT}), or 0 for none")
     report_dir = Path(reader.text("report_dir") or "reports").expanduser()
     timeout = reader.number("command_timeout", 600, minimum=0)
     return CheckSettings(
@@ -107,7 +112,7 @@ def parse_check(reader: Reader) -> CheckSettings:
         lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),
         slow_statement_seconds=reader.number("slow_statement_seconds", 1.0, minimum=0),
         serve_ready_line=ready_line,
-        serve_ready_port=reader.whole("serve_ready_port", 0, minimum=0),
+        serve_ready_port=ready_port,
         serve_timeout=reader.number("serve_timeout", 60, minimum=1),
         command_timeout=timeout or None,
         report_dir=report_dir,

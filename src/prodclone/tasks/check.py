@@ -61,7 +61,10 @@ def demo(c: Context, rows: int = 20000, keep: bool = False, clean: bool = False)
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
     with domain_errors():
         from prodclone.check.demo import clean_demo, run_demo
+        from prodclone.errors import SettingsError
 
+        if rows < 1:
+            raise SettingsError("--rows must be at least 1 (documents in the demo's data)")
         settings = settings_of(c)
         if clean:
             done = clean_demo(settings)
