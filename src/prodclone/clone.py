@@ -104,11 +104,6 @@ class ClonePlan:
     tunnel: str
     estimate_usd: float
     usual_minutes: float
-    notices: tuple[str, ...] = ()
-
-    @property
-    def dump_format(self) -> str:
-        return "directory" if self.jobs > 1 else "custom"
 
 
 # -- preflight ---------------------------------------------------------------------------
@@ -234,7 +229,9 @@ def render_plan(plan: ClonePlan, region: str) -> list[str]:
         f"no backups, subnet group {plan.subnet_group or 'default'}, security groups "
         f"{', '.join(plan.security_groups) or 'default'}; deleted at the end)",
         f"  tags       {tag_text}",
-        f"  tunnel     {plan.tunnel}, local port {plan.local_port}",
+        "  tunnel     direct (the instance's endpoint as it is)"
+        if plan.tunnel == "direct"
+        else f"  tunnel     {plan.tunnel}, local port {plan.local_port}",
         f"  dump       database {plan.database!r} -> {plan.dump_path} ({fmt}, "
         f"compression {compression}, {plan.pg_dump.path.name} {plan.pg_dump.major})",
         f"  estimate   about ${plan.estimate_usd:.2f}, usually {plan.usual_minutes:.0f} minutes",
