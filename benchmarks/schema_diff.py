@@ -129,6 +129,7 @@ def main() -> int:
             ["sh", "-c", f'"{pg_dump}" -s -d "$0" > b.sql', names[1]],
             ["sh", "-c", "diff a.sql b.sql > /dev/null"],
         ]
+        load_before = os.getloadavg()[0]
         timings: dict[str, list[float]] = {"ours": [], "baseline": []}
         exit_codes: dict[str, list[int]] = {}
         for _ in range(args.repeat):
@@ -141,6 +142,7 @@ def main() -> int:
     base_s = statistics.median(timings["baseline"])
     ratio = ours_s / base_s
     verdict = "met" if ratio <= 1.5 and ours_s < 3 else "NOT met"
+    load_after = os.getloadavg()[0]
     runs = {label: ", ".join(f"{t:.2f}" for t in timings[label]) for label in timings}
     today = time.strftime("%Y-%m-%d")
     codes_base = exit_codes["baseline"]
@@ -150,6 +152,8 @@ Command: `python benchmarks/schema_diff.py --copies {args.copies} --repeat {args
 
 Machine: {platform.system()} {platform.machine()}, 2 cores, 24 GiB RAM; PostgreSQL {major}
 (embedded server, Unix socket); pg_dump {pg_dump.major}.{pg_dump.minor}; run {today}.
+1-minute load average {load_before:.2f} before and {load_after:.2f} after the timed runs
+(other work shared the machine); the two commands alternate, so both see the same load.
 
 Data: the Danbooru schema loaded {args.copies} times (schemas copy01..copy{args.copies:02d})
 into each of two databases, loaded separately; {object_count} relations, constraints and
