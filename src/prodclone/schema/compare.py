@@ -41,9 +41,14 @@ def compare_databases(
     """
     rules = parse_rules(options.ignore, RULES_SOURCE)
     label_a, label_b = labels or (mask(url_a), mask(url_b))
-    with ThreadPoolExecutor(max_workers=4) as pool, ExitStack() as stack:
+    # The pool is left (every thread done) before the stack closes the connections.
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=4) as pool:
         # Probing for pg_dump runs subprocesses: start it beside the connections.
-        newest_pg_dump = pool.submit(find_tool, "pg_dump", 0, options.extra_bin_dirs)
+        newest_pg_dump = (
+            pool.submit(find_tool, "pg_dump", 0, options.extra_bin_dirs)
+            if options.cross_check
+            else None
+        )
         conn_a, conn_b = _both(pool, lambda url: stack.enter_context(_connect(url)), url_a, url_b)
         major_a, major_b = conn_a.info.server_version // 10000, conn_b.info.server_version // 10000
         if major_a != major_b and not options.allow_version_mismatch:
@@ -57,7 +62,7 @@ def compare_databases(
             for conn, label in ((conn_a, label_a), (conn_b, label_b))
         ]
         dumps: list[Future[str]] = []
-        if options.cross_check:
+        if newest_pg_dump is not None:
             tool = _pg_dump_for(newest_pg_dump, max(major_a, major_b), options.extra_bin_dirs)
             dumps = [pool.submit(dump_schema, tool, url, options.owners) for url in (url_a, url_b)]
         catalog_a, catalog_b = (future.result() for future in catalogs)
