@@ -113,8 +113,8 @@ class CheckProject:
         )
         return Result(done.returncode, done.stdout + done.stderr, report)
 
-    def check_interrupted_when(self, started: Path) -> Result:
-        """Run refactor-check, press Ctrl-C once `started` exists, and wait for it to end."""
+    def check_interrupted_when(self, *triggers: Path) -> Result:
+        """Run refactor-check, press Ctrl-C as each trigger file appears, wait for the end."""
         report = self.root / "report"
         flags = ["--dump", str(self.dump), "--report", str(report)]
         process = subprocess.Popen(
@@ -126,9 +126,10 @@ class CheckProject:
             text=True,
         )
         try:
-            while not started.exists() and process.poll() is None:
-                time.sleep(0.1)
-            process.send_signal(signal.SIGINT)
+            for trigger in triggers:
+                while not trigger.exists() and process.poll() is None:
+                    time.sleep(0.1)
+                process.send_signal(signal.SIGINT)
             output, _ = process.communicate(timeout=60)
         finally:
             if process.poll() is None:

@@ -255,6 +255,24 @@ def test_interrupt_during_smoke_stops_the_app(checker: CheckProject) -> None:
         kill_quietly(pid_in(smoke_pid))
 
 
+def test_second_interrupt_while_the_app_stops_still_stops_it(checker: CheckProject) -> None:
+    """An app that ignores SIGTERM gets a grace period; a second Ctrl-C must not orphan it."""
+    serve_pid, got_term = checker.root / "serve.pid", checker.root / "got-term"
+    serve = (
+        f"echo $$ > {serve_pid}; trap 'touch {got_term}' TERM; echo 'orcha listening on'; "
+        "while true; do sleep 0.1; done"
+    )
+    started = checker.root / "smoke-started"
+    checker.configure(commands={"serve": serve, "smoke": [f"touch {started}; exec sleep 60"]})
+    result = checker.check_interrupted_when(started, got_term)
+    try:
+        assert result.code == 130, result.output
+        assert result.json["interrupted_at"] == "smoke"
+        assert process_gone(pid_in(serve_pid))
+    finally:
+        kill_quietly(pid_in(serve_pid))
+
+
 def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
     purge = "DELETE FROM document_events WHERE status = 'received';\n"
     checker.add_migration("0006_purge_events.sql", purge)

@@ -112,13 +112,16 @@ def _port_answers(port: int) -> bool:
 
 def stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
     """SIGTERM the app's whole process group, then SIGKILL whatever is left of it."""
-    with suppress(ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    # Children that ignored SIGTERM (or outlived their parent) are still in the group.
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    try:
+        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=grace)
+    finally:
+        # Children that ignored SIGTERM (or outlived their parent) are still in the group;
+        # `finally`, so that a second Ctrl-C during the grace period still stops them.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextmanager
