@@ -148,6 +148,15 @@ def list_tenants() -> list[dict[str, Any]]:
         return list(cur.fetchall())
 
 
+def list_organizations() -> list[dict[str, Any]]:
+    with connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT o.id, o.name, count(t.id) AS tenants FROM organizations o "
+            "LEFT JOIN tenant t ON t.organization_id = o.id GROUP BY o.id ORDER BY o.id LIMIT 50"
+        )
+        return list(cur.fetchall())
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log(f"orcha serve: {self.command} {self.path} {args[1] if len(args) > 1 else ''}")
@@ -180,6 +189,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.reply(HTTPStatus.OK, document)
             elif url.path == "/tenants":
                 self.reply(HTTPStatus.OK, list_tenants())
+            elif url.path == "/organizations":
+                self.reply(HTTPStatus.OK, list_organizations())
             else:
                 self.reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
         except Exception as exc:  # an app logs and answers 500, it does not die

@@ -81,7 +81,10 @@ def test_passing_run_reports_locks_and_timings(checker: CheckProject, pg: LocalS
     assert all(stage["seconds"] >= 0 for stage in result.json["stages"])
     assert "<failure" not in result.junit and result.junit.count("<testcase") == 8
     assert process_gone(app_pid(result))
-    assert "UI smoke checklist" in result.output
+    filled = "Start orcha against orcha_prod_clone"
+    assert "UI smoke checklist" in result.output and filled in result.output
+    assert f"- [ ] {filled}" in result.markdown
+    assert result.json["ui_checklist"][0].startswith(filled)
     with psycopg.connect(pg.url("orcha_prod_clone")) as conn:
         assert conn.execute("SELECT count(*) FROM tenant").fetchone() == (30,)
 

@@ -100,6 +100,7 @@ def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoP
             "Document list loads and paginates",
             "Open a document: the view renders without errors",
             "/tenants admin panel loads and shows the renamed entities",
+            "/organizations admin panel loads",
             "The app log shows no 500s",
         ),
     )
