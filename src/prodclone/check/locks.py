@@ -34,10 +34,12 @@ WHERE l.locktype = 'relation' AND l.granted
   AND l.mode = ANY(%s)
 """
 
+# Client statements only: autovacuum, which a fresh restore sets off, is not the migration.
 _ACTIVE = """
 SELECT pid, query_start, clock_timestamp() - query_start, query
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
   AND state = 'active' AND query_start IS NOT NULL
 """
 
