@@ -129,23 +129,39 @@ def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoP
 
 def build_prod_dump(plan: DemoPlan, server: LocalServer, rows: int, console: Console) -> Path:
     """A drifted "production" database, dumped like db.clone-prod does, then dropped."""
-    settings = plan.settings
     with server.connect() as conn:
         databases.drop(conn, PROD_DB)
         databases.create(conn, PROD_DB, "demo production stand-in")
-    env = app_env(server, PROD_DB, settings.local.db_env)
+    try:
+        _fill_production(plan, server, rows)
+        target = _dump_production(plan, server)
+    finally:
+        with server.connect() as conn:
+            databases.drop(conn, PROD_DB)
+    size = target.stat().st_size / 1024 / 1024
+    console.print(f"demo: production stand-in dumped to {target} ({size:.1f} MB)", markup=False)
+    return target
+
+
+def _fill_production(plan: DemoPlan, server: LocalServer, rows: int) -> None:
+    """What production runs today (no pending migration), its data, and its drift."""
+    env = app_env(server, PROD_DB, plan.settings.local.db_env)
     for label, command in (
         ("migrate", plan.script("migrate.py", "--pending", "none")),
         ("generate", plan.script("generate.py", "--rows", str(rows), "--drift")),
     ):
-        result = run_command(command, env, label=label, cwd=str(settings.project_dir))
+        result = run_command(command, env, label=label, cwd=str(plan.settings.project_dir))
         if not result.ok:
             raise ProdcloneError(f"demo: building production failed at {label}: {result.tail(1)}")
+
+
+def _dump_production(plan: DemoPlan, server: LocalServer) -> Path:
+    """pg_dump into a private partial file that becomes the dump only when complete."""
+    settings = plan.settings
     dumps.prepare_dump_dir(settings.dump_dir, settings.project_dir)
     target = dumps.new_dump_path(settings.dump_dir)
     partial = target.with_name(target.name + dumps.PARTIAL_SUFFIX)
     pg_dump = find_tool("pg_dump", server.major_version(), server.extra_bin_dirs)
-    old_umask = os.umask(0o077)  # the dump is 0600 from its first byte
     try:
         done = subprocess.run(
             [str(pg_dump.path), "--format=custom", "--file", str(partial)],
@@ -153,17 +169,13 @@ def build_prod_dump(plan: DemoPlan, server: LocalServer, rows: int, console: Con
             capture_output=True,
             text=True,
             check=False,
+            umask=0o077,  # personal data: 0600 from the first byte
         )
+        if done.returncode != 0:
+            raise ProdcloneError(f"demo: pg_dump failed: {done.stderr.strip()[-300:]}")
+        partial.replace(target)
     finally:
-        os.umask(old_umask)
-    if done.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise ProdcloneError(f"demo: pg_dump failed: {done.stderr.strip()[-300:]}")
-    partial.replace(target)
-    with server.connect() as conn:
-        databases.drop(conn, PROD_DB)
-    size = target.stat().st_size / 1024 / 1024
-    console.print(f"demo: production stand-in dumped to {target} ({size:.1f} MB)", markup=False)
     return target
 
 
