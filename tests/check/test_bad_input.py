@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,10 @@ def test_serve_without_a_readiness_signal(checker: CheckProject) -> None:
             {"log_patterns": ["column (unclosed"]},
             "prodclone.check.log_patterns holds an invalid regular expression 'column (unclosed'",
         ),
-        ({"serve_ready_line": "listening ["}, "prodclone.check.serve_ready_line is not a valid"),
+        (
+            {"serve_ready_line": "listening ["},
+            "prodclone.check.serve_ready_line holds an invalid regular expression",
+        ),
         ({"serve_ready_port": 70000}, "prodclone.check.serve_ready_port"),
         ({"serve_timeout": "soon"}, "prodclone.check.serve_timeout"),
     ],
@@ -83,6 +87,17 @@ def test_bad_check_settings(checker: CheckProject, check: dict[str, object], exp
     result = checker.check()
     line = one_line(result)
     assert expected in line and "INVOKE_PRODCLONE_CHECK_" in line, line
+    assert not result.report.exists()
+
+
+def test_ready_port_that_already_answers(checker: CheckProject) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        checker.configure(check={"serve_ready_line": "", "serve_ready_port": port})
+        result = checker.check()
+    assert one_line(result).startswith(
+        f"prodclone: prodclone.check.serve_ready_port {port} already answers before the app"
+    )
     assert not result.report.exists()
 
 

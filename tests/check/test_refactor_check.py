@@ -70,6 +70,8 @@ def test_passing_run_reports_locks_and_timings(checker: CheckProject, pg: LocalS
     assert result.code == 0, result.output
     assert result.json["passed"] is True
     assert [stage["status"] for stage in result.json["stages"]] == ["passed"] * 8
+    for number, key in enumerate(STAGE_KEYS, start=1):
+        assert f"{number}. {key}: passed in " in result.output
     assert result.markdown.startswith("# refactor-check: PASSED")
     migrate = result.stage("migrate")["figures"]
     documents = [hold for hold in migrate["locks"] if hold["relation"] == "public.documents"]
@@ -187,12 +189,13 @@ def test_smoke_command_failure(checker: CheckProject) -> None:
     unknown.write_text('{"filename": "x.pdf", "tenant_tax_id": "TAX-NOBODY", "total_cents": 1}')
     checker.configure(
         commands={"smoke": [script("app.py", "ingest", str(unknown))]},
-        check={"log_patterns": []},
+        # Ready when the port answers: the app's own answer below proves it was up.
+        check={"log_patterns": [], "serve_ready_line": "", "serve_ready_port": checker.port},
     )
     result = checker.check()
     assert_failed_at(result, "smoke")
     assert "1 of 1 smoke command(s) failed" in result.stage("smoke")["summary"]
-    assert "no tenant with tax id 'TAX-NOBODY'" in result.markdown
+    assert "HTTP 500: no tenant with tax id 'TAX-NOBODY'" in result.markdown
     assert process_gone(app_pid(result))
 
 

@@ -42,6 +42,16 @@ def require_readiness_signal(check: CheckSettings) -> None:
         )
 
 
+def require_port_free(port: int) -> None:
+    """A port that answers before the app starts would make any app look ready at once."""
+    if port and _port_answers(port):
+        raise SettingsError(
+            f"prodclone.check.serve_ready_port {port} already answers before the app is "
+            "started: stop what listens there (an app left running?) so refactor-check can "
+            "tell when its own app is up"
+        )
+
+
 class RunningApp:
     def __init__(
         self,
@@ -139,6 +149,7 @@ def running_app(
     """Start `command`, wait until it is ready, yield it, and always stop its process group."""
     if not ready_line and not ready_port:
         raise ValueError("running_app needs a ready line or a ready port")
+    require_port_free(ready_port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from prodclone import dumps
 from prodclone.check import stages
-from prodclone.check.app import require_readiness_signal
+from prodclone.check.app import require_port_free, require_readiness_signal
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
 from prodclone.errors import ProdcloneError, SettingsError
@@ -66,6 +66,7 @@ def preflight(settings: Settings, options: CheckOptions) -> Path:
     require_migrate(settings)
     if settings.commands.serve and not options.skip_smoke:
         require_readiness_signal(settings.check)
+        require_port_free(settings.check.serve_ready_port)
     if options.dump is None:
         return dumps.newest_dump(settings.dump_dir)
     if not options.dump.exists():

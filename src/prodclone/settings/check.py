@@ -79,27 +79,24 @@ def _list_or_default(reader: Reader, key: str, default: tuple[str, ...]) -> tupl
     return default if reader.raw(key) is None else reader.text_list(key)
 
 
-def _patterns(reader: Reader, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _require_regex(reader: Reader, key: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise reader.error(key, f"holds an invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _patterns(reader: Reader, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     patterns = _list_or_default(reader, key, default)
     for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise reader.error(
-                key, f"holds an invalid regular expression {pattern!r}: {exc}"
-            ) from None
+        _require_regex(reader, key, pattern)
     return patterns
 
 
 def parse_check(reader: Reader) -> CheckSettings:
     """`report_dir` stays as written; a relative one is taken from the project folder."""
     ready_line = reader.text("serve_ready_line")
-    try:
-        re.compile(ready_line)
-    except re.error as exc:
-        raise reader.error(
-            "serve_ready_line", f"is not a valid regular expression: {exc}"
-        ) from None
+    _require_regex(reader, "serve_ready_line", ready_line)
     ready_port = reader.whole("serve_ready_port", 0, minimum=0)
     if ready_port > MAX_PORT:
         raise reader.error("serve_ready_port", f"must be a TCP port (1-{MAX_PORT}), or 0 for none")
