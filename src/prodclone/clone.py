@@ -454,6 +454,7 @@ class _Run:
                 remote_host=endpoint.host,
                 remote_port=endpoint.port,
                 local_port=self.plan.local_port,
+                ready_seconds=aws.tunnel_ready_seconds,
             )
         return tunnels.direct(endpoint.host, endpoint.port)
 

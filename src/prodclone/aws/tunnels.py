@@ -211,7 +211,7 @@ def ssm_tunnel(
 
 @contextlib.contextmanager
 def ssh_tunnel(
-    bastion: str, *, remote_host: str, remote_port: int, local_port: int
+    bastion: str, *, remote_host: str, remote_port: int, local_port: int, ready_seconds: float
 ) -> Iterator[LocalEnd]:
     """Forward a local port through an SSH bastion (Fabric, using ~/.ssh/config)."""
     if not bastion:
@@ -221,13 +221,34 @@ def ssh_tunnel(
     check_port_free(local_port)
     from fabric import Connection
 
-    with (
-        Connection(bastion) as connection,
-        connection.forward_local(
-            local_port=local_port, remote_port=remote_port, remote_host=remote_host
-        ),
-    ):
-        yield LocalEnd("127.0.0.1", local_port, parallel_ok=True)
+    connection = Connection(bastion)
+    try:
+        try:
+            connection.open()
+        except Exception as exc:
+            raise ProdcloneError(
+                f"cannot open an SSH connection to the bastion {bastion}: {exc}; "
+                "check ~/.ssh/config and that `ssh " + bastion + "` works"
+            ) from None
+        with connection.forward_local(
+            local_port=local_port,
+            remote_port=remote_port,
+            remote_host=remote_host,
+            local_host="127.0.0.1",
+        ):
+            # The forward listens from a background thread: wait until it accepts.
+            deadline = time.monotonic() + ready_seconds
+            while not _accepts(local_port):
+                if time.monotonic() > deadline:
+                    raise ProdcloneError(
+                        f"the SSH forward on port {local_port} did not open within "
+                        f"{ready_seconds:.0f}s"
+                    )
+                time.sleep(0.1)
+            yield LocalEnd("127.0.0.1", local_port, parallel_ok=True)
+    finally:
+        with shielded():
+            connection.close()
 
 
 @contextlib.contextmanager

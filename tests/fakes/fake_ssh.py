@@ -1,0 +1,116 @@
+"""A bastion stand-in: an SSH server (paramiko) that only serves `direct-tcpip` forwards.
+
+There is no sshd here. Every forward, whatever host it names, is relayed to the
+Unix socket given (the embedded PostgreSQL); the requested destinations are kept
+for the test to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+
+class _Bastion(paramiko.ServerInterface):
+    def __init__(self, allowed_key: paramiko.PKey, destinations: list[tuple[str, int]]) -> None:
+        self.allowed_key = allowed_key
+        self.destinations = destinations
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if key.get_fingerprint() == self.allowed_key.get_fingerprint():
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_channel_direct_tcpip_request(
+        self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
+    ) -> int:
+        self.destinations.append((destination[0], int(destination[1])))
+        return paramiko.OPEN_SUCCEEDED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+
+def _pump(source: Any, dest: Any) -> None:
+    try:
+        while data := source.recv(65536):
+            dest.sendall(data)
+    except (OSError, EOFError):
+        pass
+    finally:
+        for end in (source, dest):
+            with contextlib.suppress(Exception):
+                end.close()
+
+
+class FakeBastion:
+    def __init__(self, target_socket: str, client_key: paramiko.PKey) -> None:
+        self.target_socket = target_socket
+        self.client_key = client_key
+        self.host_key = paramiko.RSAKey.generate(2048)
+        self.destinations: list[tuple[str, int]] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._transports: list[paramiko.Transport] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def start(self) -> FakeBastion:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.close()
+        for transport in self._transports:
+            transport.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(client,), daemon=True).start()
+
+    def _session(self, client: socket.socket) -> None:
+        transport = paramiko.Transport(client)
+        self._transports.append(transport)
+        transport.add_server_key(self.host_key)
+        transport.start_server(server=_Bastion(self.client_key, self.destinations))
+        while transport.is_active():
+            channel = transport.accept(timeout=1)
+            if channel is None:
+                continue
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.target_socket)
+            threading.Thread(target=_pump, args=(channel, upstream), daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, channel), daemon=True).start()
+
+
+def write_ssh_home(home: Path, host_alias: str, port: int) -> paramiko.RSAKey:
+    """A HOME whose ~/.ssh/config sends `host_alias` to the fake bastion with a fresh key."""
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = paramiko.RSAKey.generate(2048)
+    key.write_private_key_file(str(ssh_dir / "id_test"))
+    (ssh_dir / "config").write_text(
+        f"Host {host_alias}\n"
+        "  HostName 127.0.0.1\n"
+        f"  Port {port}\n"
+        "  User tester\n"
+        f"  IdentityFile {ssh_dir / 'id_test'}\n"
+        "  IdentitiesOnly yes\n"
+    )
+    return key
