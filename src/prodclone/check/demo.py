@@ -193,7 +193,7 @@ class DemoOutcome:
 def run_demo(
     settings: Settings, rows: int = 20000, keep: bool = False, console: Console | None = None
 ) -> DemoOutcome:
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     started = datetime.now(UTC)
     plan = demo_settings(settings, example_dir(settings), started)
     server = resolve_server(plan.settings.local)

@@ -105,7 +105,7 @@ def run_refactor_check(
     started_at = datetime.now(UTC)
     report_dir = options.report_dir or default_report_dir(settings, started_at)
     prepare_report_dir(report_dir)
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     run = CheckRun(
         app=settings.app,
         clone_db=settings.local.clone_db,
