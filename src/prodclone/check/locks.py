@@ -34,6 +34,12 @@ WHERE l.locktype = 'relation' AND l.granted
   AND l.mode = ANY(%s)
 """
 
+_NAMES = """
+SELECT c.oid::bigint, n.nspname || '.' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = ANY(%s::oid[])
+"""
+
 # Client statements only: autovacuum, which a fresh restore sets off, is not the migration.
 _ACTIVE = """
 SELECT pid, query_start, clock_timestamp() - query_start, query
@@ -126,6 +132,7 @@ class LockSampler:
                     self._sample(conn)
                     self._stop.wait(self._interval)
                 self._sample(conn)
+                self._name_after_migration(conn)
         except psycopg.Error as exc:
             # The migration may drop our connection (or the database); keep what we saw.
             self.report.error = " ".join(str(exc).split())
@@ -146,8 +153,6 @@ class LockSampler:
                 or (held == best.seconds and _STRENGTH[mode] > _STRENGTH[best.mode])
             ):
                 self._longest[relation] = LockHold(name, kind, mode, held)
-            elif best.relation.startswith("relation ") and not name.startswith("relation "):
-                best.relation = name  # a table created by the migration became visible
         for key in list(self._open):
             if key not in seen:
                 del self._open[key]
@@ -159,6 +164,15 @@ class LockSampler:
             else:
                 statement.seconds = max(statement.seconds, seconds)
         self.report.samples += 1
+
+    def _name_after_migration(self, conn: psycopg.Connection) -> None:
+        """A table the migration renamed was sampled under its old name: show both."""
+        current = dict(conn.execute(_NAMES, (list(self._longest),)).fetchall())
+        for oid, hold in self._longest.items():
+            name = current.get(oid)
+            if name and name != hold.relation:
+                was = "" if hold.relation.startswith("relation ") else f" (was {hold.relation})"
+                hold.relation = name + was
 
 
 def _one_line(query: str, limit: int = 300) -> str:
