@@ -167,7 +167,7 @@ class LockSampler:
 
     def _name_after_migration(self, conn: psycopg.Connection) -> None:
         """A table the migration renamed was sampled under its old name: show both."""
-        current = dict(conn.execute(_NAMES, (list(self._longest),)).fetchall())
+        current: dict[int, str] = dict(conn.execute(_NAMES, (list(self._longest),)).fetchall())
         for oid, hold in self._longest.items():
             name = current.get(oid)
             if name and name != hold.relation:

@@ -13,6 +13,7 @@ from rich.table import Table
 from prodclone.check.model import APP_LOG, CheckRun, StageResult, Status
 
 MAX_DETAIL_LINES = 200
+MAX_LOCK_ROWS = 30
 _MARKS = {
     Status.PASSED: "PASS",
     Status.FAILED: "FAIL",
@@ -115,8 +116,10 @@ def _lock_lines(stage: StageResult) -> list[str]:
             "| relation | strongest blocking lock | longest hold |",
             "|---|---|---|",
         ]
-        for hold in holds[:30]:
+        for hold in holds[:MAX_LOCK_ROWS]:
             lines.append(f"| {_cell(hold['relation'])} | {hold['mode']} | {hold['seconds']:.2f}s |")
+        if len(holds) > MAX_LOCK_ROWS:
+            lines.append(f"| ({len(holds) - MAX_LOCK_ROWS} shorter holds in report.json) | | |")
         lines += ["", "ACCESS EXCLUSIVE blocks reads and writes; the other modes block writes."]
     else:
         lines.append(

@@ -261,7 +261,8 @@ def smoke(context: StageContext, stage: StageResult) -> None:
     stage.figures["smoke_commands"] = len(commands.smoke)
     stage.figures["smoke_failed"] = outcome.failed_commands
     if outcome.problems:
-        stage.fail("; ".join(outcome.problems), *outcome.lines, *quotes)
+        # The matches first: report.md shows a stage's first lines, report.json all of them.
+        stage.fail("; ".join(outcome.problems), *quotes, *outcome.lines)
         return
     app_note = "; the app started, served and stopped with a clean log" if commands.serve else ""
     stage.passed(f"{len(commands.smoke)} smoke command(s) passed{app_note}")
