@@ -11,15 +11,16 @@ from tests.conftest import Project
 
 
 def _table_digest(pg: LocalServer, dbname: str) -> dict[str, str]:
+    """An order-independent fingerprint of each table's rows."""
+    digests: dict[str, str] = {}
     with pg.connect(dbname) as conn:
-        return {
-            table: str(
-                conn.execute(
-                    f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"
-                ).fetchone()[0]
-            )
-            for table in ("customers", "orders")
-        }
+        for table in ("customers", "orders"):
+            row = conn.execute(
+                f"SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"
+            ).fetchone()
+            assert row is not None
+            digests[table] = str(row[0])
+    return digests
 
 
 def test_clone_prod_dumps_prod_and_leaves_nothing_behind(

@@ -14,7 +14,7 @@ from tests.fakes.fake_ssh import FakeBastion, write_ssh_home
 
 @pytest.fixture
 def bastion(cloud: Cloud, tmp_path: Path) -> Iterator[tuple[FakeBastion, Path]]:
-    import paramiko
+    import paramiko  # type: ignore[import-untyped]
 
     home = tmp_path / "home"
     placeholder = paramiko.RSAKey.generate(1024)

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import paramiko
+import paramiko  # type: ignore[import-untyped]
 
 
-class _Bastion(paramiko.ServerInterface):
+class _Bastion(paramiko.ServerInterface):  # type: ignore[misc]
     def __init__(self, allowed_key: paramiko.PKey, destinations: list[tuple[str, int]]) -> None:
         self.allowed_key = allowed_key
         self.destinations = destinations
@@ -26,17 +26,17 @@ class _Bastion(paramiko.ServerInterface):
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         if key.get_fingerprint() == self.allowed_key.get_fingerprint():
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
+            return int(paramiko.AUTH_SUCCESSFUL)
+        return int(paramiko.AUTH_FAILED)
 
     def check_channel_direct_tcpip_request(
         self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
     ) -> int:
         self.destinations.append((destination[0], int(destination[1])))
-        return paramiko.OPEN_SUCCEEDED
+        return int(paramiko.OPEN_SUCCEEDED)
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        return int(paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
 
 
 def _pump(source: Any, dest: Any) -> None:
