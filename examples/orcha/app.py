@@ -118,43 +118,42 @@ def check_events(document_id: int) -> None:
             raise KeyError(f"event payload has no 'tenant_id' (keys: {sorted(payload)})")
 
 
-def list_documents(page: int) -> list[dict[str, Any]]:
+def fetch_rows(query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     with connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT d.id, d.filename, d.status::text AS status, t.name AS tenant "
-            "FROM documents d JOIN tenant t ON t.id = d.tenant_id "
-            "ORDER BY d.id DESC LIMIT %s OFFSET %s",
-            (PAGE_SIZE, PAGE_SIZE * max(page - 1, 0)),
-        )
+        cur.execute(query, params)
         return list(cur.fetchall())
+
+
+def list_documents(page: int) -> list[dict[str, Any]]:
+    return fetch_rows(
+        "SELECT d.id, d.filename, d.status::text AS status, t.name AS tenant "
+        "FROM documents d JOIN tenant t ON t.id = d.tenant_id "
+        "ORDER BY d.id DESC LIMIT %s OFFSET %s",
+        (PAGE_SIZE, PAGE_SIZE * max(page - 1, 0)),
+    )
 
 
 def get_document(document_id: int) -> dict[str, Any] | None:
-    with connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT d.id, d.filename, d.status::text AS status, d.tenant_id, t.name AS tenant "
-            "FROM documents d JOIN tenant t ON t.id = d.tenant_id WHERE d.id = %s",
-            (document_id,),
-        )
-        return cur.fetchone()
+    rows = fetch_rows(
+        "SELECT d.id, d.filename, d.status::text AS status, d.tenant_id, t.name AS tenant "
+        "FROM documents d JOIN tenant t ON t.id = d.tenant_id WHERE d.id = %s",
+        (document_id,),
+    )
+    return rows[0] if rows else None
 
 
 def list_tenants() -> list[dict[str, Any]]:
-    with connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT tenant_id, name, documents, total_cents FROM tenant_document_totals "
-            "ORDER BY tenant_id LIMIT 50"
-        )
-        return list(cur.fetchall())
+    return fetch_rows(
+        "SELECT tenant_id, name, documents, total_cents FROM tenant_document_totals "
+        "ORDER BY tenant_id LIMIT 50"
+    )
 
 
 def list_organizations() -> list[dict[str, Any]]:
-    with connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT o.id, o.name, count(t.id) AS tenants FROM organizations o "
-            "LEFT JOIN tenant t ON t.organization_id = o.id GROUP BY o.id ORDER BY o.id LIMIT 50"
-        )
-        return list(cur.fetchall())
+    return fetch_rows(
+        "SELECT o.id, o.name, count(t.id) AS tenants FROM organizations o "
+        "LEFT JOIN tenant t ON t.organization_id = o.id GROUP BY o.id ORDER BY o.id LIMIT 50"
+    )
 
 
 class Handler(BaseHTTPRequestHandler):

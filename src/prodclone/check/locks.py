@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -58,12 +58,7 @@ class LockHold:
     seconds: float
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "relation": self.relation,
-            "kind": self.kind,
-            "mode": self.mode,
-            "seconds": round(self.seconds, 3),
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -75,10 +70,9 @@ class SlowStatement:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "pid": self.pid,
+            **asdict(self),
             "started": self.started.isoformat(),
             "seconds": round(self.seconds, 3),
-            "query": self.query,
         }
 
 
