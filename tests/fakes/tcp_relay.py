@@ -1,0 +1,52 @@
+"""A TCP port that relays to a Unix socket: a "reachable RDS endpoint" for `tunnel: direct`."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+
+def _pump(source: socket.socket, dest: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            dest.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, dest):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+class TcpToUnixRelay:
+    def __init__(self, target_socket: str) -> None:
+        self.target_socket = target_socket
+        self.connections = 0
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def start(self) -> TcpToUnixRelay:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.target_socket)
+            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
