@@ -128,6 +128,7 @@ class Cloud:
             "DBName": "prod",
             **overrides,
         }
+        params = {key: value for key, value in params.items() if value is not None}
         self.rds.create_db_instance(**params)
         self.sources.add(params["DBInstanceIdentifier"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from prodclone.aws import rds as rds_calls
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.server import LocalServer
-from tests.aws.conftest import SOURCE, Cloud
+from tests.aws.conftest import SOURCE, Cloud, prodclone_tags
 from tests.conftest import Project
 
 
@@ -92,3 +93,23 @@ def test_guards_refuse_untagged_and_source(estate: Cloud) -> None:
     assert {SOURCE, "prodclone-untagged", "prodclone-old"} <= {
         i["DBInstanceIdentifier"] for i in estate.rds.describe_db_instances()["DBInstances"]
     }
+
+
+def test_delete_turns_deletion_protection_off_first(clone_project: Project, cloud: Cloud) -> None:
+    past = datetime.now(UTC) - timedelta(hours=1)
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier="prodclone-guarded",
+        DBInstanceIdentifier=SOURCE,
+        Tags=prodclone_tags("guarded", past),
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="prodclone-guarded",
+        DBSnapshotIdentifier="prodclone-guarded",
+        DBInstanceClass="db.t4g.small",
+        DeletionProtection=True,
+        Tags=prodclone_tags("guarded", past),
+    )
+    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    assert "instance prodclone-guarded: deleted" in result.stderr
+    assert cloud.instances() == [] and cloud.snapshots() == []

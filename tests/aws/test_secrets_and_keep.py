@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.aws.conftest import PROD_PASSWORD, Cloud, all_cmdlines, start_inv
+from tests.aws.conftest import PROD_PASSWORD, Cloud, all_cmdlines, aws_settings, start_inv
 from tests.conftest import Project
 
 
@@ -69,3 +69,31 @@ def test_keep_instance_keeps_it_and_says_how_to_remove_it(
     }
     assert tags["prodclone:keep"] == "true"
     assert tags["prodclone:source"] == "prod-db"
+
+
+def test_managed_master_secret_is_switched_off_on_the_copy(
+    project: Project, cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.rds.models import RDSBackend
+
+    modifications: list[dict[str, Any]] = []
+    original = RDSBackend.modify_db_instance
+
+    def recording(self: Any, identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        modifications.append({"id": identifier, **db_kwargs})
+        return original(self, identifier, db_kwargs)
+
+    monkeypatch.setattr(RDSBackend, "modify_db_instance", recording)
+    cloud.create_source(
+        DBInstanceIdentifier="prod-managed",
+        MasterUserPassword=None,
+        ManageMasterUserPassword=True,
+    )
+    project.configure(aws_settings(source_instance="prod-managed"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    [change] = modifications
+    assert change["id"].startswith("prodclone-")
+    assert change["manage_master_user_password"] is False
+    assert change["master_user_password"]
+    assert change["apply_immediately"] is True
