@@ -118,6 +118,9 @@ def test_rows_lost_by_drop_and_recreate_fail_the_data_check_though_the_schema_ma
     result = checker.check("--keep-going", "--skip-smoke")
     assert_failed_at(result, "data")
     assert result.stage("schema")["status"] == "passed"
+    assert result.stage("smoke")["status"] == "skipped"
+    assert result.stage("smoke")["summary"] == "--skip-smoke"
+    assert not (result.report / "app.log").exists()
     events = next(
         table
         for table in result.stage("data")["figures"]["tables"]

@@ -15,7 +15,7 @@ from prodclone.tasks._common import domain_errors, settings_of
     help={
         "dump": "Dump to load (default: the newest prodclone.dump_dir/prod-*.dump).",
         "skip_smoke": "Do not start the app or run the smoke commands.",
-        "report": "Folder for report.md, report.json, junit.xml "
+        "report": "Folder for report.md, report.json, junit.xml and app.log "
         "(default: prodclone.check.report_dir/<timestamp>).",
         "keep_going": "Run the later gates after one fails (the reset still stops the run).",
         "restore": "Restore the dump in full instead of resetting from its template.",
