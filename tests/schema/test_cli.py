@@ -129,6 +129,19 @@ def test_ignore_rules_from_env_var(project: Project, cli_dbs: dict[str, str]) ->
             ["-a", "postgresql://nobody:secret@127.0.0.1:1/x", "-b", "{same_b}"],
             "cannot connect to postgresql://nobody:***@127.0.0.1:1/x",
         ),
+        (
+            ["-a", "{same_a}", "-b", "postgresql://u:secret@[::1/x"],
+            "-b is not a valid postgresql://",
+        ),
+        (
+            ["-a", "postgresql://u:secret@h:port/x", "-b", "{same_b}"],
+            "-a is not a valid postgresql://",
+        ),
+        (
+            ["-a", "{same_a}", "-b", "postgresql://postgres@/x?host=/nonexistent"],
+            'socket "/nonexistent/.s.PGSQL.5432" failed: No such file or directory',
+        ),
+        (["-a", "{same_a}", "-b", "{same_b}", "--output", "/nonexistent/r.txt"], "cannot write"),
     ],
 )
 def test_errors_exit_2_with_one_line(
@@ -141,6 +154,7 @@ def test_errors_exit_2_with_one_line(
     assert len(lines) == 1 and lines[0].startswith("prodclone: "), done.stderr
     assert message in lines[0]
     assert "secret" not in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_owners_flag_compares_owners(project: Project, pg: LocalServer, reader_role: str) -> None:

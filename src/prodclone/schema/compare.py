@@ -121,8 +121,9 @@ def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
     try:
         conn = psycopg.connect(url, connect_timeout=10)
     except psycopg.Error as exc:
+        # The first line says what failed; libpq's later lines are hints.
         lines = str(exc).strip().splitlines()
-        reason = lines[-1] if lines else "no answer"
+        reason = lines[0].strip() if lines else "no answer"
         raise SchemaDiffError(f"cannot connect to {mask(url)}: {reason}") from None
     try:
         yield conn

@@ -70,6 +70,9 @@ def schema_diff(
             raise
         except ProdcloneError as exc:
             raise SchemaDiffError(str(exc)) from None
+        except Exception as exc:
+            # Exit 1 means "differences found": no failure may end with it, or with 0.
+            raise SchemaDiffError(f"could not compare: {type(exc).__name__}: {exc}") from None
     if code:
         raise Exit(code=code)
 
@@ -98,6 +101,8 @@ def _run(
         raise SchemaDiffError(
             "name both databases: inv db.schema-diff -a <clone db or URL> -b <fresh db or URL>"
         )
+    for flag, target in (("-a", a), ("-b", b)):
+        _check_url(flag, target)
     if output_format not in FORMATS:
         raise SchemaDiffError(f"--format must be text or json (got {output_format!r})")
     settings = settings_of(c)
@@ -127,6 +132,28 @@ def _run(
     else:
         print(report, end="")
     return result.exit_code
+
+
+def _check_url(flag: str, target: str) -> None:
+    """A malformed URL stops here with one line that does not echo it (it may hold a password)."""
+    if not target.startswith(URL_PREFIXES):
+        return
+    from urllib.parse import urlsplit
+
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    from prodclone.schema import SchemaDiffError
+
+    try:
+        conninfo_to_dict(target)
+        _ = urlsplit(target).port  # raises on a port that is not a number
+    except (ProgrammingError, ValueError) as exc:
+        reason = str(exc).split(" in URI", 1)[0].strip().rstrip(":")
+        raise SchemaDiffError(
+            f"{flag} is not a valid postgresql:// URL ({reason}); "
+            "write postgresql://user@host:port/dbname, or just a database name on the local server"
+        ) from None
 
 
 def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple[Path, ...]]:
