@@ -101,8 +101,8 @@ def _run(
         raise SchemaDiffError(
             "name both databases: inv db.schema-diff -a <clone db or URL> -b <fresh db or URL>"
         )
-    for flag, target in (("-a", a), ("-b", b)):
-        _check_url(flag, target)
+    _check_url("-a", a)
+    _check_url("-b", b)
     if output_format not in FORMATS:
         raise SchemaDiffError(f"--format must be text or json (got {output_format!r})")
     settings = settings_of(c)
