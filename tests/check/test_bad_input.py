@@ -30,6 +30,18 @@ def test_report_path_that_is_a_file(checker: CheckProject) -> None:
     assert taken.read_text() == "keep me\n"
 
 
+def test_report_dir_setting_under_a_file(checker: CheckProject) -> None:
+    taken = checker.root / "taken.txt"
+    taken.write_text("keep me\n")
+    checker.configure(check={"report_dir": str(taken)})
+    done = checker.project.inv("refactor-check", "--dump", str(checker.dump))
+    result = Result(done.returncode, done.stdout + done.stderr, taken)
+    line = one_line(result)
+    assert line.startswith(f"prodclone: prodclone.check.report_dir {taken}/"), line
+    assert line.endswith("cannot be created: Not a directory")
+    assert taken.read_text() == "keep me\n"
+
+
 def test_dump_that_does_not_exist(checker: CheckProject) -> None:
     checker.configure()
     missing = checker.root / "prod-missing.dump"

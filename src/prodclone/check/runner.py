@@ -77,19 +77,22 @@ def preflight(settings: Settings, options: CheckOptions) -> Path:
     return options.dump
 
 
-def prepare_report_dir(path: Path) -> None:
-    """The report folder must be writable before the run starts, not discovered at its end."""
+def prepare_report_dir(path: Path, source: str) -> None:
+    """The report folder must be writable before the run starts, not found out at its end.
+
+    `source` names where the path came from (the flag or the setting), for the message.
+    """
     if path.exists() and not path.is_dir():
         raise SettingsError(
-            f"--report {path} is a file: pass a folder (it receives report.md, report.json, "
+            f"{source} {path} is a file: pass a folder (it receives report.md, report.json, "
             "junit.xml and app.log)"
         )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SettingsError(f"--report {path} cannot be created: {exc.strerror}") from None
+        raise SettingsError(f"{source} {path} cannot be created: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise SettingsError(f"--report {path} is not writable: pass a folder you can write to")
+        raise SettingsError(f"{source} {path} is not writable: pass a folder you can write to")
 
 
 def run_refactor_check(
@@ -100,11 +103,13 @@ def run_refactor_check(
     Returns the run (check `.passed`); a KeyboardInterrupt is recorded in the report
     and then raised again.
     """
-    dump = preflight(settings, options)
-    options = dataclasses.replace(options, dump=dump)
+    options = dataclasses.replace(options, dump=preflight(settings, options))
     started_at = datetime.now(UTC)
-    report_dir = options.report_dir or default_report_dir(settings, started_at)
-    prepare_report_dir(report_dir)
+    if options.report_dir:
+        report_dir, source = options.report_dir, "--report"
+    else:
+        report_dir, source = default_report_dir(settings, started_at), "prodclone.check.report_dir"
+    prepare_report_dir(report_dir, source)
     console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     run = CheckRun(
         app=settings.app,
@@ -114,21 +119,9 @@ def run_refactor_check(
         report_dir=report_dir,
         checklist=fill_checklist(settings),
     )
-    context = stages.StageContext(settings, server, options, run)
     began = time.monotonic()
-    stopped_by: str | None = None
     try:
-        for number, stage in enumerate(run.stages, start=1):
-            if stopped_by is not None:
-                stage.summary = f"not run: {stopped_by} failed"
-                continue
-            needed = NEEDS.get(stage.key)
-            if needed and run.stage(needed).status is not Status.PASSED:
-                stage.summary = f"not run: it needs {needed}, which did not pass"
-                continue
-            _run_stage(number, stage, context, console)
-            if stage.status is Status.FAILED and (stage.key in FATAL or not options.keep_going):
-                stopped_by = stage.key
+        _run_stages(stages.StageContext(settings, server, options, run), console)
     except KeyboardInterrupt:
         if run.interrupted_at is None:  # between two stages
             done = [stage.key for stage in run.stages if stage.status is not Status.NOT_RUN]
@@ -140,6 +133,23 @@ def run_refactor_check(
         print_summary(run, console)
         console.print(f"\nreport: {written[0]} (+ report.json, junit.xml)", markup=False)
     return run
+
+
+def _run_stages(context: stages.StageContext, console: Console) -> None:
+    """Stop after the first failed gate (the reset always, others unless --keep-going)."""
+    run = context.run
+    stopped_by: str | None = None
+    for number, stage in enumerate(run.stages, start=1):
+        if stopped_by is not None:
+            stage.summary = f"not run: {stopped_by} failed"
+            continue
+        needed = NEEDS.get(stage.key)
+        if needed and run.stage(needed).status is not Status.PASSED:
+            stage.summary = f"not run: it needs {needed}, which did not pass"
+            continue
+        _run_stage(number, stage, context, console)
+        if stage.status is Status.FAILED and (stage.key in FATAL or not context.options.keep_going):
+            stopped_by = stage.key
 
 
 def _run_stage(
