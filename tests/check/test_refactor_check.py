@@ -296,8 +296,16 @@ def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
 
 
 def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) -> None:
-    checker.configure(commands={"serve": "", "smoke": ["sleep 120"]}, check={"command_timeout": 1})
+    smoke_pid = checker.root / "smoke.pid"
+    checker.configure(
+        commands={"serve": "", "smoke": [f"echo $$ > {smoke_pid}; exec sleep 120"]},
+        check={"command_timeout": 1},
+    )
     result = checker.check()
-    assert_failed_at(result, "smoke")
-    assert "smoke 1 did not finish within" in result.markdown
-    assert "check.command_timeout" in result.markdown
+    try:
+        assert_failed_at(result, "smoke")
+        assert "smoke 1 did not finish within" in result.markdown
+        assert "check.command_timeout" in result.markdown
+        assert process_gone(pid_in(smoke_pid))
+    finally:
+        kill_quietly(pid_in(smoke_pid))
