@@ -59,7 +59,7 @@ def clone_prod(
     out: str = "",
     yes: bool = False,
 ) -> None:
-    """Dump production through a throwaway RDS copy; every cloud resource is removed after."""
+    """Dump prod via a throwaway RDS copy, then remove it."""
     with domain_errors(), aws_errors():
         from rich.console import Console
 
@@ -94,7 +94,7 @@ def clone_prod(
     }
 )
 def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
-    """List our RDS instances, snapshots, local clones and dumps; exit 1 when strays exist."""
+    """List clones in AWS and locally; exit 1 on strays."""
     with domain_errors(), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
