@@ -32,6 +32,7 @@ from rich.progress import (
 
 from prodclone import dumps
 from prodclone.aws import cost, rds, tags, tunnels
+from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation
 from prodclone.aws.signals import shielded, sigterm_interrupts
 from prodclone.errors import ProdcloneError
@@ -57,6 +58,8 @@ STEPS = (
 )
 # How long cleanup may wait (for a snapshot still being taken, say).
 CLEANUP_TIMEOUT_SECONDS = 45 * 60
+# How long cleanup looks for a resource whose create call was sent but not answered.
+APPEAR_GRACE_SECONDS = 120
 KEEP_HOURS = 24
 EXPIRY_MARGIN_MINUTES = 30
 
@@ -334,24 +337,43 @@ class _Run:
     def cleanup_wait(self) -> rds.WaitPolicy:
         return rds.WaitPolicy(CLEANUP_TIMEOUT_SECONDS, self.settings.aws.poll_max_seconds)
 
+    def grace_wait(self) -> rds.WaitPolicy:
+        return rds.WaitPolicy(APPEAR_GRACE_SECONDS, self.settings.aws.poll_max_seconds)
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[str]:
         plan, client = self.plan, self.clients.rds
+        sent = refused = False
         try:
             self.report.step(f"snapshot {plan.snapshot_id} of {plan.source.identifier}")
-            rds.create_snapshot(client, plan.source, plan.snapshot_id, plan.tags)
+            sent = True
+            try:
+                rds.create_snapshot(client, plan.source, plan.snapshot_id, plan.tags)
+            except Exception as exc:
+                refused = bool(error_code(exc))  # AWS answered no: nothing was created
+                raise
             checkpoint("snapshot")
             self._wait_snapshot_with_progress()
             checkpoint("snapshot-ready")
             yield plan.snapshot_id
         finally:
-            self.cleanup.attempt(
-                f"snapshot {plan.snapshot_id}",
-                delete_snapshot_command(plan.snapshot_id, self.clients.region),
-                lambda: rds.delete_snapshot(
-                    client, plan.snapshot_id, plan.run, self.cleanup_wait()
-                ),
-            )
+            if sent and not refused:
+                self.cleanup.attempt(
+                    f"snapshot {plan.snapshot_id}",
+                    delete_snapshot_command(plan.snapshot_id, self.clients.region),
+                    self._delete_snapshot,
+                )
+
+    def _delete_snapshot(self) -> str:
+        client, snapshot_id = self.clients.rds, self.plan.snapshot_id
+        outcome = rds.delete_snapshot(client, snapshot_id, self.plan.run, self.cleanup_wait())
+        if outcome == "absent" and rds.appears(
+            f"snapshot {snapshot_id}",
+            lambda: rds.snapshot_exists(client, snapshot_id),
+            self.grace_wait(),
+        ):
+            outcome = rds.delete_snapshot(client, snapshot_id, self.plan.run, self.cleanup_wait())
+        return outcome
 
     def _wait_snapshot_with_progress(self) -> None:
         observe = self.report.observer(f"snapshot {self.plan.snapshot_id}")
@@ -377,36 +399,53 @@ class _Run:
     def instance(self) -> Iterator[rds.Endpoint]:
         plan, client = self.plan, self.clients.rds
         region = self.clients.region
+        sent = refused = False
         try:
             self.report.step(f"restore {plan.instance_id} ({plan.instance_class})")
-            rds.restore_instance(
-                client,
-                instance_id=plan.instance_id,
-                snapshot_id=plan.snapshot_id,
-                instance_class=plan.instance_class,
-                subnet_group=plan.subnet_group,
-                security_groups=plan.security_groups,
-                tags=plan.tags,
-            )
+            sent = True
+            try:
+                rds.restore_instance(
+                    client,
+                    instance_id=plan.instance_id,
+                    snapshot_id=plan.snapshot_id,
+                    instance_class=plan.instance_class,
+                    subnet_group=plan.subnet_group,
+                    security_groups=plan.security_groups,
+                    tags=plan.tags,
+                )
+            except Exception as exc:
+                refused = bool(error_code(exc))  # AWS answered no: nothing was created
+                raise
             checkpoint("instance")
             with self.report.waiting(f"instance {plan.instance_id}") as observe:
                 endpoint = rds.wait_instance(client, plan.instance_id, self.wait(), observe)
             checkpoint("instance-ready")
             yield endpoint
         finally:
-            if self.options.keep_instance:
+            created = sent and not refused
+            if created and self.options.keep_instance:
                 self._announce_kept()
-            else:
+            elif created:
                 self.cleanup.attempt(
                     f"instance {plan.instance_id}",
                     delete_instance_command(plan.instance_id, region),
-                    lambda: self._delete_instance(),
+                    self._delete_instance,
                 )
 
     def _delete_instance(self) -> str:
-        return rds.delete_instance_when_possible(
-            self.clients.rds, self.plan.instance_id, self.plan.run, self.cleanup_wait()
+        client, instance_id = self.clients.rds, self.plan.instance_id
+        outcome = rds.delete_instance_when_possible(
+            client, instance_id, self.plan.run, self.cleanup_wait()
         )
+        if outcome == "absent" and rds.appears(
+            f"instance {instance_id}",
+            lambda: rds.instance_exists(client, instance_id),
+            self.grace_wait(),
+        ):
+            outcome = rds.delete_instance_when_possible(
+                client, instance_id, self.plan.run, self.cleanup_wait()
+            )
+        return outcome
 
     def _announce_kept(self) -> None:
         plan = self.plan

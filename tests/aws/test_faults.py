@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from prodclone.clone import STEPS
-from tests.aws.conftest import Cloud, plugin_processes, start_inv, wait_for_line
+from tests.aws.conftest import Cloud, aws_settings, plugin_processes, start_inv, wait_for_line
 from tests.conftest import Project
 
 # moto warns that its Throttling error has no shape in the RDS model; botocore still reads it.
@@ -204,3 +204,16 @@ def test_failed_cleanup_says_what_was_left_and_how_to_remove_it(
     # The rest of the cleanup still ran.
     assert cloud.snapshots() == []
     assert plugin_processes(cloud) == []
+
+
+def test_aws_refusing_the_restore_is_one_line_and_the_snapshot_is_removed(
+    project: Project, cloud: Cloud
+) -> None:
+    project.configure(aws_settings(subnet_group="no-such-subnet-group"))
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 1
+    assert "prodclone: AWS refused RestoreDBInstanceFromDBSnapshot: DBSubnetGroupNotFound" in (
+        result.stderr
+    )
+    assert "KEPT" not in result.stderr
+    assert_nothing_left(project, cloud)

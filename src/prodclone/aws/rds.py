@@ -189,6 +189,29 @@ def delete_snapshot(rds: RDSClient, snapshot_id: str, run: str | None, wait: Wai
     return "deleted"
 
 
+def snapshot_exists(rds: RDSClient, snapshot_id: str) -> bool:
+    return _snapshot(rds, snapshot_id) is not None
+
+
+def instance_exists(rds: RDSClient, instance_id: str) -> bool:
+    return _instance(rds, instance_id) is not None
+
+
+def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
+    """Whether `exists` turns true within the wait: a create whose answer never arrived
+    (interrupted mid-call) may still have happened, and lists can lag behind a create."""
+
+    def look() -> Observation:
+        found = exists()
+        return Observation("present" if found else "absent", found)
+
+    try:
+        poll_until(what, look, timeout_seconds=wait.timeout_seconds, max_interval=wait.max_interval)
+    except ProdcloneError:
+        return False
+    return True
+
+
 def _snapshot_done(rds: RDSClient, snapshot_id: str) -> Observation:
     snap = _snapshot(rds, snapshot_id)
     status = str(snap.get("Status", "")) if snap else "deleted"
