@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_450_000, help="documents (~0.7 KB each)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (median)")
-    parser.add_argument("--data-dir", default=".prodclone-bench-check", help="server folder")
+    parser.add_argument("--data-dir", default=".prodclone-bench/check", help="server folder")
     parser.add_argument("--out", default="benchmarks/results/refactor_check.md")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir).resolve()
