@@ -13,6 +13,7 @@ from prodclone.schema.model import Change, Difference
 _TOKEN = re.compile(r"[ .(),]+")
 _SEPARATOR = re.compile(r"[.(]")
 _DEFAULT_ACL = "DEFAULT ACL"
+_PUBLICATION = "PUBLICATION"
 
 
 def dump_differences(
@@ -65,4 +66,9 @@ def _name_prefixes(names: Iterable[str]) -> set[str]:
 
 def _explained(entry: DumpEntry, names: set[str]) -> bool:
     prefix = "" if entry.schema == "-" else f"{entry.schema}."
-    return any(prefix + token.strip('"') in names for token in _TOKEN.split(entry.name) if token)
+    tokens = [token.strip('"') for token in _TOKEN.split(entry.name) if token]
+    # `PUBLICATION TABLE` entries are named `<publication> <table>` in the table's
+    # schema; publications themselves have no schema.
+    if entry.type.startswith(_PUBLICATION) and tokens and tokens[0] in names:
+        return True
+    return any(prefix + token in names for token in tokens)

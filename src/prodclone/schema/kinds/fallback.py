@@ -25,6 +25,13 @@ _CATALOGS = (
     ("pg_ts_template", ""),
     ("pg_foreign_data_wrapper", ""),
     ("pg_foreign_server", ""),
+    ("pg_user_mapping", ""),
+    # A shared catalog: only this database's subscriptions.
+    (
+        "pg_subscription",
+        " AND subdbid = (SELECT oid FROM pg_catalog.pg_database"
+        " WHERE datname = pg_catalog.current_database())",
+    ),
     ("pg_statistic_ext", ""),
     ("pg_transform", ""),
     ("pg_language", ""),

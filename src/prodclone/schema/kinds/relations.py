@@ -53,6 +53,9 @@ SELECT {_REL_NAME} AS name,
               JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
               WHERE x.indrelid = c.oid AND x.indisreplident), '?') END AS replica_identity,
        {_SORTED_OPTIONS.format(arr="c.reloptions")} AS options,
+       (SELECT {_SORTED_OPTIONS.format(arr="tc.reloptions")} FROM pg_catalog.pg_class tc
+         WHERE tc.oid = c.reltoastrelid) AS toast_options,
+       CASE WHEN c.reloftype <> 0 THEN c.reloftype::pg_catalog.regtype::text END AS of_type,
        (SELECT am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) AS access_method,
        (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts
          WHERE ts.oid = c.reltablespace) AS tablespace,
@@ -187,7 +190,9 @@ SELECT {_REL_NAME} AS name,
        s.seqcycle AS cycle,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
        (SELECT tn.nspname || '.' || tc.relname || '.' || ta.attname
-               || CASE dep.deptype WHEN 'i' THEN ' (identity)' ELSE '' END
+               || CASE dep.deptype WHEN 'i' THEN ' (identity '
+                    || CASE ta.attidentity WHEN 'a' THEN 'always' ELSE 'by default' END || ')'
+                  ELSE '' END
           FROM pg_catalog.pg_depend dep
           JOIN pg_catalog.pg_class tc ON tc.oid = dep.refobjid
           JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace

@@ -54,6 +54,8 @@ SELECT {qualified("n.nspname", "t.typname")} AS name,
        CASE WHEN t.typcollation <> bt.typcollation
             THEN {_COLLATION.format(coll="t.typcollation")} END AS collation,
        (SELECT pg_catalog.array_agg(c.conname || ': ' || pg_catalog.pg_get_constraintdef(c.oid)
+                                    || COALESCE(' COMMENT ' || pg_catalog.quote_literal(
+                                         {comment("pg_constraint", "c.oid")}), '')
                                     ORDER BY c.conname)
           FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid) AS constraints,{_COMMON}
 {_FROM}
