@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from xml.etree import ElementTree
 
 import psycopg
 
@@ -56,7 +57,9 @@ def assert_failed_at(result: Result, key: str) -> None:
     assert key in result.json["failed_stages"]
     assert result.stage(key)["status"] == "failed"
     assert f"### {key}:" in result.markdown
-    assert f'type="{key}"' in result.junit and "<failure" in result.junit
+    cases = ElementTree.fromstring(result.junit).iter("testcase")
+    failed_cases = [case.get("name", "") for case in cases if case.find("failure") is not None]
+    assert any(f". {key}: " in name for name in failed_cases), failed_cases
 
 
 def app_pid(result: Result) -> int:
