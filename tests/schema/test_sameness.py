@@ -119,3 +119,117 @@ def test_different_owners(pg: LocalServer, dbs: Databases, reader_role: str) -> 
     # five objects and the two sequences that follow their tables' owner.
     assert result.hidden_count == 7
     assert "7 hidden (7 by owners" in result.summary()
+
+
+def test_columns_added_and_dropped_over_time(pg: LocalServer, dbs: Databases) -> None:
+    same(
+        pg,
+        dbs,
+        """CREATE TABLE t (id int);
+           ALTER TABLE t ADD a text; ALTER TABLE t ADD tmp int; ALTER TABLE t ADD b int DEFAULT 3;
+           ALTER TABLE t DROP tmp; ALTER TABLE t ADD c date NOT NULL;
+           CREATE VIEW tv AS SELECT * FROM t;""",
+        """CREATE TABLE t (id int, a text, b int DEFAULT 3, c date NOT NULL);
+           CREATE VIEW tv AS SELECT * FROM t;""",
+    )
+
+
+def test_not_null_identity_and_type_set_by_alter_table(pg: LocalServer, dbs: Databases) -> None:
+    same(
+        pg,
+        dbs,
+        """CREATE TABLE t (id int NOT NULL, a text, n int);
+           ALTER TABLE t ALTER id ADD GENERATED ALWAYS AS IDENTITY;
+           ALTER TABLE t ALTER a SET NOT NULL; ALTER TABLE t ALTER n TYPE bigint;
+           ALTER TABLE t ALTER n SET STATISTICS 100; ALTER TABLE t ALTER n SET STATISTICS -1;
+           ALTER TABLE t SET (fillfactor = 50); ALTER TABLE t RESET (fillfactor);""",
+        "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, a text NOT NULL, n bigint);",
+    )
+
+
+def test_sequences_after_nextval_and_restart(pg: LocalServer, dbs: Databases) -> None:
+    same(
+        pg,
+        dbs,
+        CUSTOMERS
+        + """SELECT nextval('customers_id_seq') FROM generate_series(1, 100);
+             ALTER SEQUENCE customers_id_seq RESTART WITH 50;""",
+        CUSTOMERS,
+    )
+
+
+def test_grants_and_default_privileges_by_other_routes(
+    pg: LocalServer, dbs: Databases, reader_role: str
+) -> None:
+    same(
+        pg,
+        dbs,
+        CUSTOMERS
+        + HELPER
+        + f"""
+ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {reader_role};
+ALTER DEFAULT PRIVILEGES GRANT INSERT ON TABLES TO {reader_role};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT UPDATE ON TABLES TO {reader_role};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE UPDATE ON TABLES FROM {reader_role};
+GRANT SELECT ON customers TO {reader_role}; REVOKE SELECT ON customers FROM {reader_role};
+REVOKE ALL ON FUNCTION answer() FROM PUBLIC; GRANT EXECUTE ON FUNCTION answer() TO PUBLIC;
+GRANT ALL ON customers TO CURRENT_USER;""",
+        CUSTOMERS
+        + HELPER
+        + f"ALTER DEFAULT PRIVILEGES GRANT INSERT, SELECT ON TABLES TO {reader_role};",
+    )
+
+
+def test_view_and_function_recreated(pg: LocalServer, dbs: Databases) -> None:
+    same(
+        pg,
+        dbs,
+        CUSTOMERS
+        + ORDERS
+        + TOTALS
+        + HELPER
+        + """DROP VIEW customer_totals;
+             CREATE VIEW customer_totals AS SELECT customer_id, sum(total) FROM orders GROUP BY 1;
+             CREATE OR REPLACE VIEW customer_totals AS
+                 SELECT customer_id, sum(total) FROM orders GROUP BY 1;
+             CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql IMMUTABLE
+                 AS 'SELECT 42';""",
+        CUSTOMERS + ORDERS + TOTALS + HELPER,
+    )
+
+
+def test_partition_attached_or_created_as_one(pg: LocalServer, dbs: Databases) -> None:
+    parent = "CREATE TABLE days (id int, day date) PARTITION BY RANGE (day);"
+    same(
+        pg,
+        dbs,
+        parent
+        + """CREATE TABLE days_2025 (id int, day date);
+             ALTER TABLE days ATTACH PARTITION days_2025
+                 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');""",
+        parent
+        + """CREATE TABLE days_2025 PARTITION OF days
+                 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');""",
+    )
+
+
+def test_types_and_tables_moved_or_altered_into_shape(pg: LocalServer, dbs: Databases) -> None:
+    same(
+        pg,
+        dbs,
+        """CREATE SCHEMA app;
+           CREATE TABLE public.t (id serial PRIMARY KEY); ALTER TABLE public.t SET SCHEMA app;
+           CREATE TYPE app.pair AS (x int); ALTER TYPE app.pair ADD ATTRIBUTE tmp int;
+           ALTER TYPE app.pair ADD ATTRIBUTE y text; ALTER TYPE app.pair DROP ATTRIBUTE tmp;
+           CREATE DOMAIN app.positive AS int; ALTER DOMAIN app.positive ADD CHECK (VALUE > 0);
+           ALTER DOMAIN app.positive SET NOT NULL;
+           CREATE TYPE app.mood AS ENUM ('sad', 'fine');
+           ALTER TYPE app.mood RENAME VALUE 'fine' TO 'ok';
+           ALTER TABLE app.t ENABLE ROW LEVEL SECURITY;
+           ALTER TABLE app.t DISABLE ROW LEVEL SECURITY;
+           COMMENT ON TABLE app.t IS 'gone'; COMMENT ON TABLE app.t IS NULL;""",
+        """CREATE SCHEMA app; CREATE TABLE app.t (id serial PRIMARY KEY);
+           CREATE TYPE app.pair AS (x int, y text);
+           CREATE DOMAIN app.positive AS int NOT NULL CHECK (VALUE > 0);
+           CREATE TYPE app.mood AS ENUM ('sad', 'ok');""",
+    )
