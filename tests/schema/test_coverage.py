@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from prodclone.local.server import LocalServer
 from prodclone.schema import SchemaDiffError, render_text
-from tests.schema.helpers import Databases, compare, dump_and_restore
+from tests.schema.helpers import Databases, compare
 
 TABLE = "CREATE TABLE t (a int, b int, c int);"
-RICH_SCHEMA = Path(__file__).with_name("rich_schema.sql")
 
 
 def test_object_of_a_kind_not_modelled_is_listed_by_identity(
@@ -132,19 +129,3 @@ COMMENT ON COLUMN app.parent.total IS 'money';
         "publication",
         "default privileges",
     }
-
-
-def test_every_kind_survives_dump_and_restore(
-    pg: LocalServer, dbs: Databases, tmp_path: Path
-) -> None:
-    original = dbs.create(RICH_SCHEMA.read_text(), "rich")
-    restored = dbs.create(label="rich_restored")
-    dump_and_restore(pg, original, restored, tmp_path / "rich.dump")
-    result = compare(pg, original, restored)
-    assert result.differences == [], render_text(result)
-    assert result.not_modelled == [
-        "app.simple2 (text search configuration)",
-        "app.st (statistics object)",
-    ]
-    empty = [kind for kind, count in result.coverage.items() if not count.a]
-    assert empty == []
