@@ -252,8 +252,14 @@ def test_interrupt_leaves_the_clone_and_says_where_it_stopped(
 
 def test_interrupt_during_smoke_stops_the_app(checker: CheckProject) -> None:
     started, smoke_pid = checker.root / "smoke-started", checker.root / "smoke.pid"
+    worker_pid = checker.root / "worker.pid"
+    # The app with a worker of its own: the whole process group must go, not just its shell.
+    serve = f"sleep 300 & echo $! > {worker_pid}; {script('app.py', 'serve')}"
     checker.configure(
-        commands={"smoke": [f"echo $$ > {smoke_pid}; touch {started}; exec sleep 60"]},
+        commands={
+            "serve": serve,
+            "smoke": [f"echo $$ > {smoke_pid}; touch {started}; exec sleep 60"],
+        },
         check={"log_patterns": []},
     )
     result = checker.check_interrupted_when(started)
@@ -262,9 +268,11 @@ def test_interrupt_during_smoke_stops_the_app(checker: CheckProject) -> None:
         assert result.json["interrupted_at"] == "smoke"
         assert "interrupted during **smoke**" in result.markdown
         assert process_gone(app_pid(result))
+        assert process_gone(pid_in(worker_pid))
         assert process_gone(pid_in(smoke_pid))
     finally:
         kill_quietly(pid_in(smoke_pid))
+        kill_quietly(pid_in(worker_pid))
 
 
 def test_second_interrupt_while_the_app_stops_still_stops_it(checker: CheckProject) -> None:
