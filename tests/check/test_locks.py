@@ -19,7 +19,9 @@ def wait_for_samples(sampler: LockSampler, count: int) -> None:
         time.sleep(0.01)
 
 
-def test_a_renamed_table_is_reported_under_its_new_name(pg: LocalServer, fresh_db: str) -> None:
+def test_holds_per_table_and_mode_and_renamed_tables_by_their_new_name(
+    pg: LocalServer, fresh_db: str
+) -> None:
     run_sql(pg, fresh_db, "CREATE TABLE accounts (id int); CREATE TABLE audit (id int);")
     with sampling(pg.url(fresh_db), interval=0.01, slow_seconds=3600) as sampler:
         with psycopg.connect(pg.url(fresh_db)) as migration:
@@ -27,9 +29,15 @@ def test_a_renamed_table_is_reported_under_its_new_name(pg: LocalServer, fresh_d
             migration.execute("LOCK TABLE audit IN SHARE MODE")
             wait_for_samples(sampler, 3)
             migration.commit()
+            migration.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+            wait_for_samples(sampler, 2)  # one may have started before the lock
+            migration.commit()
         wait_for_samples(sampler, 1)
-    holds = {hold.relation: hold for hold in sampler.report.holds}
-    assert holds["public.customers (was public.accounts)"].mode == "AccessExclusiveLock"
-    assert holds["public.audit"].mode == "ShareLock"
+    holds = {(hold.relation, hold.mode): hold for hold in sampler.report.holds}
+    assert set(holds) == {
+        ("public.customers (was public.accounts)", "AccessExclusiveLock"),
+        ("public.audit", "ShareLock"),
+        ("public.audit", "AccessExclusiveLock"),
+    }
     assert all(hold.seconds > 0 for hold in holds.values())
     assert sampler.report.slow == [] and sampler.report.error == ""

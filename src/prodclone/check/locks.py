@@ -19,7 +19,6 @@ import psycopg
 
 # Modes that conflict with ROW EXCLUSIVE, the lock every INSERT/UPDATE/DELETE takes.
 BLOCKING_MODES = ("AccessExclusiveLock", "ExclusiveLock", "ShareRowExclusiveLock", "ShareLock")
-_STRENGTH = {mode: rank for rank, mode in enumerate(reversed(BLOCKING_MODES))}
 
 _SAMPLE = """
 SELECT l.pid, l.relation::bigint, l.mode,
@@ -100,7 +99,8 @@ class LockSampler:
         self.report = LockReport(interval=interval)
         # (pid, relation, mode) -> monotonic time first seen in the current stretch
         self._open: dict[tuple[int, int, str], float] = {}
-        self._longest: dict[int, LockHold] = {}
+        # (relation, mode) -> its longest hold: a table can be held in two modes in turn.
+        self._longest: dict[tuple[int, str], LockHold] = {}
         self._slow: dict[tuple[int, datetime], SlowStatement] = {}
 
     def start(self) -> None:
@@ -140,13 +140,9 @@ class LockSampler:
             first = self._open.setdefault(key, now)
             # A hold seen once lasted at least part of one interval.
             held = max(now - first, self._interval / 2)
-            best = self._longest.get(relation)
-            if (
-                best is None
-                or held > best.seconds
-                or (held == best.seconds and _STRENGTH[mode] > _STRENGTH[best.mode])
-            ):
-                self._longest[relation] = LockHold(name, kind, mode, held)
+            best = self._longest.get((relation, mode))
+            if best is None or held > best.seconds:
+                self._longest[(relation, mode)] = LockHold(name, kind, mode, held)
         for key in list(self._open):
             if key not in seen:
                 del self._open[key]
@@ -161,8 +157,9 @@ class LockSampler:
 
     def _name_after_migration(self, conn: psycopg.Connection) -> None:
         """A table the migration renamed was sampled under its old name: show both."""
-        current: dict[int, str] = dict(conn.execute(_NAMES, (list(self._longest),)).fetchall())
-        for oid, hold in self._longest.items():
+        oids = list({oid for oid, _mode in self._longest})
+        current: dict[int, str] = dict(conn.execute(_NAMES, (oids,)).fetchall())
+        for (oid, _mode), hold in self._longest.items():
             name = current.get(oid)
             if name and name != hold.relation:
                 was = "" if hold.relation.startswith("relation ") else f" (was {hold.relation})"

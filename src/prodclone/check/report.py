@@ -113,7 +113,7 @@ def _lock_lines(stage: StageResult) -> list[str]:
     holds = figures.get("locks", [])
     if holds:
         lines += [
-            "| relation | strongest blocking lock | longest hold |",
+            "| relation | blocking lock | longest hold |",
             "|---|---|---|",
         ]
         for hold in holds[:MAX_LOCK_ROWS]:
