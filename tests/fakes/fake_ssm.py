@@ -54,14 +54,13 @@ class FakeSsm:
                     if not body.get("Target", "").startswith("i-"):
                         return self._error(400, "InvalidTarget", "Target is not an instance id")
                     session_id = f"tester-{uuid.uuid4().hex[:17]}"
-                    fake.started.append({"SessionId": session_id, "Request": body})
-                    return self._reply(
-                        {
-                            "SessionId": session_id,
-                            "TokenValue": uuid.uuid4().hex,
-                            "StreamUrl": f"wss://ssmmessages.example/v1/data-channel/{session_id}",
-                        }
-                    )
+                    session = {
+                        "SessionId": session_id,
+                        "TokenValue": uuid.uuid4().hex,
+                        "StreamUrl": f"wss://ssmmessages.example/v1/data-channel/{session_id}",
+                    }
+                    fake.started.append({**session, "Request": body})
+                    return self._reply(session)
                 if target == "AmazonSSM.TerminateSession":
                     fake.terminated.append(body.get("SessionId", ""))
                     return self._reply({"SessionId": body.get("SessionId", "")})

@@ -6,6 +6,8 @@ URL), prints what the real plugin prints, and relays each TCP connection on
 the local port to the Unix socket named by FAKE_PLUGIN_TARGET_SOCKET (the
 embedded PostgreSQL), whatever remote host the session names.
 
+Knobs for tests (env): FAKE_PLUGIN_VERSION=X.Y.Z.W is what --version prints;
+FAKE_PLUGIN_ARGV_FILE=path appends one JSON line {"argv", "session"} per start.
 Faults for tests (env): FAKE_PLUGIN_HANG=1 never opens the port;
 FAKE_PLUGIN_CUT_AFTER_BYTES=N drops every connection after N bytes from the
 server; FAKE_PLUGIN_STALL_SECONDS=S waits S seconds before relaying a connection.
@@ -22,7 +24,8 @@ import sys
 import threading
 import time
 
-VERSION = "1.2.650.0"
+DEFAULT_VERSION = "1.2.650.0"
+SESSION_ENV_VAR = "AWS_SSM_START_SESSION_RESPONSE"
 
 
 def fail(message: str) -> None:
@@ -66,15 +69,21 @@ def relay(client: socket.socket, session_id: str) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[1:] == ["--version"]:
-        print(VERSION)
+        print(os.environ.get("FAKE_PLUGIN_VERSION") or DEFAULT_VERSION)
         return 0
     if len(argv) != 7:
         fail(f"fake plugin: expected 6 arguments, got {len(argv) - 1}")
     session_arg, region, operation, _profile, params_json, endpoint = argv[1:]
-    session_json = os.environ.get(session_arg) if session_arg.isupper() else session_arg
+    # Like the real plugin: an argument naming the env var means "read the session there".
+    from_env = session_arg.startswith(SESSION_ENV_VAR)
+    session_json = os.environ.get(session_arg) if from_env else session_arg
     if session_json is None:
         fail(f"fake plugin: env var {session_arg} is not set")
     session = json.loads(session_json or "{}")
+    record = os.environ.get("FAKE_PLUGIN_ARGV_FILE")
+    if record:
+        with open(record, "a") as handle:
+            handle.write(json.dumps({"argv": argv[1:], "session": session}) + "\n")
     params = json.loads(params_json)
     if operation != "StartSession" or not region or not endpoint.startswith("http"):
         fail("fake plugin: bad arguments")

@@ -31,6 +31,8 @@ PORT_FORWARD_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
 # the session token out of the process list (the AWS CLI makes the same choice).
 ENV_VAR_PLUGIN_MIN = (1, 2, 497, 0)
 SESSION_ENV_VAR = "AWS_SSM_START_SESSION_RESPONSE"
+# How long the plugin gets to close its session after SIGINT before SIGKILL.
+PLUGIN_STOP_SECONDS = 5.0
 _PORT_OPENED = re.compile(r"Port (\d+) opened")
 
 
@@ -67,6 +69,39 @@ def find_plugin(name: str) -> str:
             "session-manager-working-with-install-plugin.html) or set prodclone.aws.ssm_plugin"
         )
     return path
+
+
+def plugin_invocation(
+    plugin_path: str,
+    version: tuple[int, ...],
+    *,
+    session: dict[str, str],
+    region: str,
+    profile: str,
+    request: dict[str, Any],
+    endpoint_url: str,
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment `aws ssm start-session` gives the plugin.
+
+    Order: session, region, "StartSession", profile, request JSON, endpoint URL. The
+    session is JSON in argv for old plugins; newer ones get the name of an env var
+    holding it, which keeps the session token out of the process list.
+    """
+    env = dict(os.environ)
+    session_arg = json.dumps(session)
+    if version > ENV_VAR_PLUGIN_MIN:
+        env[SESSION_ENV_VAR] = session_arg
+        session_arg = SESSION_ENV_VAR
+    argv = [
+        plugin_path,
+        session_arg,
+        region,
+        "StartSession",
+        profile,
+        json.dumps(request),
+        endpoint_url,
+    ]
+    return argv, env
 
 
 def plugin_version(path: str) -> tuple[int, ...]:
@@ -113,17 +148,30 @@ def _accepts(port: int) -> bool:
 
 
 def _stop_process_group(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-    process.wait()  # reap
+    """SIGINT (the plugin closes its session on it), wait, SIGKILL, reap.
+
+    The plugin leads its own group (start_new_session), so the group id is its pid;
+    the final SIGKILL goes out while the leader is still unreaped, so that id cannot
+    have been reused by then, and it takes anything the plugin left in its group.
+    """
+    if process.returncode is not None:
+        return  # already reaped (it exited on its own): its group id may be reused by now
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # anything it left in its group
+        os.killpg(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + PLUGIN_STOP_SECONDS
+    while not _exited_unreaped(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()  # reap
+
+
+def _exited_unreaped(pid: int) -> bool:
+    """Whether the process has exited, leaving it a zombie (WNOWAIT) so its pid stays taken."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 @contextlib.contextmanager
@@ -151,28 +199,26 @@ def ssm_tunnel(
             "localPortNumber": [str(local_port)],
         },
     }
-    session: dict[str, Any] = dict(ssm.start_session(**request))
-    session.pop("ResponseMetadata", None)
-    session_id = str(session["SessionId"])
+    response = ssm.start_session(**request)
+    session_id = str(response["SessionId"])
     process: subprocess.Popen[str] | None = None
     output: _PluginOutput | None = None
     try:
-        env = dict(os.environ)
-        if plugin_version(plugin_path) > ENV_VAR_PLUGIN_MIN:
-            env[SESSION_ENV_VAR] = json.dumps(session)
-            session_arg = SESSION_ENV_VAR
-        else:
-            session_arg = json.dumps(session)
+        argv, env = plugin_invocation(
+            plugin_path,
+            plugin_version(plugin_path),
+            session={
+                "SessionId": session_id,
+                "TokenValue": str(response["TokenValue"]),
+                "StreamUrl": str(response["StreamUrl"]),
+            },
+            region=region,
+            profile=profile,
+            request=request,
+            endpoint_url=ssm.meta.endpoint_url,
+        )
         process = subprocess.Popen(
-            [
-                plugin_path,
-                session_arg,
-                region,
-                "StartSession",
-                profile,
-                json.dumps(request),
-                ssm.meta.endpoint_url,
-            ],
+            argv,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
