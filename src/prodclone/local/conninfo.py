@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -22,13 +22,19 @@ def socket_url(socket_dir: str, port: int, user: str, dbname: str) -> str:
 
 
 def mask(url: str) -> str:
-    """The URL with any password replaced, safe to print."""
+    """The URL with any password replaced, safe to print.
+
+    libpq also takes the password as a query parameter (`?password=...`).
+    """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username or ''}:***"
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{userinfo}@{host}").geturl()
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        masked = [(key, "***" if key == "password" else value) for key, value in query]
+        parts = parts._replace(query=urlencode(masked, safe="/*"))
+    return parts.geturl()
 
 
 def hosts(url: str) -> list[str]:
