@@ -7,14 +7,14 @@ the source instance besides describing it is `create_db_snapshot`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation, poll_until
-from prodclone.aws.tags import as_dict, require_ours
+from prodclone.aws.tags import as_dict, is_ours, require_ours
 from prodclone.errors import ProdcloneError
 
 if TYPE_CHECKING:
@@ -72,19 +72,12 @@ def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
             "prodclone.aws.source_instance is not set: name the production RDS instance "
             "(INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE)"
         )
-    try:
-        found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
-    except Exception as exc:
-        if error_code(exc) == "DBInstanceNotFound":
-            found = []
-        else:
-            raise
-    if not found:
+    item = _instance(rds, identifier)
+    if item is None:
         raise ProdcloneError(
             f"RDS instance {identifier!r} was not found in this region; "
             "check prodclone.aws.source_instance and prodclone.aws.region"
         )
-    item = found[0]
     engine = str(item.get("Engine", ""))
     if engine != "postgres":
         raise ProdcloneError(
@@ -133,10 +126,20 @@ def create_snapshot(
 
 
 def _snapshot(rds: RDSClient, snapshot_id: str) -> dict[str, Any] | None:
+    return _describe_one(
+        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"],
+        "DBSnapshotNotFound",
+    )
+
+
+def _describe_one(
+    describe: Callable[[], Sequence[Any]], not_found_code: str
+) -> dict[str, Any] | None:
+    """The one item a describe-by-identifier returns, or None when AWS says it does not exist."""
     try:
-        found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"]
+        found = describe()
     except Exception as exc:
-        if error_code(exc) == "DBSnapshotNotFound":
+        if error_code(exc) == not_found_code:
             return None
         raise
     return dict(found[0]) if found else None
@@ -250,13 +253,10 @@ def restore_instance(
 
 
 def _instance(rds: RDSClient, instance_id: str) -> dict[str, Any] | None:
-    try:
-        found = rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
-    except Exception as exc:
-        if error_code(exc) == "DBInstanceNotFound":
-            return None
-        raise
-    return dict(found[0]) if found else None
+    return _describe_one(
+        lambda: rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"],
+        "DBInstanceNotFound",
+    )
 
 
 def wait_instance(
@@ -391,35 +391,33 @@ class CloudResource:
 
 def list_ours(rds: RDSClient) -> list[CloudResource]:
     """Every instance and manual snapshot in the region that carries our run tag."""
-    found: list[CloudResource] = []
+    items: list[tuple[str, dict[str, Any]]] = []
     for page in rds.get_paginator("describe_db_instances").paginate():
-        for item in page["DBInstances"]:
-            tags = _tags(rds, dict(item), "DBInstanceArn")
-            if tags.get("prodclone:run"):
-                found.append(
-                    CloudResource(
-                        kind="instance",
-                        identifier=item["DBInstanceIdentifier"],
-                        status=str(item.get("DBInstanceStatus", "")),
-                        created=item.get("InstanceCreateTime"),
-                        tags=tags,
-                        instance_class=str(item.get("DBInstanceClass", "")),
-                        storage_gb=int(item.get("AllocatedStorage", 0)),
-                    )
-                )
+        items.extend(("instance", dict(item)) for item in page["DBInstances"])
     for snapshots in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
-        for snap in snapshots["DBSnapshots"]:
-            tags = _tags(rds, dict(snap), "DBSnapshotArn")
-            if tags.get("prodclone:run"):
-                found.append(
-                    CloudResource(
-                        kind="snapshot",
-                        identifier=snap["DBSnapshotIdentifier"],
-                        status=str(snap.get("Status", "")),
-                        created=snap.get("SnapshotCreateTime"),
-                        tags=tags,
-                        instance_class="",
-                        storage_gb=int(snap.get("AllocatedStorage", 0)),
-                    )
-                )
-    return found
+        items.extend(("snapshot", dict(snap)) for snap in snapshots["DBSnapshots"])
+    found = (_listed(rds, kind, item) for kind, item in items)
+    return [resource for resource in found if resource is not None]
+
+
+# Per kind: the response keys of its ARN, identifier, status and creation time.
+_LISTED_KEYS = {
+    "instance": ("DBInstanceArn", "DBInstanceIdentifier", "DBInstanceStatus", "InstanceCreateTime"),
+    "snapshot": ("DBSnapshotArn", "DBSnapshotIdentifier", "Status", "SnapshotCreateTime"),
+}
+
+
+def _listed(rds: RDSClient, kind: str, item: dict[str, Any]) -> CloudResource | None:
+    arn_key, id_key, status_key, created_key = _LISTED_KEYS[kind]
+    tags = _tags(rds, item, arn_key)
+    if not is_ours(tags):
+        return None
+    return CloudResource(
+        kind=kind,
+        identifier=str(item[id_key]),
+        status=str(item.get(status_key, "")),
+        created=item.get(created_key),
+        tags=tags,
+        instance_class=str(item.get("DBInstanceClass", "")),  # snapshots have none
+        storage_gb=int(item.get("AllocatedStorage", 0)),
+    )
