@@ -3,13 +3,19 @@
 Every key is declared in `DEFAULTS` so that Invoke maps `INVOKE_PRODCLONE_...`
 env vars onto it; `load_settings` validates the merged block and stops with one
 line naming the bad key.
+
+Invoke casts an env var to the type of the value it replaces, and badly:
+"false" becomes True, "many" for a number is a traceback, and a mapping key
+(`{}`) takes no env var at all. So Invoke is given every typed default as ""
+(unset: the parser applies the real default), and `load_settings` puts each
+set env var's own text in place of Invoke's cast, for the Reader to parse.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +30,7 @@ from prodclone.settings.local import (
     parse_commands,
     parse_local,
 )
-from prodclone.settings.reader import Reader
+from prodclone.settings.reader import Reader, env_var_for
 from prodclone.settings.schema_diff import (
     SCHEMA_DIFF_DEFAULTS,
     SchemaDiffSettings,
@@ -57,8 +63,46 @@ _APP_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
 
 
 def default_config() -> dict[str, Any]:
-    """A fresh copy of every declared key, for `Collection.configure`."""
-    return {"prodclone": copy.deepcopy(DEFAULTS)}
+    """Every declared key, for `Collection.configure`; typed values declared as "" (unset)."""
+    return {"prodclone": _as_text(DEFAULTS)}
+
+
+def _as_text(block: Mapping[str, Any]) -> dict[str, Any]:
+    declared: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, Mapping):
+            declared[key] = _as_text(value)
+        elif isinstance(value, bool | int | float):
+            declared[key] = ""
+        else:
+            declared[key] = copy.deepcopy(value)
+    return declared
+
+
+def declared_keys(block: Mapping[str, Any] = DEFAULTS, path: str = "prodclone") -> Iterator[str]:
+    """Dotted paths of every declared key (a `{}` default is one key: a mapping value)."""
+    for key, value in block.items():
+        if isinstance(value, Mapping) and value:
+            yield from declared_keys(value, f"{path}.{key}")
+        else:
+            yield f"{path}.{key}"
+
+
+def _with_env(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """`config` with the text of each set `INVOKE_PRODCLONE_...` env var in its key's place."""
+    merged = copy.deepcopy(dict(config))
+    for path in declared_keys():
+        text = environ.get(env_var_for(path))
+        if text is None:
+            continue
+        *parents, leaf = path.split(".")
+        block = merged
+        for name in parents:
+            if not isinstance(block.get(name), dict):
+                block[name] = {}
+            block = block[name]
+        block[leaf] = text
+    return merged
 
 
 @dataclass(frozen=True)
@@ -73,9 +117,19 @@ class Settings:
     check: CheckSettings
 
 
-def load_settings(config: Mapping[str, Any], project_dir: Path | None = None) -> Settings:
-    """Validate `config["prodclone"]`; relative paths are taken from `project_dir`."""
+def load_settings(
+    config: Mapping[str, Any],
+    project_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate `config["prodclone"]`; relative paths are taken from `project_dir`.
+
+    With `environ`, a set `INVOKE_PRODCLONE_...` env var overrides its key, as
+    in Invoke, but its text is parsed here (see the module's note).
+    """
     project = (project_dir or Path.cwd()).resolve()
+    if environ is not None:
+        config = _with_env(config, environ)
     root = Reader(config.get("prodclone"), "prodclone")
     app = root.text("app") or "app"
     if not _APP_NAME.match(app):

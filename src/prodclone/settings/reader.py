@@ -56,12 +56,14 @@ class Reader:
         return value
 
     def flag(self, key: str, default: bool = False) -> bool:
-        value = self._raw.get(key, default)
+        value = self._raw.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
             return True
-        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
             return False
         raise self.error(key, f"must be true or false (got {value!r})")
 

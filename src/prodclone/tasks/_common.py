@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,8 @@ def project_dir(c: Context) -> Path:
 
 
 def settings_of(c: Context) -> Settings:
-    return load_settings({"prodclone": to_plain(c.config.get("prodclone", {}))}, project_dir(c))
+    raw = {"prodclone": to_plain(c.config.get("prodclone", {}))}
+    return load_settings(raw, project_dir(c), environ=os.environ)
 
 
 @contextmanager

@@ -1,0 +1,219 @@
+"""Settings as Invoke hands them over: defaults, invoke.yaml, env vars, and bad values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke.config import Config
+from invoke.context import Context
+
+from prodclone.errors import SettingsError
+from prodclone.settings import DEFAULTS, Settings, load_settings
+from prodclone.settings.reader import Reader
+from prodclone.tasks import ns
+from prodclone.tasks._common import settings_of
+
+
+def settings_from(
+    project: Path, monkeypatch: pytest.MonkeyPatch, block: dict[str, Any], **env: str
+) -> Settings:
+    """What a task sees: the collection's defaults, the project's invoke.yaml, then env vars."""
+    (project / "invoke.yaml").write_text(json.dumps({"prodclone": block}))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = Config(defaults={**Config.global_defaults(), **ns.configuration()})
+    config.set_project_location(str(project))
+    config.load_project()
+    config.load_shell_env()
+    return settings_of(Context(config=config))
+
+
+def leaf_paths(block: dict[str, Any], prefix: str = "prodclone") -> list[str]:
+    paths = []
+    for name, value in block.items():
+        if isinstance(value, dict) and value:
+            paths.extend(leaf_paths(value, f"{prefix}.{name}"))
+        else:
+            paths.append(f"{prefix}.{name}")
+    return paths
+
+
+def test_defaults_name_the_app_databases_and_folders(tmp_path: Path) -> None:
+    settings = load_settings({}, tmp_path)
+    assert settings.app == "app"
+    assert settings.dump_dir == tmp_path.resolve() / "dump"
+    assert settings.local.data_dir == tmp_path.resolve() / ".prodclone"
+    assert settings.local.clone_db == "app_prod_clone"
+    assert settings.local.fresh_db == "app_fresh"
+    assert settings.local.url == "" and settings.local.embedded
+    assert settings.local.allow_remote is False
+    assert settings.local.keep_spare is True
+    assert settings.local.restore_jobs == 2
+    assert settings.local.db_env == {}
+    assert settings.commands.migrate == ""
+
+
+def test_every_declared_key_is_reachable_by_its_env_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invoke maps an env var only onto a declared key; a typo'd or missing default loses it."""
+    (tmp_path / "invoke.yaml").write_text("{}")
+    env = {}
+    for path in leaf_paths(DEFAULTS):
+        name = "INVOKE_" + path.replace(".", "_").upper()
+        env[name] = "marker"
+        monkeypatch.setenv(name, "marker")
+    config = Config(defaults={**Config.global_defaults(), **ns.configuration()})
+    config.set_project_location(str(tmp_path))
+    config.load_project()
+    config.load_shell_env()
+    unreached = []
+    for path in leaf_paths(DEFAULTS):
+        node: Any = config
+        for part in path.split("."):
+            node = node[part]
+        if node != "marker" and path != "prodclone.local.db_env":  # a mapping: ours to read
+            unreached.append(path)
+    assert unreached == []
+
+
+def test_env_vars_reach_flags_numbers_lists_and_mappings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_from(
+        tmp_path,
+        monkeypatch,
+        {"local": {"keep_spare": True, "db_env": {"FROM_YAML": "{db}"}}},
+        INVOKE_PRODCLONE_LOCAL_KEEP_SPARE="false",
+        INVOKE_PRODCLONE_LOCAL_ALLOW_REMOTE="yes",
+        INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS="4",
+        INVOKE_PRODCLONE_LOCAL_DB_ENV='{"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}"}',
+        INVOKE_PRODCLONE_COMMANDS_SMOKE='["./smoke a", "./smoke b"]',
+    )
+    assert settings.local.keep_spare is False
+    assert settings.local.allow_remote is True
+    assert settings.local.restore_jobs == 4
+    assert settings.local.db_env == {"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}"}
+    assert settings.commands.smoke == ("./smoke a", "./smoke b")
+
+
+def test_false_in_an_env_var_means_false(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invoke alone would read any non-empty text, "false" included, as true."""
+    for text in ("false", "0", "no", "off", "FALSE"):
+        settings = settings_from(
+            tmp_path, monkeypatch, {}, INVOKE_PRODCLONE_LOCAL_ALLOW_REMOTE=text
+        )
+        assert settings.local.allow_remote is False, text
+
+
+def test_yaml_values_keep_their_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(
+        tmp_path,
+        monkeypatch,
+        {
+            "app": "orcha",
+            "dump_dir": "/srv/dumps",
+            "local": {"allow_remote": True, "restore_jobs": 3, "clone_db": "orcha_copy"},
+            "commands": {"smoke": ["a", "b"], "migrate": "  yoyo apply  "},
+        },
+    )
+    assert settings.dump_dir == Path("/srv/dumps")
+    assert settings.local.allow_remote is True
+    assert settings.local.restore_jobs == 3
+    assert settings.local.clone_db == "orcha_copy"
+    assert settings.local.fresh_db == "orcha_fresh"
+    assert settings.commands.smoke == ("a", "b")
+    assert settings.commands.migrate == "yoyo apply"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "many"},
+            "prodclone.local.restore_jobs must be a whole number (got 'many'); "
+            "set it in invoke.yaml (prodclone: ...) or with INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS",
+        ),
+        (
+            {"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "0"},
+            "prodclone.local.restore_jobs must be at least 1 (got 0)",
+        ),
+        (
+            {"INVOKE_PRODCLONE_LOCAL_KEEP_SPARE": "sometimes"},
+            "prodclone.local.keep_spare must be true or false (got 'sometimes')",
+        ),
+        (
+            {"INVOKE_PRODCLONE_LOCAL_DB_ENV": "A=b"},
+            "prodclone.local.db_env must be a JSON object of names to values; "
+            "set it in invoke.yaml (prodclone: ...) or with INVOKE_PRODCLONE_LOCAL_DB_ENV",
+        ),
+        (
+            {"INVOKE_PRODCLONE_COMMANDS_SMOKE": "[not json"},
+            "prodclone.commands.smoke is not a valid JSON list",
+        ),
+        (
+            {"INVOKE_PRODCLONE_LOCAL_URL": "mysql://db/x"},
+            "prodclone.local.url must be a postgresql:// URL or empty (got 'mysql://db/x')",
+        ),
+        (
+            {"INVOKE_PRODCLONE_LOCAL_CLONE_DB": "drop table;"},
+            "prodclone.local.clone_db must be a database name",
+        ),
+        ({"INVOKE_PRODCLONE_APP": "My App"}, "prodclone.app must be lower-case letters"),
+    ],
+)
+def test_bad_env_values_stop_with_one_line_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from(tmp_path, monkeypatch, {}, **env)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"local": "embedded"}, "prodclone.local must be a mapping of keys"),
+        ({"local": {"db_env": ["A"]}}, "prodclone.local.db_env must be a mapping"),
+        ({"local": {"db_env": {"A": True}}}, "value of 'A' must be a string"),
+        ({"local": {"restore_jobs": 2.5}}, "prodclone.local.restore_jobs must be a whole number"),
+        ({"local": {"url": ["postgresql://x"]}}, "prodclone.local.url must be a string"),
+        ({"commands": {"smoke": [["nested"]]}}, "prodclone.commands.smoke must be a list"),
+        ({"local": {"clone_db": "x" * 41}}, "up to 40 long"),
+    ],
+)
+def test_bad_yaml_values_stop_with_one_line_naming_the_key(
+    tmp_path: Path, block: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=r"^prodclone\.") as caught:
+        load_settings({"prodclone": block}, tmp_path)
+    assert message in str(caught.value)
+
+
+def test_reader_treats_unset_values_as_their_default() -> None:
+    reader = Reader({"f": "", "n": "", "w": None, "t": None, "l": "", "m": ""}, "prodclone.x")
+    assert reader.flag("f", True) is True
+    assert reader.flag("absent") is False
+    assert reader.number("n", 1.5) == 1.5
+    assert reader.whole("w", 7) == 7
+    assert reader.text("t", "d") == "d"
+    assert reader.text_list("l") == ()
+    assert reader.text_map("m") == {}
+
+
+def test_reader_lists_accept_commas_json_and_yaml() -> None:
+    reader = Reader({"c": " a, b ,,c ", "j": '["a, b", "c"]', "y": ["a", 2]}, "prodclone.x")
+    assert reader.text_list("c") == ("a", "b", "c")
+    assert reader.text_list("j") == ("a, b", "c")
+    assert reader.text_list("y") == ("a", "2")
+
+
+def test_reader_choice_names_the_choices() -> None:
+    reader = Reader({"tunnel": "vpn"}, "prodclone.aws")
+    with pytest.raises(SettingsError, match="must be one of ssm, ssh, direct"):
+        reader.choice("tunnel", ("ssm", "ssh", "direct"), "ssm")
