@@ -77,7 +77,8 @@ def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
         base = local.url
         if not urlsplit(base).path.strip("/"):
             base = conninfo.url_for(base, "postgres")
-        return LocalServer(base_url=base, embedded=False)
+        # The embedded package's client tools (PostgreSQL 18) fit any older server too.
+        return LocalServer(base_url=base, embedded=False, extra_bin_dirs=(bin_dir(),))
     server = EmbeddedServer(local.data_dir)
     status = server.ensure_running() if start else server.status()
     if not status.running:
@@ -90,7 +91,7 @@ def app_env(server: LocalServer, dbname: str, db_env: dict[str, str]) -> dict[st
     env = dict(os.environ)
     env.update(server.libpq_env(dbname))
     if server.extra_bin_dirs:
-        # The embedded server's psql and friends, for commands that shell out to them.
+        # The embedded package's psql and friends, for commands that shell out to them.
         dirs = [str(path) for path in server.extra_bin_dirs]
         env["PATH"] = os.pathsep.join([*dirs, env.get("PATH", "")])
     env["DATABASE_URL"] = server.url(dbname)
