@@ -37,6 +37,14 @@ def domain_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         print("prodclone: interrupted", file=sys.stderr)
         raise Exit(code=130) from None
+    except Exception as exc:
+        # A database error nobody expected (the server went away, say): one line, not a
+        # traceback. psycopg is looked up, not imported, to keep `inv --list` fast.
+        psycopg = sys.modules.get("psycopg")
+        if psycopg is None or not isinstance(exc, psycopg.Error):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Exit(f"prodclone: database error: {first}", code=1) from None
 
 
 def to_plain(value: Any) -> Any:
