@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from urllib.parse import urlsplit
+
+from prodclone.local.server import LocalServer
 from tests.conftest import Project
+from tests.local.test_load_clone import make_dump
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
@@ -47,3 +52,50 @@ def test_env_var_overrides_config(project: Project) -> None:
     )
     assert result.returncode != 0
     assert "10.1.2.3" in result.stderr
+
+
+def external_url(pg: LocalServer, user: str = "postgres") -> str:
+    """The session's server reached as `prodclone.local.url`, over its socket, with a password."""
+    query = urlsplit(pg.base_url).query
+    return f"postgresql://{user}@/postgres?{query}&password=s3cret-pw"
+
+
+def test_external_server_by_url_loads_a_clone_and_never_prints_the_password(
+    project: Project, pg: LocalServer
+) -> None:
+    app = f"ext_{uuid.uuid4().hex[:8]}"
+    project.configure({"app": app, "local": {"url": external_url(pg), "keep_spare": False}})
+    make_dump(pg, project.root / "dump")
+
+    shown = project.inv("db.server")
+    assert shown.returncode == 0, shown.stderr
+    assert "external server: postgresql://postgres@/postgres?" in shown.stdout
+    loaded = project.inv("db.load-clone")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "restored in full" in loaded.stdout
+    assert "password=***" in loaded.stdout  # the url line, masked
+    dropped = project.inv("db.drop-clone", "--yes")
+    assert dropped.returncode == 0, dropped.stderr
+    assert f"dropped database {app}_prod_clone" in dropped.stdout
+    for result in (shown, loaded, dropped):
+        assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_a_role_without_createdb_gets_one_line_not_a_traceback(
+    project: Project, pg: LocalServer
+) -> None:
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        project.configure(
+            {"local": {"url": external_url(pg, role)}, "commands": {"migrate": "true"}}
+        )
+        result = project.inv("db.fresh")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "prodclone: database error: permission denied to create database"
+        ]
+    finally:
+        with pg.connect() as conn:
+            conn.execute(f'DROP ROLE "{role}"')
