@@ -121,37 +121,62 @@ def test_reset_ends_sessions_on_the_clone(app_project: Project, pg: LocalServer)
     app_conn.close()
 
 
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def test_missing_roles_are_created_nologin(app_project: Project, pg: LocalServer) -> None:
-    role = f"prod_owner_{uuid.uuid4().hex[:6]}"
-    reader = f"prod_reader_{uuid.uuid4().hex[:6]}"
+    """Prod's roles, odd names included, own and read the clone's objects as they did there."""
+    tag = uuid.uuid4().hex[:6]
+    owner, reader, quote_name, defaults = (
+        f"Prod Owner {tag}",  # upper case and a space
+        f"prod_reader_{tag}",
+        f'odd"role_{tag}',
+        f"Later_Reader_{tag}",  # only in ALTER DEFAULT PRIVILEGES
+    )
+    roles = (owner, reader, quote_name, defaults)
     with pg.connect() as conn:
-        conn.execute(f'CREATE ROLE "{role}" LOGIN')
-        conn.execute(f'CREATE ROLE "{reader}"')
+        for role in roles:
+            conn.execute(f"CREATE ROLE {quoted(role)} LOGIN")
     make_dump(
         pg,
         app_project.root / "dump",
-        f'ALTER TABLE orders OWNER TO "{role}"; GRANT SELECT ON customer TO "{reader}";',
+        f"""
+        ALTER TABLE orders OWNER TO {quoted(owner)};
+        GRANT SELECT ON customer TO {quoted(reader)}, {quoted(quote_name)};
+        ALTER DEFAULT PRIVILEGES FOR ROLE {quoted(owner)} IN SCHEMA public
+          GRANT SELECT ON TABLES TO {quoted(defaults)};
+        """,
     )
     with pg.connect() as conn:
-        conn.execute(f'DROP ROLE "{role}"')
-        conn.execute(f'DROP ROLE "{reader}"')
+        for role in roles:
+            conn.execute(f"DROP OWNED BY {quoted(role)}")
+            conn.execute(f"DROP ROLE {quoted(role)}")
     result = app_project.inv("db.load-clone")
     assert result.returncode == 0, result.stderr
     assert "created NOLOGIN roles" in result.stdout
-    assert role in result.stdout and reader in result.stdout
+    for role in roles:
+        assert role in result.stdout
     with psycopg.connect(pg.url(clone_of(app_project))) as conn:
-        owner = conn.execute(
+        owner_row = conn.execute(
             "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"
         ).fetchone()
-        assert owner == (role,)
+        assert owner_row == (owner,)
         can_login = conn.execute(
-            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+            "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s) AND NOT rolcanlogin",
+            (list(roles),),
         ).fetchone()
-        assert can_login == (False,)
-        granted = conn.execute(
-            "SELECT has_table_privilege(%s, 'customer', 'SELECT')", (reader,)
+        assert can_login == (len(roles),)
+        for role in (reader, quote_name):
+            granted = conn.execute(
+                "SELECT has_table_privilege(%s, 'customer', 'SELECT')", (role,)
+            ).fetchone()
+            assert granted == (True,), role
+        default_acl = conn.execute(
+            "SELECT defaclacl::text FROM pg_default_acl WHERE defaclrole = %s::regrole",
+            (quoted(owner),),
         ).fetchone()
-        assert granted == (True,)
+        assert default_acl is not None and defaults in default_acl[0]
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,12 @@ from prodclone.local.tools import ClientTool
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
 _IDENT_LIST = rf"{_IDENT}(?:\s*,\s*{_IDENT})*"
+# Default privileges put their GRANT after `ALTER DEFAULT PRIVILEGES FOR ROLE x IN SCHEMA s`.
+_DEFAULTS_PREFIX = r"(?:ALTER DEFAULT PRIVILEGES .*?)?"
 _PATTERNS = (
     re.compile(rf"\bOWNER TO ({_IDENT})"),
-    re.compile(rf"^GRANT .+? TO ({_IDENT_LIST})", re.MULTILINE),
-    re.compile(rf"^REVOKE .+? FROM ({_IDENT_LIST})", re.MULTILINE),
+    re.compile(rf"^{_DEFAULTS_PREFIX}GRANT .+? TO ({_IDENT_LIST})", re.MULTILINE),
+    re.compile(rf"^{_DEFAULTS_PREFIX}REVOKE .+? FROM ({_IDENT_LIST})", re.MULTILINE),
     re.compile(rf"\bFOR ROLE ({_IDENT_LIST})"),
     re.compile(rf"^CREATE POLICY .+?\bTO ({_IDENT_LIST})", re.MULTILINE | re.DOTALL),
     re.compile(rf"\bAUTHORIZATION ({_IDENT})"),
