@@ -111,6 +111,7 @@ def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, clo
     assert "snapshot   prodclone-" in result.stdout
     assert "prodclone:run=" in result.stdout and "prodclone:expires-at=" in result.stdout
     assert "estimate   about $" in result.stdout
+    assert "deleted at the end)" in result.stdout and "KEPT" not in result.stdout
     assert "dry run: nothing was created" in result.stdout
     assert cloud.instances() == []
     assert cloud.snapshots() == []

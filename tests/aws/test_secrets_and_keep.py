@@ -56,6 +56,7 @@ def test_keep_instance_keeps_it_and_says_how_to_remove_it(
     assert result.returncode == 0, result.stderr
     kept = cloud.instances()
     assert len(kept) == 1 and kept[0].startswith("prodclone-")
+    assert "KEPT afterwards (--keep-instance)" in result.stdout  # the plan says so up front
     assert f"KEPT instance {kept[0]}" in result.stderr
     assert f"aws rds delete-db-instance --region us-east-1 --db-instance-identifier {kept[0]}" in (
         result.stderr

@@ -31,6 +31,10 @@ PORT_FORWARD_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
 # the session token out of the process list (the AWS CLI makes the same choice).
 ENV_VAR_PLUGIN_MIN = (1, 2, 497, 0)
 SESSION_ENV_VAR = "AWS_SSM_START_SESSION_RESPONSE"
+SSH_BASTION_MISSING = (
+    "prodclone.aws.bastion is not set: with tunnel ssh it must name the SSH host "
+    "(INVOKE_PRODCLONE_AWS_BASTION)"
+)
 # How long the plugin gets to close its session after SIGINT before SIGKILL.
 PLUGIN_STOP_SECONDS = 5.0
 _PORT_OPENED = re.compile(r"Port (\d+) opened")
@@ -261,9 +265,7 @@ def ssh_tunnel(
 ) -> Iterator[LocalEnd]:
     """Forward a local port through an SSH bastion (Fabric, using ~/.ssh/config)."""
     if not bastion:
-        raise ProdcloneError(
-            "prodclone.aws.bastion is not set: with tunnel ssh it must name the SSH host"
-        )
+        raise ProdcloneError(SSH_BASTION_MISSING)
     check_port_free(local_port)
     from fabric import Connection
 

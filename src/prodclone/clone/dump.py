@@ -1,0 +1,177 @@
+"""pg_dump through the tunnel into a `.partial` path, the password in a 0600 pgpass file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.progress import DownloadColumn, TransferSpeedColumn
+
+from prodclone import dumps
+from prodclone.aws.signals import shielded
+from prodclone.aws.tunnels import LocalEnd
+from prodclone.clone.plan import ClonePlan
+from prodclone.clone.report import Report
+from prodclone.errors import ProdcloneError
+
+# How often the progress bar looks at the bytes written so far.
+PROGRESS_SECONDS = 0.3
+
+
+@contextlib.contextmanager
+def partial_path(final: Path) -> Iterator[Path]:
+    """Where the dump is written until it is checked; removed if it is still there at the end."""
+    partial = final.with_name(final.name + dumps.PARTIAL_SUFFIX)
+    try:
+        yield partial
+    finally:
+        with shielded():
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            elif partial.exists():
+                partial.unlink()
+
+
+def _pgpass_line(host: str, port: int, database: str, user: str, password: str) -> str:
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(":", "\\:")
+
+    return ":".join(escape(v) for v in (host, str(port), database, user, password)) + "\n"
+
+
+@contextlib.contextmanager
+def pgpass_file(host: str, port: int, database: str, user: str, password: str) -> Iterator[Path]:
+    """A 0600 password file in a private folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="prodclone-") as folder:
+        path = Path(folder) / "pgpass"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(_pgpass_line(host, port, database, user, password))
+        yield path
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _database_size(end: LocalEnd, database: str, user: str, passfile: Path) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            host=end.host,
+            port=end.port,
+            dbname=database,
+            user=user,
+            passfile=str(passfile),
+            connect_timeout=30,
+        ) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or ["no answer"])[-1]
+        raise ProdcloneError(
+            f"cannot connect to database {database!r} on the throwaway instance: {reason}"
+        ) from None
+    return int(row[0]) if row else 0
+
+
+def _pg_dump_args(plan: ClonePlan, target: Path, jobs: int) -> list[str]:
+    args = [
+        str(plan.pg_dump.path),
+        "--format=directory" if jobs > 1 else "--format=custom",
+        "--no-password",
+        f"--file={target}",
+    ]
+    if jobs > 1:
+        args.append(f"--jobs={jobs}")
+    if plan.compression:
+        args.append(f"--compress={plan.compression}")
+    return args
+
+
+def _pg_dump_env(end: LocalEnd, user: str, database: str, passfile: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PGHOST": end.host,
+        "PGPORT": str(end.port),
+        "PGUSER": user,
+        "PGDATABASE": database,
+        "PGPASSFILE": str(passfile),
+        "PGCONNECT_TIMEOUT": "30",
+        "PGAPPNAME": "prodclone",
+    }
+    env.pop("PGPASSWORD", None)  # the pgpass file is the one way in
+    return env
+
+
+def dump_database(
+    plan: ClonePlan,
+    end: LocalEnd,
+    user: str,
+    password: str,
+    target: Path,
+    report: Report,
+    on_started: Callable[[], None] = lambda: None,
+) -> None:
+    """pg_dump through the tunnel into `target`; a bar of bytes written against the db size."""
+    with pgpass_file(end.host, end.port, plan.database, user, password) as passfile:
+        total = _database_size(end, plan.database, user, passfile)
+        jobs = plan.jobs if end.parallel_ok else 1
+        report.step(
+            f"pg_dump {plan.database} ({total / 1024**2:.0f} MiB in the database) -> {target.name}"
+        )
+        with (
+            tempfile.TemporaryFile("w+") as errors,
+            report.progress("dump", DownloadColumn(), TransferSpeedColumn()) as progress,
+        ):
+            bar = progress.add_task("dump", total=max(total, 1))
+            process = subprocess.Popen(
+                _pg_dump_args(plan, target, jobs),
+                env=_pg_dump_env(end, user, plan.database, passfile),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                umask=0o077,
+            )
+            try:
+                on_started()
+                while process.poll() is None:
+                    progress.update(bar, completed=_size_of(target))
+                    time.sleep(PROGRESS_SECONDS)
+            finally:
+                _stop(process)
+            errors.seek(0)
+            message = errors.read().strip().splitlines()
+    if process.returncode != 0:
+        reason = message[-1] if message else "no message"
+        raise ProdcloneError(f"pg_dump failed (exit {process.returncode}): {reason}")
+    report.line(f"    wrote {_size_of(target) / 1024**2:.1f} MiB")
+    _make_private(target)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
+def _make_private(path: Path) -> None:
+    """0600 files, 0700 folders: the umask already did it; this also covers a pre-made --out."""
+    if path.is_dir():
+        os.chmod(path, 0o700)
+        for item in path.rglob("*"):
+            os.chmod(item, 0o600 if item.is_file() else 0o700)
+    else:
+        os.chmod(path, 0o600)

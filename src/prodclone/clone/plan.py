@@ -1,0 +1,193 @@
+"""Preflight and the plan: everything checked, and shown, before anything is created."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prodclone import dumps
+from prodclone.aws import cost, rds, tags, tunnels
+from prodclone.errors import ProdcloneError
+from prodclone.local.tools import ClientTool, find_tool
+from prodclone.settings import Settings
+
+if TYPE_CHECKING:
+    from prodclone.aws.clients import AwsClients
+
+# A kept instance stays out of `db.list-clones`' strays for this long.
+KEEP_HOURS = 24
+# Expiry tags leave this much room after the run's own deadline before a resource is a stray.
+EXPIRY_MARGIN_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class CloneOptions:
+    dry_run: bool = False
+    keep_instance: bool = False
+    jobs: int = 1
+    out: Path | None = None
+    yes: bool = False
+
+
+@dataclass(frozen=True)
+class ClonePlan:
+    run: str
+    source: rds.SourceInstance
+    snapshot_id: str
+    instance_id: str
+    instance_class: str
+    subnet_group: str
+    security_groups: tuple[str, ...]
+    database: str
+    tags: list[dict[str, str]] = field(hash=False)
+    dump_path: Path
+    jobs: int
+    compression: str
+    pg_dump: ClientTool
+    pg_restore: ClientTool
+    local_port: int
+    tunnel: str
+    keep_instance: bool
+    estimate_usd: float
+    usual_minutes: float
+
+
+def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) -> ClonePlan:
+    """Everything that can be checked before anything is created; raises on the first problem."""
+    aws = settings.aws
+    if options.jobs < 1:
+        raise ProdcloneError(f"--jobs must be at least 1 (got {options.jobs})")
+    source = rds.describe_source(clients.rds, aws.source_instance)
+    run = tags.new_run_id()
+    name = tags.resource_name(run)
+    if name == source.identifier:
+        raise ProdcloneError(f"the throwaway id {name} equals the source's; refusing")
+    local_port = aws.local_port or tunnels.free_port()
+    _check_tunnel_needs(settings, local_port)
+    extra = _bin_dirs()
+    pg_dump = find_tool("pg_dump", source.major, extra)
+    pg_restore = find_tool("pg_restore", pg_dump.major, (pg_dump.path.parent, *extra))
+    if aws.dump_compression:
+        _check_compression(pg_dump, aws.dump_compression)
+    dump_path = options.out.resolve() if options.out else dumps.new_dump_path(settings.dump_dir)
+    if options.out and not dump_path.parent.is_dir():
+        raise ProdcloneError(f"--out {options.out}: folder {dump_path.parent} does not exist")
+    if dump_path.exists():
+        raise ProdcloneError(f"{dump_path} already exists; choose another --out")
+    _check_disk(dump_path.parent, source.allocated_gb)
+    expires = tags.expiry(
+        aws.timeout_minutes
+        + EXPIRY_MARGIN_MINUTES
+        + (KEEP_HOURS * 60 if options.keep_instance else 0)
+    )
+    return ClonePlan(
+        run=run,
+        source=source,
+        snapshot_id=name,
+        instance_id=name,
+        instance_class=aws.instance_class,
+        subnet_group=aws.subnet_group or source.subnet_group,
+        security_groups=aws.security_groups or source.security_groups,
+        database=aws.database or source.db_name or "postgres",
+        tags=tags.make_tags(
+            run, clients.caller_arn, source.identifier, expires, keep=options.keep_instance
+        ),
+        dump_path=dump_path,
+        jobs=options.jobs,
+        compression=aws.dump_compression,
+        pg_dump=pg_dump,
+        pg_restore=pg_restore,
+        local_port=local_port,
+        tunnel=aws.tunnel,
+        keep_instance=options.keep_instance,
+        estimate_usd=cost.run_estimate(aws.instance_class, source.allocated_gb),
+        usual_minutes=cost.usual_minutes(source.allocated_gb),
+    )
+
+
+def _check_tunnel_needs(settings: Settings, local_port: int) -> None:
+    aws = settings.aws
+    if aws.tunnel == "ssm":
+        tunnels.find_plugin(aws.ssm_plugin)
+        if not aws.bastion:
+            raise ProdcloneError(
+                "prodclone.aws.bastion is not set: with tunnel ssm it must be the EC2 instance "
+                "id of a bastion running the SSM agent (INVOKE_PRODCLONE_AWS_BASTION)"
+            )
+    if aws.tunnel == "ssh" and not aws.bastion:
+        raise ProdcloneError(tunnels.SSH_BASTION_MISSING)
+    if aws.tunnel != "direct":
+        tunnels.check_port_free(local_port)
+
+
+def _bin_dirs() -> tuple[Path, ...]:
+    from prodclone.local.embedded import bin_dir
+
+    return (bin_dir(),)
+
+
+def _check_compression(pg_dump: ClientTool, compression: str) -> None:
+    """pg_dump checks --compress before connecting; a dead address makes that a cheap probe."""
+    probe = subprocess.run(
+        [
+            str(pg_dump.path),
+            f"--compress={compression}",
+            "--format=custom",
+            "--file=/dev/null",
+            "--no-password",
+            "--dbname=postgresql://127.0.0.1:1/probe?connect_timeout=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if "compression" in probe.stderr:
+        reason = probe.stderr.strip().splitlines()[-1].removeprefix("pg_dump: error: ")
+        raise ProdcloneError(
+            f"prodclone.aws.dump_compression {compression!r} does not work with "
+            f"{pg_dump.path}: {reason}; choose gzip:N or another method this pg_dump supports"
+        )
+
+
+def _check_disk(folder: Path, allocated_gb: int) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < allocated_gb * 1024**3:
+        raise ProdcloneError(
+            f"not enough free disk for the dump in {folder}: {free / 1024**3:.1f} GiB free, "
+            f"the source has {allocated_gb} GiB allocated; free space or point "
+            "prodclone.dump_dir (or --out) at a larger disk"
+        )
+
+
+def render_plan(plan: ClonePlan, region: str) -> list[str]:
+    tag_text = ", ".join(f"{t['Key']}={t['Value']}" for t in plan.tags)
+    fmt = f"directory format, {plan.jobs} jobs" if plan.jobs > 1 else "custom format"
+    compression = plan.compression or "pg_dump default"
+    afterwards = (
+        "KEPT afterwards (--keep-instance), costing money until removed"
+        if plan.keep_instance
+        else "deleted at the end"
+    )
+    return [
+        f"Plan for run {plan.run} (region {region}):",
+        f"  source     {plan.source.identifier} (PostgreSQL {plan.source.engine_version}, "
+        f"{plan.source.allocated_gb} GiB): read only, one snapshot taken",
+        f"  snapshot   {plan.snapshot_id} (manual, deleted at the end)",
+        f"  instance   {plan.instance_id} ({plan.instance_class}, not public, single-AZ, "
+        f"no backups, subnet group {plan.subnet_group or 'default'}, security groups "
+        f"{', '.join(plan.security_groups) or 'default'}; {afterwards})",
+        f"  tags       {tag_text}",
+        "  tunnel     direct (the instance's endpoint as it is)"
+        if plan.tunnel == "direct"
+        else f"  tunnel     {plan.tunnel}, local port {plan.local_port}",
+        f"  dump       database {plan.database!r} -> {plan.dump_path} ({fmt}, "
+        f"compression {compression}, {plan.pg_dump.path.name} {plan.pg_dump.major})",
+        f"  estimate   about ${plan.estimate_usd:.2f}, usually {plan.usual_minutes:.0f} minutes",
+    ]
