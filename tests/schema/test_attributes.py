@@ -46,6 +46,18 @@ CASES: dict[str, tuple[str, str, set[tuple[str, str, str | None]]]] = {
         "CREATE TABLE days_1 PARTITION OF days FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');",
         {("table", "public.days_1", "partition_bound")},
     ),
+    "not-null constraint NOT VALID": (
+        "ALTER TABLE parent ADD CONSTRAINT parent_n_not_null NOT NULL n NOT VALID;",
+        "ALTER TABLE parent ADD CONSTRAINT parent_n_not_null NOT NULL n;",
+        {("column", "public.parent.n", "not_null_constraint")},
+    ),
+    "partition index not attached": (
+        "CREATE TABLE days_1 PARTITION OF days FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE INDEX days_id ON ONLY days (id); CREATE INDEX days_1_id_idx ON days_1 (id);",
+        "CREATE TABLE days_1 PARTITION OF days FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE INDEX days_id ON days (id);",
+        {("index", "public.days_id", "valid"), ("index", "public.days_1_id_idx", "attached_to")},
+    ),
     "composite attribute type": (
         "ALTER TYPE pair ALTER ATTRIBUTE x TYPE bigint;",
         "",
@@ -137,3 +149,20 @@ def test_user_mapping_is_listed_though_not_modelled(pg: LocalServer, dbs: Databa
         (d.kind, d.name, d.change) for d in result.differences
     }
     assert "postgres on server s (user mapping)" in result.not_modelled
+
+
+def test_trigger_disabled_on_one_partition(pg: LocalServer, dbs: Databases) -> None:
+    trigger = """
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TABLE days_1 PARTITION OF days FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TRIGGER audit AFTER INSERT ON days FOR EACH ROW EXECUTE FUNCTION noop();
+"""
+    a = dbs.create(BASE + trigger + "ALTER TABLE days_1 DISABLE TRIGGER audit;", "a")
+    b = dbs.create(BASE + trigger, "b")
+    result = compare(pg, a, b)
+    assert result.exit_code == 1
+    # The clone on the partition is reported with its parent trigger.
+    found = [d for d in result.differences if d.kind == "trigger"]
+    assert [(d.name, d.attribute, d.a, d.b) for d in found] == [
+        ("public.days.audit", "partitions_enabled", ["public.days_1: disabled"], None)
+    ]

@@ -72,11 +72,14 @@ WHERE c.relkind IN ('r', 'p', 'f') AND {_REL_WHERE}
 
 
 def _columns(version: int) -> str:
-    # PostgreSQL 18 records NOT NULL as a named constraint.
+    # PostgreSQL 18 records NOT NULL as a named constraint, which may be NOT VALID
+    # or NO INHERIT.
     not_null_name, not_null_join = (
         (
             "nn.conname",
-            """LEFT JOIN (SELECT k.conrelid, k.conkey[1] AS attnum, k.conname
+            """LEFT JOIN (SELECT k.conrelid, k.conkey[1] AS attnum,
+                        k.conname || CASE WHEN k.convalidated THEN '' ELSE ' NOT VALID' END
+                        || CASE WHEN k.connoinherit THEN ' NO INHERIT' ELSE '' END AS conname
                  FROM pg_catalog.pg_constraint k WHERE k.contype = 'n') nn
        ON nn.conrelid = a.attrelid AND nn.attnum = a.attnum""",
         )
@@ -160,6 +163,7 @@ SELECT {qualified("n.nspname", "ic.relname")} AS name,
        pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate,
        x.indisvalid AS valid,
        x.indisclustered AS clustered,
+       pi.nspname || '.' || pi.relname AS attached_to,
        CASE WHEN ic.reloptions IS NOT NULL
             THEN {_SORTED_OPTIONS.format(arr="ic.reloptions")} END AS options,
        ts.spcname AS tablespace,
@@ -168,6 +172,10 @@ SELECT {qualified("n.nspname", "ic.relname")} AS name,
 JOIN pg_catalog.pg_index x ON x.indrelid = c.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid
 LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace
+LEFT JOIN (SELECT i.inhrelid, pn.nspname, pc.relname FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+             JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace) pi
+       ON pi.inhrelid = ic.oid
 LEFT JOIN pg_catalog.pg_description dsc ON dsc.objoid = ic.oid
       AND dsc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dsc.objsubid = 0
 WHERE {_REL_WHERE}

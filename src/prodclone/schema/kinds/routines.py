@@ -92,13 +92,20 @@ _ENABLED = """CASE {col} WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
 TRIGGERS = Kind(
     "trigger",
     "triggers",
-    # Clones on partitions follow their parent's trigger, as pg_dump treats them.
+    # Clones on partitions follow their parent's trigger, as pg_dump treats them;
+    # only a clone enabled differently from its parent is listed, with the parent.
     fixed(
         f"""
 SELECT n.nspname || '.' || c.relname || '.' || tg.tgname AS name,
        n.nspname || '.' || c.relname AS _parent,
        pg_catalog.pg_get_triggerdef(tg.oid) AS definition,
        {_ENABLED.format(col="tg.tgenabled")} AS enabled,
+       (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname || ': '
+                                    || {_ENABLED.format(col="ct.tgenabled")} ORDER BY 1)
+          FROM pg_catalog.pg_trigger ct
+          JOIN pg_catalog.pg_class pc ON pc.oid = ct.tgrelid
+          JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE ct.tgparentid = tg.oid AND ct.tgenabled <> tg.tgenabled) AS partitions_enabled,
        {comment("pg_trigger", "tg.oid")} AS comment
 FROM pg_catalog.pg_trigger tg
 JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
