@@ -233,3 +233,22 @@ def test_types_and_tables_moved_or_altered_into_shape(pg: LocalServer, dbs: Data
            CREATE DOMAIN app.positive AS int NOT NULL CHECK (VALUE > 0);
            CREATE TYPE app.mood AS ENUM ('sad', 'ok');""",
     )
+
+
+def test_database_level_session_settings(pg: LocalServer, dbs: Databases) -> None:
+    # Expressions are read with pg_dump's settings, whatever each database sets for its sessions.
+    schema = """CREATE SCHEMA app;
+CREATE TABLE app.t (id int, day date DEFAULT '2025-03-04', ratio float8 DEFAULT 0.1,
+    gap interval DEFAULT '1 day 02:00');
+CREATE VIEW app.v AS SELECT id FROM app.t WHERE day > '2025-01-31';"""
+    a = dbs.create(schema, "a")
+    b = dbs.create(schema, "b")
+    with pg.connect() as conn:
+        conn.execute(
+            f"""ALTER DATABASE "{a}" SET search_path = app, public;
+                ALTER DATABASE "{a}" SET DateStyle = 'SQL, DMY';
+                ALTER DATABASE "{a}" SET IntervalStyle = 'sql_standard';
+                ALTER DATABASE "{a}" SET extra_float_digits = -3;""".encode()
+        )
+    result = compare(pg, a, b)
+    assert result.differences == [], render_text(result)
