@@ -6,6 +6,7 @@ open SSM session, no dump or partial file; and the source untouched.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -49,7 +50,11 @@ def test_sigint_at_each_step_cleans_up(clone_project: Project, cloud: Cloud, ste
     try:
         wait_for_line(process.stderr, f"test hook: pause at {step}")
         if step in ("tunnel", "dump", "verify"):
-            assert len(plugin_processes(cloud)) == 1  # the leak check sees a live plugin
+            [plugin] = plugin_processes(cloud)  # the leak check sees a live plugin
+            # It leads its own process group, so a terminal's Ctrl-C reaches only us and
+            # the teardown order stays ours (pg_dump first, then the tunnel).
+            pid = int(plugin.split()[1].rstrip(":"))
+            assert os.getpgid(pid) == pid
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:
