@@ -26,8 +26,12 @@ def _table_digest(pg: LocalServer, dbname: str) -> dict[str, str]:
 def test_clone_prod_dumps_prod_and_leaves_nothing_behind(
     clone_project: Project, cloud: Cloud, pg: LocalServer, fresh_db: str, prod_db: str
 ) -> None:
+    subprocess.run(["git", "init", "-q", str(clone_project.root)], check=True)
     result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
+    # Dumps hold personal data: the folder is git-ignored, and the run says it did that.
+    assert "added /dump/ to .gitignore" in result.stdout
+    assert "/dump/" in (clone_project.root / ".gitignore").read_text().splitlines()
     dumps = sorted((clone_project.root / "dump").glob("prod-*.dump"))
     assert len(dumps) == 1
     assert not list((clone_project.root / "dump").glob("*.partial"))

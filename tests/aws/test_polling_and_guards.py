@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 import pytest
 
-from prodclone.aws import tags
-from prodclone.aws.clients import connect_aws
 from prodclone.aws.polling import Observation, poll_until
-from prodclone.clone import CloneOptions, preflight
+from prodclone.clone.plan import throwaway_name
 from prodclone.errors import ProdcloneError
-from prodclone.settings import load_settings
-from tests.aws.conftest import Cloud, aws_settings
+from tests.aws.conftest import Cloud
 
 
 def _client_error(code: str) -> botocore.exceptions.ClientError:
@@ -84,19 +80,10 @@ def test_deadline_names_the_last_status() -> None:
     assert len(look.calls) > 1
 
 
-def test_preflight_refuses_a_throwaway_id_equal_to_the_source(
-    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    for name, value in cloud.env.items():
-        monkeypatch.setenv(name, value)
-    cloud.create_source(DBInstanceIdentifier="prodclone-same")
-    monkeypatch.setattr(tags, "new_run_id", lambda: "same")
-    config = {"prodclone": aws_settings(source_instance="prodclone-same")}
-    settings = load_settings(config, tmp_path)
-    clients = connect_aws(settings.aws)
-    with pytest.raises(ProdcloneError, match="equals the source's; refusing"):
-        preflight(settings, clients, CloneOptions())
-    assert cloud.instances() == [] and cloud.snapshots() == []
+def test_a_throwaway_id_equal_to_the_source_is_refused() -> None:
+    assert throwaway_name("20261124-120000-ab12", "prod-db") == "prodclone-20261124-120000-ab12"
+    with pytest.raises(ProdcloneError, match="prodclone-same equals the source's; refusing"):
+        throwaway_name("same", "prodclone-same")
 
 
 def test_settings_from_env_vars(project: Any, cloud: Cloud) -> None:

@@ -62,9 +62,7 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
         raise ProdcloneError(f"--jobs must be at least 1 (got {options.jobs})")
     source = rds.describe_source(clients.rds, aws.source_instance)
     run = tags.new_run_id()
-    name = tags.resource_name(run)
-    if name == source.identifier:
-        raise ProdcloneError(f"the throwaway id {name} equals the source's; refusing")
+    name = throwaway_name(run, source.identifier)
     local_port = aws.local_port or tunnels.free_port()
     _check_tunnel_needs(settings, local_port)
     extra = _bin_dirs()
@@ -106,6 +104,14 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
         estimate_usd=cost.run_estimate(aws.instance_class, source.allocated_gb),
         usual_minutes=cost.usual_minutes(source.allocated_gb),
     )
+
+
+def throwaway_name(run: str, source_identifier: str) -> str:
+    """The snapshot's and the instance's id; never the source's, whatever the run id."""
+    name = tags.resource_name(run)
+    if name == source_identifier:
+        raise ProdcloneError(f"the throwaway id {name} equals the source's; refusing")
+    return name
 
 
 def _check_tunnel_needs(settings: Settings, local_port: int) -> None:
