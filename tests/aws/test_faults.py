@@ -104,11 +104,23 @@ def test_pg_dump_failing_midway(clone_project: Project, cloud: Cloud) -> None:
     assert_nothing_left(clone_project, cloud)
 
 
-def test_plugin_never_ready(clone_project: Project, cloud: Cloud) -> None:
+def test_plugin_never_ready(project: Project, cloud: Cloud) -> None:
+    project.configure(aws_settings(tunnel_ready_seconds=2))
     env = {**cloud.env, "FAKE_PLUGIN_HANG": "1"}
+    result = project.inv("db.clone-prod", "--yes", env=env)
+    assert result.returncode == 1
+    assert "prodclone: the SSM tunnel did not open within 2s" in result.stderr
+    assert_nothing_left(project, cloud)
+
+
+def test_plugin_exiting_before_ready_says_why(clone_project: Project, cloud: Cloud) -> None:
+    env = {**cloud.env, "FAKE_PLUGIN_EXIT": "An error occurred (AccessDeniedException)"}
     result = clone_project.inv("db.clone-prod", "--yes", env=env)
     assert result.returncode == 1
-    assert "the SSM tunnel did not open within 5s" in result.stderr
+    assert (
+        "prodclone: session-manager-plugin exited (1) before the tunnel opened: "
+        "An error occurred (AccessDeniedException)"
+    ) in result.stderr
     assert_nothing_left(clone_project, cloud)
 
 

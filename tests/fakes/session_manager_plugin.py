@@ -9,6 +9,7 @@ embedded PostgreSQL), whatever remote host the session names.
 Knobs for tests (env): FAKE_PLUGIN_VERSION=X.Y.Z.W is what --version prints;
 FAKE_PLUGIN_ARGV_FILE=path appends one JSON line {"argv", "session"} per start.
 Faults for tests (env): FAKE_PLUGIN_HANG=1 never opens the port;
+FAKE_PLUGIN_EXIT=message prints the message and exits 1 before opening it;
 FAKE_PLUGIN_CUT_AFTER_BYTES=N drops every connection after N bytes from the
 server; FAKE_PLUGIN_STALL_SECONDS=S waits S seconds before relaying a connection.
 """
@@ -96,6 +97,8 @@ def main(argv: list[str]) -> int:
     session_id = session["SessionId"]
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     print(f"\nStarting session with SessionId: {session_id}", flush=True)
+    if os.environ.get("FAKE_PLUGIN_EXIT"):
+        fail(os.environ["FAKE_PLUGIN_EXIT"])
     if os.environ.get("FAKE_PLUGIN_HANG"):
         while True:
             time.sleep(1)
