@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -331,3 +332,83 @@ def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> 
     result = app_project.inv("db.fresh")
     assert result.returncode == 2
     assert "prodclone.commands.migrate is not set" in result.stderr
+
+
+# Rows restored into `gated` wait in their CHECK for a lock the test holds, so the
+# restore can be interrupted at a known point: mid-COPY. The lock is on a shared
+# catalog that nothing here uses, since a lock on it reaches across databases.
+GATED_SQL = """
+CREATE FUNCTION pass_gate(n int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS SHARE MODE;
+  RETURN n > 0;
+END $$;
+CREATE TABLE gated (n int CHECK (pass_gate(n)));
+INSERT INTO gated SELECT generate_series(1, 10);
+"""
+
+
+def blocked_session(
+    conn: psycopg.Connection, process: subprocess.Popen[str], where: str, value: str
+) -> bool:
+    """Wait until a session matching `where` waits for a lock; False if `process` ends first."""
+    while process.poll() is None:
+        row = conn.execute(
+            f"SELECT 1 FROM pg_stat_activity WHERE {where} AND wait_event_type = 'Lock'",
+            (value,),
+        ).fetchone()
+        if row:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
+    app_project: Project, pg: LocalServer
+) -> None:
+    make_dump(pg, app_project.root / "dump", GATED_SQL)
+    assert app_project.inv("db.load-clone").returncode == 0
+    clone = clone_of(app_project)
+    before = fingerprint(pg, clone)
+    wait_spare(app_project)
+
+    gate = psycopg.connect(pg.url("postgres"))
+    gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
+    loading = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.load-clone", "--restore"],
+        cwd=app_project.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pg.connect() as conn:
+            assert blocked_session(conn, loading, "datname = %s", clone + "__restoring"), (
+                f"the restore never reached the gated table: {loading.communicate()}"
+            )
+            loading.send_signal(signal.SIGINT)
+            # Dropping the staging database touches the gate's catalog too: open the gate
+            # once pg_restore is gone and the cleanup waits for it.
+            blocked_session(conn, loading, "query LIKE %s", "DROP DATABASE%")
+        gate.close()
+        _, err = loading.communicate(timeout=60)
+    finally:
+        gate.close()
+        if loading.poll() is None:
+            loading.kill()
+    assert loading.returncode == 130, err
+    assert "prodclone: interrupted" in err
+    assert fingerprint(pg, clone) == before
+    with pg.connect() as conn:
+        staging = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (clone + "\\_\\_%",)
+        ).fetchall()
+        restoring = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (clone + "__restoring",)
+        ).fetchone()
+    assert all(not name.endswith(("__restoring", "__next")) for (name,) in staging), staging
+    assert restoring == (0,)  # pg_restore and its workers are gone
+    again = app_project.inv("db.load-clone")
+    assert again.returncode == 0, again.stderr
+    assert fingerprint(pg, clone) == before
