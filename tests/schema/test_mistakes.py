@@ -209,16 +209,19 @@ def test_leftover_table(pg: LocalServer, dbs: Databases) -> None:
 
 
 def test_column_order(pg: LocalServer, dbs: Databases) -> None:
-    result, _ = found(
+    result, text = found(
         pg,
         dbs,
-        "CREATE TABLE t (id int, b text, a text);",
-        "CREATE TABLE t (id int, a text, b text);",
+        "CREATE TABLE t (id int, gone int, b text, a text); ALTER TABLE t DROP gone;",
+        "CREATE TABLE t (id int, a text, b text, extra int);",
     )
     assert attributes(result) == {
         ("column", "public.t.a", "position"),
         ("column", "public.t.b", "position"),
+        ("column", "public.t.extra", None),
     }
+    # Positions are ranks among the live columns both sides have, not attribute numbers.
+    assert "  public.t.a\n    position: a 3 | b 2\n" in text
 
 
 def test_serial_against_identity(pg: LocalServer, dbs: Databases) -> None:

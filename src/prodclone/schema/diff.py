@@ -29,27 +29,37 @@ def compare_catalogs(a: Catalog, b: Catalog, kinds: list[str]) -> list[Differenc
 def _compare_kind(
     kind: str, a: dict[str, SchemaObject], b: dict[str, SchemaObject]
 ) -> Iterator[Difference]:
-    for name in a.keys() - b.keys():
+    only_a, only_b = a.keys() - b.keys(), b.keys() - a.keys()
+    for name in only_a:
         yield Difference(kind, name, "only in a")
-    for name in b.keys() - a.keys():
+    for name in only_b:
         yield Difference(kind, name, "only in b")
     changed = [
         name
         for name, obj in a.items()
         if (other := b.get(name)) is not None and other.values != obj.values
     ]
-    ranks = _column_ranks(a, b, {a[name].parent for name in changed}) if kind == COLUMN else {}
+    ranks: dict[str, tuple[int, int]] = {}
+    if kind == COLUMN:
+        # A column keeps its attribute number but changes rank when another moves,
+        # or when a column before it exists on one side only.
+        parents = {a[name].parent for name in (*changed, *only_a)}
+        parents |= {b[name].parent for name in only_b}
+        ranks = _column_ranks(a, b, parents)
+        listed = set(changed)
+        changed += [name for name, (x, y) in ranks.items() if x != y and name not in listed]
     for name in changed:
         left, right = a[name].attributes, b[name].attributes
         for attribute in left.keys() | right.keys():
             if attribute == POSITION and ranks:
-                if ranks[name][0] == ranks[name][1]:
-                    continue
-            elif left.get(attribute) == right.get(attribute):
-                continue
-            yield Difference(
-                kind, name, "changed", attribute, left.get(attribute), right.get(attribute)
-            )
+                # Reported as ranks from 1: attribute numbers count dropped columns too.
+                rank_a, rank_b = ranks[name]
+                if rank_a != rank_b:
+                    yield Difference(kind, name, "changed", attribute, rank_a + 1, rank_b + 1)
+            elif left.get(attribute) != right.get(attribute):
+                yield Difference(
+                    kind, name, "changed", attribute, left.get(attribute), right.get(attribute)
+                )
 
 
 def _column_ranks(

@@ -91,7 +91,7 @@ def _columns(version: int) -> str:
     return f"""
 SELECT {_REL_NAME} || '.' || a.attname AS name,
        {_REL_NAME} AS _parent,
-       pg_catalog.row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) AS position,
+       a.attnum::int AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
        CASE WHEN a.attcollation <> t.typcollation THEN
          (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
