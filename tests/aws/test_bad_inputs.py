@@ -116,3 +116,8 @@ def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, clo
     assert cloud.instances() == []
     assert cloud.snapshots() == []
     assert cloud.ssm.started == []
+
+
+def test_jobs_below_one(clone_project: Project, cloud: Cloud) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", "--jobs", "0", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, clone_project, "--jobs must be at least 1")

@@ -51,3 +51,14 @@ def test_older_plugin_gets_the_session_json_in_argv(
     started, issued = _run(clone_project, cloud, tmp_path, "1.2.497.0")
     assert json.loads(started["argv"][0]) == {key: issued[key] for key in SESSION_KEYS}
     _assert_rest_of_argv(started["argv"], cloud, issued)
+
+
+def test_a_session_that_cannot_be_terminated_is_reported(
+    clone_project: Project, cloud: Cloud
+) -> None:
+    cloud.ssm.refuse_terminate = True
+    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr  # the dump is fine; the session ends when idle
+    [session] = cloud.ssm.open_sessions
+    assert f"could not terminate SSM session {session} (" in result.stderr
+    assert f"aws ssm terminate-session --session-id {session}" in result.stderr

@@ -16,6 +16,7 @@ class FakeSsm:
     def __init__(self) -> None:
         self.started: list[dict[str, Any]] = []
         self.terminated: list[str] = []
+        self.refuse_terminate = False  # answer TerminateSession with an error
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -34,6 +35,7 @@ class FakeSsm:
     def reset(self) -> None:
         self.started.clear()
         self.terminated.clear()
+        self.refuse_terminate = False
 
     @property
     def open_sessions(self) -> list[str]:
@@ -61,6 +63,8 @@ class FakeSsm:
                     }
                     fake.started.append({**session, "Request": body})
                     return self._reply(session)
+                if target == "AmazonSSM.TerminateSession" and fake.refuse_terminate:
+                    return self._error(400, "AccessDeniedException", "not allowed")
                 if target == "AmazonSSM.TerminateSession":
                     fake.terminated.append(body.get("SessionId", ""))
                     return self._reply({"SessionId": body.get("SessionId", "")})

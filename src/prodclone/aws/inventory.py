@@ -106,18 +106,16 @@ def local_items(settings: Settings) -> tuple[list[LocalDatabase], str]:
 
 
 def dump_files(dump_dir: Path) -> list[DumpFile]:
+    from prodclone.clone.dump import size_on_disk
+
     if not dump_dir.is_dir():
         return []
     found: list[DumpFile] = []
     for path in sorted(dump_dir.glob("prod-*")):
         if not (path.name.endswith(".dump") or path.name.endswith(dumps.PARTIAL_SUFFIX)):
             continue
-        size = (
-            sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-            if path.is_dir()
-            else path.stat().st_size
-        )
-        found.append(DumpFile(str(path), size, path.name.endswith(dumps.PARTIAL_SUFFIX)))
+        partial = path.name.endswith(dumps.PARTIAL_SUFFIX)
+        found.append(DumpFile(str(path), size_on_disk(path), partial))
     return found
 
 

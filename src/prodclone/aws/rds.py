@@ -36,6 +36,8 @@ INSTANCE_FAILURE_STATES = frozenset(
 SNAPSHOT_FAILURE_STATES = frozenset({"failed", "deleting", "deleted", "incompatible-restore"})
 
 Observer = Callable[[Observation, float], None]
+# How long a deletion may wait (for a snapshot still being taken, an instance still busy).
+DELETE_WAIT_SECONDS = 45 * 60
 
 
 @dataclass(frozen=True)

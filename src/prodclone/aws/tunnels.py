@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -255,8 +256,20 @@ def ssm_tunnel(
                 if output is not None:
                     output.join()
             finally:
-                with contextlib.suppress(Exception):
-                    ssm.terminate_session(SessionId=session_id)
+                _terminate_session(ssm, session_id)
+
+
+def _terminate_session(ssm: SSMClient, session_id: str) -> None:
+    """Close the session on AWS's side; if that fails it ends by itself when idle, so warn."""
+    try:
+        ssm.terminate_session(SessionId=session_id)
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        print(
+            f"prodclone: warning: could not terminate SSM session {session_id} ({reason}); "
+            f"it ends when idle, or run: aws ssm terminate-session --session-id {session_id}",
+            file=sys.stderr,
+        )
 
 
 @contextlib.contextmanager

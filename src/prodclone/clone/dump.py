@@ -56,7 +56,8 @@ def pgpass_file(host: str, port: int, database: str, user: str, password: str) -
         yield path
 
 
-def _size_of(path: Path) -> int:
+def size_on_disk(path: Path) -> int:
+    """Bytes in a dump file, or in all files of a directory-format dump; 0 if absent."""
     if path.is_dir():
         return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
     return path.stat().st_size if path.exists() else 0
@@ -144,7 +145,7 @@ def dump_database(
             try:
                 on_started()
                 while process.poll() is None:
-                    progress.update(bar, completed=_size_of(target))
+                    progress.update(bar, completed=size_on_disk(target))
                     time.sleep(PROGRESS_SECONDS)
             finally:
                 _stop(process)
@@ -153,7 +154,7 @@ def dump_database(
     if process.returncode != 0:
         reason = message[-1] if message else "no message"
         raise ProdcloneError(f"pg_dump failed (exit {process.returncode}): {reason}")
-    report.line(f"    wrote {_size_of(target) / 1024**2:.1f} MiB")
+    report.line(f"    wrote {size_on_disk(target) / 1024**2:.1f} MiB")
     _make_private(target)
 
 

@@ -31,6 +31,10 @@ class CloneOptions:
     out: Path | None = None
     yes: bool = False
 
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ProdcloneError(f"--jobs must be at least 1 (got {self.jobs})")
+
 
 @dataclass(frozen=True)
 class ClonePlan:
@@ -58,8 +62,6 @@ class ClonePlan:
 def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) -> ClonePlan:
     """Everything that can be checked before anything is created; raises on the first problem."""
     aws = settings.aws
-    if options.jobs < 1:
-        raise ProdcloneError(f"--jobs must be at least 1 (got {options.jobs})")
     source = rds.describe_source(clients.rds, aws.source_instance)
     run = tags.new_run_id()
     name = throwaway_name(run, source.identifier)

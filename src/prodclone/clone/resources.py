@@ -29,8 +29,6 @@ from prodclone.settings import AwsSettings
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients
 
-# How long cleanup may wait (for a snapshot still being taken, say).
-CLEANUP_TIMEOUT_SECONDS = 45 * 60
 # How long cleanup looks for a resource whose create call was sent but not answered.
 APPEAR_GRACE_SECONDS = 120
 
@@ -84,7 +82,7 @@ class Resources:
                 f"snapshot {plan.snapshot_id}",
                 delete_snapshot_command(plan.snapshot_id, region),
                 lambda: rds.delete_snapshot(
-                    client, plan.snapshot_id, plan.run, self._wait(CLEANUP_TIMEOUT_SECONDS)
+                    client, plan.snapshot_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
                 ),
                 lambda: rds.snapshot_exists(client, plan.snapshot_id),
             ),
@@ -134,7 +132,7 @@ class Resources:
             f"instance {plan.instance_id}",
             delete_instance_command(plan.instance_id, self.clients.region),
             lambda: rds.delete_instance_when_possible(
-                client, plan.instance_id, plan.run, self._wait(CLEANUP_TIMEOUT_SECONDS)
+                client, plan.instance_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
             ),
             lambda: rds.instance_exists(client, plan.instance_id),
         )

@@ -66,8 +66,6 @@ def clone_prod(
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
 
-        settings = settings_of(c)
-        clients = connect_aws(settings.aws)
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
@@ -75,6 +73,8 @@ def clone_prod(
             out=Path(out) if out else None,
             yes=yes,
         )
+        settings = settings_of(c)
+        clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
             print(line)
@@ -117,7 +117,7 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
         if not delete:
             raise Exit(code=1)
         _confirm(f"Delete {len(strays)} stray cloud resource(s)?", yes)
-        wait = rds.WaitPolicy(45 * 60, settings.aws.poll_max_seconds)
+        wait = rds.WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
         failed = False
         for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
             print(f"{item.kind} {item.id}: {outcome}", file=sys.stderr)
