@@ -274,6 +274,22 @@ def test_drop_clone_asks_drops_ours_and_is_idempotent(
     assert "nothing to drop" in again.stdout
 
 
+def test_drop_right_after_a_load_leaves_no_spare_behind(
+    app_project: Project, pg: LocalServer
+) -> None:
+    """The spare is still being built in the background when drop-clone starts."""
+    make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    result = app_project.inv("db.drop-clone", "--yes")
+    assert result.returncode == 0, result.stderr
+    with pg.connect() as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            (clone_of(app_project) + "%",),
+        ).fetchall()
+    assert left == []
+
+
 def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServer) -> None:
     make_dump(pg, app_project.root / "dump")
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from prodclone import dumps
 from prodclone.local import databases
 from prodclone.local.copies import background_idle
@@ -18,6 +20,7 @@ from prodclone.settings import Settings
 class DropPlan:
     databases: list[databases.DatabaseInfo]
     dump_files: list[Path]
+    include_fresh: bool = False
 
     @property
     def empty(self) -> bool:
@@ -38,32 +41,43 @@ def _size(count: int) -> str:
     return f"{size:.1f} GB"
 
 
+def _ours_to_drop(
+    conn: psycopg.Connection, settings: Settings, include_fresh: bool
+) -> list[databases.DatabaseInfo]:
+    clone = settings.local.clone_db
+    return [
+        db
+        for db in databases.list_databases(conn)
+        if belongs_to_clone(db, clone)
+        or (include_fresh and db.ours and db.name == settings.local.fresh_db)
+    ]
+
+
 def plan_local_drop(
     settings: Settings, server: LocalServer, *, include_fresh: bool, include_dumps: bool
 ) -> DropPlan:
-    clone = settings.local.clone_db
     with server.connect() as conn:
-        found = [
-            db
-            for db in databases.list_databases(conn)
-            if belongs_to_clone(db, clone)
-            or (include_fresh and db.ours and db.name == settings.local.fresh_db)
-        ]
+        found = _ours_to_drop(conn, settings, include_fresh)
     files: list[Path] = []
     if include_dumps and settings.dump_dir.is_dir():
         files = sorted(settings.dump_dir.glob(dumps.DUMP_GLOB))
         files += sorted(settings.dump_dir.glob(dumps.DUMP_GLOB + dumps.PARTIAL_SUFFIX))
-    return DropPlan(found, files)
+    return DropPlan(found, files, include_fresh)
 
 
 def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[str]:
+    """Drop the clone's databases as they are once background work is done.
+
+    They are listed again here: a spare the background job finished after the
+    plan was shown is the clone's too.
+    """
     done: list[str] = []
     with (
         local_lock(server, "db.drop-clone"),
         server.connect() as conn,
         background_idle(settings.local.data_dir),
     ):
-        for db in plan.databases:
+        for db in _ours_to_drop(conn, settings, plan.include_fresh):
             if databases.drop(conn, db.name):
                 done.append(f"dropped database {db.name}")
     for path in plan.dump_files:
