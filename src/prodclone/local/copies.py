@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,16 +56,33 @@ def swap_into_place(
     """
     databases.drop(conn, retired)
     old = databases.require_ours_or_absent(conn, target)
-    if old is not None:
-        # Keep the app from reconnecting between the termination and the rename.
-        lock_connections(conn, target, False)
-        databases.terminate_connections(conn, target)
-        databases.rename(conn, target, retired)
-        databases.mark(conn, retired, "retired")
-    databases.rename(conn, ready, target)
-    lock_connections(conn, target, True)
-    databases.mark(conn, target, comment)
+    with _interrupts_deferred():
+        if old is not None:
+            # Keep the app from reconnecting between the termination and the rename.
+            lock_connections(conn, target, False)
+            databases.terminate_connections(conn, target)
+            databases.rename(conn, target, retired)
+            databases.mark(conn, retired, "retired")
+        databases.rename(conn, ready, target)
+        lock_connections(conn, target, True)
+        databases.mark(conn, target, comment)
     return old is not None
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends: between the two renames there is no clone at all."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 # -- background work: dropping retired copies, building the next spare ------------
