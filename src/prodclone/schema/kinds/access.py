@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from prodclone.schema.kinds.base import Kind, fixed
 from prodclone.schema.kinds.sqlparts import (
+    RELATION_NAME,
+    USER_RELATION,
     comment,
-    not_extension_member,
+    enabled_state,
+    join_relation,
     owner,
-    user_schema,
 )
-
-_TABLE_FROM = """
-JOIN pg_catalog.pg_class c ON c.oid = {relid}
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"""
-
-_TABLE_WHERE = f"{user_schema('n')} AND {not_extension_member('pg_class', 'c.oid')}"
 
 POLICIES = Kind(
     "policy",
     "policies",
     fixed(
         f"""
-SELECT n.nspname || '.' || c.relname || '.' || p.polname AS name,
-       n.nspname || '.' || c.relname AS _parent,
+SELECT {RELATION_NAME} || '.' || p.polname AS name,
+       {RELATION_NAME} AS _parent,
        CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
             WHEN 'd' THEN 'delete' ELSE 'all' END AS command,
        p.polpermissive AS permissive,
@@ -32,8 +28,8 @@ SELECT n.nspname || '.' || c.relname || '.' || p.polname AS name,
        pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using,
        pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS with_check,
        {comment("pg_policy", "p.oid")} AS comment
-FROM pg_catalog.pg_policy p{_TABLE_FROM.format(relid="p.polrelid")}
-WHERE {_TABLE_WHERE}
+FROM pg_catalog.pg_policy p{join_relation("p.polrelid")}
+WHERE {USER_RELATION}
 """
     ),
 )
@@ -44,14 +40,13 @@ RULES = Kind(
     # `_RETURN` is how a view is stored; views are compared by their definition.
     fixed(
         f"""
-SELECT n.nspname || '.' || c.relname || '.' || r.rulename AS name,
-       n.nspname || '.' || c.relname AS _parent,
+SELECT {RELATION_NAME} || '.' || r.rulename AS name,
+       {RELATION_NAME} AS _parent,
        pg_catalog.pg_get_ruledef(r.oid) AS definition,
-       CASE r.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
-            WHEN 'R' THEN 'replica only' WHEN 'A' THEN 'always' END AS enabled,
+       {enabled_state("r.ev_enabled")} AS enabled,
        {comment("pg_rewrite", "r.oid")} AS comment
-FROM pg_catalog.pg_rewrite r{_TABLE_FROM.format(relid="r.ev_class")}
-WHERE r.rulename <> '_RETURN' AND {_TABLE_WHERE}
+FROM pg_catalog.pg_rewrite r{join_relation("r.ev_class")}
+WHERE r.rulename <> '_RETURN' AND {USER_RELATION}
 """
     ),
 )

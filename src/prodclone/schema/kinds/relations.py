@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from prodclone.schema.kinds.base import Kind, fixed
 from prodclone.schema.kinds.sqlparts import (
+    RELATION_NAME,
+    USER_RELATION,
     comment,
-    not_extension_member,
-    owner,
+    owner_comment_privileges,
     privileges,
     qualified,
-    user_schema,
 )
 
 _REL_FROM = """
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"""
 
-_REL_WHERE = f"{user_schema('n')} AND {not_extension_member('pg_class', 'c.oid')}"
 
-_REL_NAME = qualified("n.nspname", "c.relname")
+def _relation_common(default_kind: str) -> str:
+    return owner_comment_privileges("pg_class", "c.oid", "c.relowner", "c.relacl", default_kind)
 
-_REL_COMMON = f"""
-       {owner("c.relowner")} AS owner,
-       {comment("pg_class", "c.oid")} AS comment"""
 
 _SORTED_OPTIONS = "(SELECT pg_catalog.array_agg(o ORDER BY o) FROM pg_catalog.unnest({arr}) o)"
 
@@ -31,7 +28,7 @@ TABLES = Kind(
     "tables",
     fixed(
         f"""
-SELECT {_REL_NAME} AS name,
+SELECT {RELATION_NAME} AS name,
        CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
                       ELSE 'foreign table' END AS kind,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
@@ -62,10 +59,9 @@ SELECT {_REL_NAME} AS name,
        (SELECT fs.srvname || COALESCE(' ' || pg_catalog.array_to_string(ft.ftoptions, ','), '')
           FROM pg_catalog.pg_foreign_table ft
           JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver
-         WHERE ft.ftrelid = c.oid) AS foreign_server,{_REL_COMMON},
-       {privileges("c.relacl", "r", "c.relowner")} AS privileges
+         WHERE ft.ftrelid = c.oid) AS foreign_server,{_relation_common("r")}
 {_REL_FROM}
-WHERE c.relkind IN ('r', 'p', 'f') AND {_REL_WHERE}
+WHERE c.relkind IN ('r', 'p', 'f') AND {USER_RELATION}
 """
     ),
 )
@@ -89,8 +85,8 @@ def _columns(version: int) -> str:
     stats = "a.attstattarget" if version >= 170000 else "NULLIF(a.attstattarget, -1)"
     # Joins rather than per-row subqueries: tables can have tens of thousands of columns.
     return f"""
-SELECT {_REL_NAME} || '.' || a.attname AS name,
-       {_REL_NAME} AS _parent,
+SELECT {RELATION_NAME} || '.' || a.attname AS name,
+       {RELATION_NAME} AS _parent,
        a.attnum::int AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
        CASE WHEN a.attcollation <> t.typcollation THEN
@@ -120,7 +116,7 @@ LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attn
 LEFT JOIN pg_catalog.pg_description dsc ON dsc.objoid = a.attrelid
       AND dsc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dsc.objsubid = a.attnum
 {not_null_join}
-WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {_REL_WHERE}
+WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_RELATION}
 """
 
 
@@ -131,8 +127,8 @@ CONSTRAINTS = Kind(
     "constraints",
     fixed(
         f"""
-SELECT {_REL_NAME} || '.' || k.conname AS name,
-       {_REL_NAME} AS _parent,
+SELECT {RELATION_NAME} || '.' || k.conname AS name,
+       {RELATION_NAME} AS _parent,
        CASE k.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key'
             WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
             ELSE k.contype::text END AS type,
@@ -144,7 +140,7 @@ SELECT {_REL_NAME} || '.' || k.conname AS name,
        {comment("pg_constraint", "k.oid")} AS comment
 {_REL_FROM}
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid
-WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {_REL_WHERE}
+WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {USER_RELATION}
 """
     ),
 )
@@ -155,8 +151,8 @@ INDEXES = Kind(
     fixed(
         f"""
 SELECT {qualified("n.nspname", "ic.relname")} AS name,
-       {_REL_NAME} AS _parent,
-       {_REL_NAME} AS table,
+       {RELATION_NAME} AS _parent,
+       {RELATION_NAME} AS table,
        pg_catalog.pg_get_indexdef(x.indexrelid) AS definition,
        x.indisunique AS unique,
        x.indisprimary AS primary,
@@ -178,7 +174,7 @@ LEFT JOIN (SELECT i.inhrelid, pn.nspname, pc.relname FROM pg_catalog.pg_inherits
        ON pi.inhrelid = ic.oid
 LEFT JOIN pg_catalog.pg_description dsc ON dsc.objoid = ic.oid
       AND dsc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dsc.objsubid = 0
-WHERE {_REL_WHERE}
+WHERE {USER_RELATION}
 """
     ),
 )
@@ -188,7 +184,7 @@ SEQUENCES = Kind(
     "sequences",
     fixed(
         f"""
-SELECT {_REL_NAME} AS name,
+SELECT {RELATION_NAME} AS name,
        pg_catalog.format_type(s.seqtypid, NULL) AS type,
        s.seqstart AS start,
        s.seqincrement AS increment,
@@ -208,11 +204,10 @@ SELECT {_REL_NAME} AS name,
                                           AND ta.attnum = dep.refobjsubid
          WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.objid = c.oid
            AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND dep.deptype IN ('a', 'i')) AS owned_by,{_REL_COMMON},
-       {privileges("c.relacl", "s", "c.relowner")} AS privileges
+           AND dep.deptype IN ('a', 'i')) AS owned_by,{_relation_common("s")}
 {_REL_FROM}
 JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
-WHERE c.relkind = 'S' AND {_REL_WHERE}
+WHERE c.relkind = 'S' AND {USER_RELATION}
 """
     ),
 )
@@ -220,12 +215,11 @@ WHERE c.relkind = 'S' AND {_REL_WHERE}
 
 def _views(relkind: str) -> str:
     return f"""
-SELECT {_REL_NAME} AS name,
+SELECT {RELATION_NAME} AS name,
        pg_catalog.pg_get_viewdef(c.oid) AS definition,
-       {_SORTED_OPTIONS.format(arr="c.reloptions")} AS options,{_REL_COMMON},
-       {privileges("c.relacl", "r", "c.relowner")} AS privileges
+       {_SORTED_OPTIONS.format(arr="c.reloptions")} AS options,{_relation_common("r")}
 {_REL_FROM}
-WHERE c.relkind = '{relkind}' AND {_REL_WHERE}
+WHERE c.relkind = '{relkind}' AND {USER_RELATION}
 """
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from prodclone.schema.kinds.base import Kind, fixed
 from prodclone.schema.kinds.sqlparts import (
+    RELATION_NAME,
+    USER_RELATION,
     comment,
+    enabled_state,
+    join_relation,
     not_extension_member,
     owner,
-    privileges,
+    owner_comment_privileges,
     user_schema,
 )
 
-_PROC_COMMON = f"""
+_PROC_COMMON = """
        pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
-       pg_catalog.pg_get_function_result(p.oid) AS result,
-       {owner("p.proowner")} AS owner,
-       {comment("pg_proc", "p.oid")} AS comment,
-       {privileges("p.proacl", "f", "p.proowner")} AS privileges"""
+       pg_catalog.pg_get_function_result(p.oid) AS result,""" + owner_comment_privileges(
+    "pg_proc", "p.oid", "p.proowner", "p.proacl", "f"
+)
 
 _PROC_FROM = """
 FROM pg_catalog.pg_proc p
@@ -86,9 +89,6 @@ WHERE p.prokind = 'a' AND {_PROC_WHERE}
     ),
 )
 
-_ENABLED = """CASE {col} WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
-            WHEN 'R' THEN 'replica only' WHEN 'A' THEN 'always' END"""
-
 TRIGGERS = Kind(
     "trigger",
     "triggers",
@@ -96,22 +96,19 @@ TRIGGERS = Kind(
     # only a clone enabled differently from its parent is listed, with the parent.
     fixed(
         f"""
-SELECT n.nspname || '.' || c.relname || '.' || tg.tgname AS name,
-       n.nspname || '.' || c.relname AS _parent,
+SELECT {RELATION_NAME} || '.' || tg.tgname AS name,
+       {RELATION_NAME} AS _parent,
        pg_catalog.pg_get_triggerdef(tg.oid) AS definition,
-       {_ENABLED.format(col="tg.tgenabled")} AS enabled,
+       {enabled_state("tg.tgenabled")} AS enabled,
        (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname || ': '
-                                    || {_ENABLED.format(col="ct.tgenabled")} ORDER BY 1)
+                                    || {enabled_state("ct.tgenabled")} ORDER BY 1)
           FROM pg_catalog.pg_trigger ct
           JOIN pg_catalog.pg_class pc ON pc.oid = ct.tgrelid
           JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE ct.tgparentid = tg.oid AND ct.tgenabled <> tg.tgenabled) AS partitions_enabled,
        {comment("pg_trigger", "tg.oid")} AS comment
-FROM pg_catalog.pg_trigger tg
-JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND tg.tgparentid = 0
-  AND {user_schema("n")} AND {not_extension_member("pg_class", "c.oid")}
+FROM pg_catalog.pg_trigger tg{join_relation("tg.tgrelid")}
+WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND {USER_RELATION}
 """
     ),
 )
@@ -126,7 +123,7 @@ SELECT e.evtname AS name,
        (SELECT pg_catalog.array_agg(tag ORDER BY tag) FROM pg_catalog.unnest(e.evttags) tag)
          AS tags,
        e.evtfoid::pg_catalog.regproc::text AS function,
-       {_ENABLED.format(col="e.evtenabled")} AS enabled,
+       {enabled_state("e.evtenabled")} AS enabled,
        {owner("e.evtowner")} AS owner,
        {comment("pg_event_trigger", "e.oid")} AS comment
 FROM pg_catalog.pg_event_trigger e

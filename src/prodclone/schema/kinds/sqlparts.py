@@ -54,6 +54,36 @@ def owner(owner_oid: str) -> str:
     return f"pg_catalog.pg_get_userbyid({owner_oid})"
 
 
+def owner_comment_privileges(
+    catalog: str, oid: str, owner_oid: str, acl: str, default_kind: str
+) -> str:
+    """The `owner`, `comment` and `privileges` columns every owned object has."""
+    return f"""
+       {owner(owner_oid)} AS owner,
+       {comment(catalog, oid)} AS comment,
+       {privileges(acl, default_kind, owner_oid)} AS privileges"""
+
+
 def qualified(schema: str, name: str) -> str:
     """Identity text `schema.name`, unquoted: readable, and stable across databases."""
     return f"{schema} || '.' || {name}"
+
+
+# A relation `c` in schema `n`: joined from any catalog that points at it, kept
+# when it is a user object, and named `schema.relation`.
+RELATION_NAME = qualified("n.nspname", "c.relname")
+USER_RELATION = f"{user_schema('n')} AND {not_extension_member('pg_class', 'c.oid')}"
+
+
+def join_relation(relid: str) -> str:
+    return f"""
+JOIN pg_catalog.pg_class c ON c.oid = {relid}
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"""
+
+
+def enabled_state(column: str) -> str:
+    """Triggers' and rules' `O`/`D`/`R`/`A` firing state, in words."""
+    return (
+        f"CASE {column} WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' "
+        "WHEN 'R' THEN 'replica only' WHEN 'A' THEN 'always' END"
+    )

@@ -6,16 +6,12 @@ from prodclone.schema.kinds.base import Kind, fixed
 from prodclone.schema.kinds.sqlparts import (
     comment,
     not_extension_member,
-    owner,
-    privileges,
+    owner_comment_privileges,
     qualified,
     user_schema,
 )
 
-_COMMON = f"""
-       {owner("t.typowner")} AS owner,
-       {comment("pg_type", "t.oid")} AS comment,
-       {privileges("t.typacl", "T", "t.typowner")} AS privileges"""
+_COMMON = owner_comment_privileges("pg_type", "t.oid", "t.typowner", "t.typacl", "T")
 
 _FROM = """
 FROM pg_catalog.pg_type t
