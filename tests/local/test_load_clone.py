@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from prodclone.local.copies import background_idle
+from prodclone.local.copies import background_idle, copy_database
 from prodclone.local.embedded import bin_dir
 from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
@@ -242,6 +242,16 @@ def test_foreign_databases_are_never_touched(app_project: Project, pg: LocalServ
         assert clone in names and foreign_spare in names
         conn.execute(f'DROP DATABASE "{clone}"')
         conn.execute(f'DROP DATABASE "{foreign_spare}"')
+
+
+def test_a_copy_onto_an_existing_database_fails_and_drops_nothing(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    run_sql(pg, fresh_db, "CREATE TABLE keep (id int)")
+    with pg.connect() as conn, pytest.raises(psycopg.errors.DuplicateDatabase):
+        copy_database(conn, fresh_db, "template1", "staging")
+    with psycopg.connect(pg.url(fresh_db)) as conn:
+        assert conn.execute("SELECT to_regclass('keep') IS NOT NULL").fetchone() == (True,)
 
 
 def test_drop_clone_asks_drops_ours_and_is_idempotent(

@@ -28,9 +28,12 @@ def copy_database(conn: psycopg.Connection, target: str, template: str, comment:
             conn.execute("SET file_copy_method = clone")
             databases.create(conn, target, comment, template=template)
             return
+        except psycopg.errors.DuplicateDatabase:
+            raise  # someone else's database, perhaps: never ours to drop here
         except psycopg.errors.DatabaseError:
-            # No reflink support (ext4, overlayfs): copy the files instead.
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target)))
+            # No reflink support here: copy the files instead. A failed
+            # CREATE DATABASE leaves nothing behind to clean up.
+            pass
         finally:
             conn.execute("RESET file_copy_method")
     databases.create(conn, target, comment, template=template)
