@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from prodclone.aws import rds as rds_calls
+from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.server import LocalServer
@@ -79,7 +80,7 @@ def test_delete_asks_first_without_yes(clone_project: Project, estate: Cloud) ->
 
 
 def test_guards_refuse_untagged_and_source(estate: Cloud) -> None:
-    wait = rds_calls.WaitPolicy(5, 0.1)
+    wait = WaitPolicy(5, 0.1)
     for identifier in (SOURCE, "prodclone-untagged"):
         with pytest.raises(ProdcloneError, match="refusing to touch instance"):
             rds_calls.delete_instance(estate.rds, identifier, None)

@@ -7,7 +7,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from prodclone.aws.polling import Observation, poll_until
+from prodclone.aws.polling import Observation, WaitPolicy, poll_until
 from prodclone.clone.plan import throwaway_name
 from prodclone.errors import ProdcloneError
 from tests.aws.conftest import Cloud
@@ -45,8 +45,7 @@ def test_waits_through_statuses_and_throttling_until_done() -> None:
     result = poll_until(
         "instance x",
         look,
-        timeout_seconds=30,
-        max_interval=0.05,
+        WaitPolicy(30, 0.05),
         on_observe=lambda o, _: seen.append(o.status),
     )
     assert result.status == "available"
@@ -59,8 +58,7 @@ def test_failure_state_stops_at_once_with_the_reason() -> None:
         poll_until(
             "instance x",
             look,
-            timeout_seconds=30,
-            max_interval=0.05,
+            WaitPolicy(30, 0.05),
             failure_states={"incompatible-restore"},
         )
     assert len(look.calls) == 1
@@ -69,14 +67,14 @@ def test_failure_state_stops_at_once_with_the_reason() -> None:
 def test_other_errors_are_not_retried() -> None:
     look = _sequence(_client_error("AccessDenied"))
     with pytest.raises(botocore.exceptions.ClientError):
-        poll_until("instance x", look, timeout_seconds=30, max_interval=0.05)
+        poll_until("instance x", look, WaitPolicy(30, 0.05))
     assert len(look.calls) == 1
 
 
 def test_deadline_names_the_last_status() -> None:
     look = _sequence(Observation("modifying", False))
     with pytest.raises(ProdcloneError, match=r"gave up waiting for instance x .*'modifying'"):
-        poll_until("instance x", look, timeout_seconds=0.3, max_interval=0.05)
+        poll_until("instance x", look, WaitPolicy(0.3, 0.05))
     assert len(look.calls) > 1
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prodclone import dumps
 from prodclone.aws import cost, rds, tags
+from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.settings import Settings
 
@@ -166,7 +167,7 @@ def render_json(inventory: Inventory) -> str:
 
 
 def delete_strays(
-    client: RDSClient, strays: list[CloudItem], wait: rds.WaitPolicy
+    client: RDSClient, strays: list[CloudItem], wait: WaitPolicy
 ) -> list[tuple[CloudItem, str]]:
     """Remove strays (instances first: a snapshot may still feed a restore); returns outcomes."""
     outcomes: list[tuple[CloudItem, str]] = []

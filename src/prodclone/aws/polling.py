@@ -41,6 +41,14 @@ def is_throttling(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
+class WaitPolicy:
+    """How long a wait may last, and the longest pause between two looks."""
+
+    timeout_seconds: float
+    max_interval: float
+
+
+@dataclass(frozen=True)
 class Observation:
     """One look at a resource: its status, whether it is what we wait for, a detail."""
 
@@ -52,9 +60,8 @@ class Observation:
 def poll_until(
     what: str,
     look: Callable[[], Observation],
+    wait: WaitPolicy,
     *,
-    timeout_seconds: float,
-    max_interval: float,
     failure_states: Collection[str] = (),
     on_observe: Callable[[Observation, float], None] | None = None,
 ) -> Observation:
@@ -88,8 +95,8 @@ def poll_until(
 
     retrying = Retrying(
         retry=retry_if_result(not_done) | retry_if_exception(is_throttling),
-        wait=wait_random_exponential(multiplier=max_interval / 8, max=max_interval),
-        stop=stop_after_delay(timeout_seconds),
+        wait=wait_random_exponential(multiplier=wait.max_interval / 8, max=wait.max_interval),
+        stop=stop_after_delay(wait.timeout_seconds),
         retry_error_callback=give_up,
         reraise=True,
     )

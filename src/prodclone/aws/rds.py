@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prodclone.aws.clients import error_code
-from prodclone.aws.polling import Observation, poll_until
+from prodclone.aws.polling import Observation, WaitPolicy, poll_until
 from prodclone.aws.tags import as_dict, is_ours, require_ours
 from prodclone.errors import ProdcloneError
 
@@ -38,12 +38,6 @@ SNAPSHOT_FAILURE_STATES = frozenset({"failed", "deleting", "deleted", "incompati
 Observer = Callable[[Observation, float], None]
 # How long a deletion may wait (for a snapshot still being taken, an instance still busy).
 DELETE_WAIT_SECONDS = 45 * 60
-
-
-@dataclass(frozen=True)
-class WaitPolicy:
-    timeout_seconds: float
-    max_interval: float
 
 
 @dataclass(frozen=True)
@@ -161,8 +155,7 @@ def wait_snapshot(
     poll_until(
         f"snapshot {snapshot_id}",
         look,
-        timeout_seconds=wait.timeout_seconds,
-        max_interval=wait.max_interval,
+        wait,
         failure_states=SNAPSHOT_FAILURE_STATES,
         on_observe=observer,
     )
@@ -182,8 +175,7 @@ def delete_snapshot(rds: RDSClient, snapshot_id: str, run: str | None, wait: Wai
         poll_until(
             f"snapshot {snapshot_id} to finish before deleting it",
             lambda: _snapshot_done(rds, snapshot_id),
-            timeout_seconds=wait.timeout_seconds,
-            max_interval=wait.max_interval,
+            wait,
         )
     try:
         rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
@@ -211,7 +203,7 @@ def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
         return Observation("present" if found else "absent", found)
 
     try:
-        poll_until(what, look, timeout_seconds=wait.timeout_seconds, max_interval=wait.max_interval)
+        poll_until(what, look, wait)
     except ProdcloneError:
         return False
     return True
@@ -289,8 +281,7 @@ def wait_instance(
     poll_until(
         f"instance {instance_id}",
         look,
-        timeout_seconds=wait.timeout_seconds,
-        max_interval=wait.max_interval,
+        wait,
         failure_states=INSTANCE_FAILURE_STATES,
         on_observe=observer,
     )
@@ -365,8 +356,7 @@ def delete_instance_when_possible(
     poll_until(
         f"instance {instance_id} to accept deletion",
         attempt,
-        timeout_seconds=wait.timeout_seconds,
-        max_interval=wait.max_interval,
+        wait,
     )
     return outcome[0]
 

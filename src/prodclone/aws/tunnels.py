@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -123,8 +124,9 @@ def plugin_version(path: str) -> tuple[int, ...]:
 class _PluginOutput:
     """Drains the plugin's output on a thread so it can never block on a full pipe."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.port = port
+        self.lines: deque[str] = deque(maxlen=50)  # the tail is enough to say what went wrong
         self.opened = threading.Event()
         self._thread = threading.Thread(target=self._drain, args=(process,), daemon=True)
         self._thread.start()
@@ -133,7 +135,8 @@ class _PluginOutput:
         assert process.stdout is not None
         for line in process.stdout:
             self.lines.append(line.rstrip())
-            if _PORT_OPENED.search(line):
+            opened = _PORT_OPENED.search(line)
+            if opened and int(opened.group(1)) == self.port:
                 self.opened.set()
 
     def join(self) -> None:
@@ -231,7 +234,7 @@ def ssm_tunnel(
             text=True,
             start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
         )
-        output = _PluginOutput(process)
+        output = _PluginOutput(process, local_port)
         deadline = time.monotonic() + ready_seconds
         while not (output.opened.is_set() and _accepts(local_port)):
             if process.poll() is not None:

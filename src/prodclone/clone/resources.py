@@ -19,7 +19,7 @@ from rich.progress import TextColumn
 
 from prodclone.aws import cost, rds, tunnels
 from prodclone.aws.clients import error_code
-from prodclone.aws.polling import Observation
+from prodclone.aws.polling import Observation, WaitPolicy
 from prodclone.clone.cleanup import Cleanup, delete_instance_command, delete_snapshot_command
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
@@ -42,9 +42,9 @@ class Resources:
     cleanup: Cleanup
     deadline: float  # time.monotonic() by which every wait of the run must be over
 
-    def _wait(self, seconds: float | None = None) -> rds.WaitPolicy:
+    def _wait(self, seconds: float | None = None) -> WaitPolicy:
         remaining = max(self.deadline - time.monotonic(), 1.0) if seconds is None else seconds
-        return rds.WaitPolicy(remaining, self.aws.poll_max_seconds)
+        return WaitPolicy(remaining, self.aws.poll_max_seconds)
 
     @contextlib.contextmanager
     def _created(self, create: Callable[[], None], remove: Callable[[], None]) -> Iterator[None]:

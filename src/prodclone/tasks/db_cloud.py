@@ -100,6 +100,7 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
         from prodclone.aws import inventory, rds
         from prodclone.aws.clients import connect_aws
+        from prodclone.aws.polling import WaitPolicy
 
         settings = settings_of(c)
         clients = connect_aws(settings.aws)
@@ -117,7 +118,7 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
         if not delete:
             raise Exit(code=1)
         _confirm(f"Delete {len(strays)} stray cloud resource(s)?", yes)
-        wait = rds.WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
+        wait = WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
         failed = False
         for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
             print(f"{item.kind} {item.id}: {outcome}", file=sys.stderr)
