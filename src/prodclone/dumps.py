@@ -132,7 +132,7 @@ def checksum(path: Path, cache_file: Path | None = None) -> str:
     if cache_file is not None:
         cache[key] = value
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # two loads at once
         tmp.write_text(json.dumps(cache))
         tmp.replace(cache_file)
     return value
