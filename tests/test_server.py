@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
+from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
 from tests.local.test_load_clone import make_dump
@@ -99,3 +100,28 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
     finally:
         with pg.connect() as conn:
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Project) -> None:
+    """Its own data folder under the project (`.prodclone`), not the session's server."""
+    project.configure({"local": {"data_dir": ".prodclone"}})
+    server = EmbeddedServer(project.root / ".prodclone")
+    try:
+        first = project.inv("db.server")
+        assert first.returncode == 0, first.stderr
+        assert "state: running, PostgreSQL 18" in first.stdout
+        assert f"data: {project.root.resolve() / '.prodclone'}" in first.stdout
+        pid = server.status().pid
+        assert pid is not None
+
+        again = project.inv("db.server")
+        assert again.returncode == 0, again.stderr
+        assert server.status().pid == pid  # reused, not restarted
+
+        stopped = project.inv("db.server", "--stop")
+        assert stopped.stdout.strip() == "embedded server stopped"
+        assert not server.status().running
+        idle = project.inv("db.server", "--stop")
+        assert idle.stdout.strip() == "embedded server was not running"
+    finally:
+        server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +85,7 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     first = app_project.inv("db.load-clone")
     assert first.returncode == 0, first.stderr
     assert "restored in full" in first.stdout
+    assert re.search(r"restoring prod-\S+\.dump\b.* (\d+)/\1 ", first.stdout), first.stdout
     clone = clone_of(app_project)
     original = fingerprint(pg, clone)
     assert original[0][0] == 500 and original[1][0] == 2000  # type: ignore[index]
@@ -348,16 +350,22 @@ def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: Lo
         {
             "app": app,
             "commands": {
-                "migrate": 'echo "migrating $APP_DB_NAME"; echo "boom: bad column" >&2; exit 3'
+                "migrate": 'echo "migrating $APP_DB_NAME ($PGDATABASE) at $APP_URL"; '
+                'echo "DATABASE_URL=$DATABASE_URL"; echo "boom: bad column" >&2; exit 3'
             },
-            "local": {"db_env": {"APP_DB_NAME": "{db}"}},
+            "local": {"db_env": {"APP_DB_NAME": "{db}", "APP_URL": "{url}"}},
         }
     )
     failed = app_project.inv("db.fresh")
     assert failed.returncode == 1
-    assert f"migrating {app}_fresh" in failed.stdout
+    url = pg.url(f"{app}_fresh")
+    assert f"  [migrate] migrating {app}_fresh ({app}_fresh) at {url}\n" in failed.stdout
+    assert f"  [migrate] DATABASE_URL={url}\n" in failed.stdout
     assert "migrate command exited 3" in failed.stderr
     assert "boom: bad column" in failed.stderr
+
+    dropped = app_project.inv("db.drop-clone", "--yes", "--fresh")
+    assert f"dropped database {app}_fresh" in dropped.stdout
 
 
 def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> None:
