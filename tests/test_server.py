@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from urllib.parse import urlsplit
 
@@ -113,6 +114,15 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Projec
         assert f"data: {project.root.resolve() / '.prodclone'}" in first.stdout
         pid = server.status().pid
         assert pid is not None
+        subprocess.run(["git", "init", "-q"], cwd=project.root, check=True)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "tasks.py" in status and ".prodclone" not in status  # its rows are prod's
 
         again = project.inv("db.server")
         assert again.returncode == 0, again.stderr

@@ -91,6 +91,10 @@ class EmbeddedServer:
     def ensure_running(self) -> EmbeddedStatus:
         """Initialise on first use, start if stopped; safe to call from parallel commands."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        ignore = self.data_dir / ".gitignore"
+        if not ignore.exists():
+            # The server's files hold the clone's rows: production's personal data.
+            ignore.write_text("# prodclone's local server data: never commit it\n*\n")
         with self._file_lock():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
