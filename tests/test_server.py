@@ -6,8 +6,12 @@ import subprocess
 import uuid
 from urllib.parse import urlsplit
 
+import pytest
+
+from prodclone.errors import ProdcloneError
 from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.server import LocalServer
+from prodclone.local.tools import find_tool
 from tests.conftest import Project
 from tests.local.test_load_clone import make_dump
 
@@ -135,3 +139,14 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Projec
         assert idle.stdout.strip() == "embedded server was not running"
     finally:
         server.stop()
+
+
+def test_client_tools_are_the_newest_at_least_as_new_as_the_server(pg: LocalServer) -> None:
+    tool = find_tool("pg_restore", 15, pg.extra_bin_dirs)
+    assert tool.major >= 18  # the embedded one, though an older one may be installed too
+    with pytest.raises(ProdcloneError) as caught:
+        find_tool("pg_restore", 99, pg.extra_bin_dirs)
+    message = str(caught.value)
+    assert message.startswith("no pg_restore of PostgreSQL 99 or newer was found (seen: ")
+    assert f"{tool.path} ({tool.major})" in message
+    assert message.endswith("install postgresql-client-99 or put one on PATH")
