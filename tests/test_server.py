@@ -150,3 +150,20 @@ def test_client_tools_are_the_newest_at_least_as_new_as_the_server(pg: LocalServ
     assert message.startswith("no pg_restore of PostgreSQL 99 or newer was found (seen: ")
     assert f"{tool.path} ({tool.major})" in message
     assert message.endswith("install postgresql-client-99 or put one on PATH")
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "host"),
+    [
+        ("postgresql://u@localhost/x?hostaddr=10.9.8.7", {}, "10.9.8.7"),
+        ("postgresql://u@/x", {"PGHOST": "db.example.com"}, "db.example.com"),
+        ("postgresql://u@127.0.0.1,db2.example.com/x", {}, "db2.example.com"),
+    ],
+)
+def test_remote_hosts_hidden_in_the_url_or_env_are_refused(
+    project: Project, url: str, env: dict[str, str], host: str
+) -> None:
+    project.configure({"local": {"url": url}})
+    result = project.inv("db.drop-clone", "--yes", env=env)
+    assert result.returncode == 1
+    assert f"prodclone.local.url points at {host!r}, which is not this machine" in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
@@ -37,10 +39,18 @@ def mask(url: str) -> str:
     return parts.geturl()
 
 
-def hosts(url: str) -> list[str]:
+def hosts(url: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every address the URL may reach: its hosts and `hostaddr`s, else PGHOST/PGHOSTADDR.
+
+    `hostaddr` wins over `host` in libpq, and a URL without a host takes the env's.
+    """
+    env = os.environ if environ is None else environ
     params = conninfo_to_dict(url)
-    raw = str(params.get("host") or "")
-    return [h for h in raw.split(",")] if raw else [""]
+    found: list[str] = []
+    for key, var in (("host", "PGHOST"), ("hostaddr", "PGHOSTADDR")):
+        raw = str(params.get(key) or env.get(var) or "")
+        found.extend(host for host in raw.split(",") if host)
+    return found or [""]
 
 
 def is_local_host(host: str) -> bool:
