@@ -91,16 +91,8 @@ def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
                     f"{path} is not a pg_dump custom-format file; dumps are made with "
                     "`pg_dump -Fc` (or `inv db.clone-prod`)"
                 )
-    listing = subprocess.run(
-        [str(pg_restore.path), "--list", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listing.returncode != 0:
-        reason = (listing.stderr.strip().splitlines() or ["unreadable"])[-1]
-        raise ProdcloneError(f"dump {path} cannot be read: {reason}")
-    entries = [line for line in listing.stdout.splitlines() if line and not line.startswith(";")]
+    listing = pg_restore.output("--list", str(path), failure=f"dump {path} cannot be read")
+    entries = [line for line in listing.splitlines() if line and not line.startswith(";")]
     data = [line for line in entries if " TABLE DATA " in line or " SEQUENCE SET " in line]
     total = path.stat().st_size if path.is_file() else _folder_size(path)
     return DumpInfo(path=path, size_bytes=total, items=len(entries), data_items=len(data))

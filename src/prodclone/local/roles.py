@@ -7,13 +7,11 @@ Owners and grants name prod's roles; without them the restore fails on
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from prodclone.errors import ProdcloneError
 from prodclone.local.tools import ClientTool
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
@@ -42,18 +40,12 @@ def _names(ident_list: str) -> list[str]:
 
 
 def roles_in_dump(dump: Path, pg_restore: ClientTool) -> set[str]:
-    script = subprocess.run(
-        [str(pg_restore.path), "--schema-only", "-f", "-", str(dump)],
-        capture_output=True,
-        text=True,
-        check=False,
+    script = pg_restore.output(
+        "--schema-only", "-f", "-", str(dump), failure=f"cannot read the schema of {dump}"
     )
-    if script.returncode != 0:
-        reason = (script.stderr.strip().splitlines() or ["unreadable"])[-1]
-        raise ProdcloneError(f"cannot read the schema of {dump}: {reason}")
     found: set[str] = set()
     for pattern in _PATTERNS:
-        for match in pattern.finditer(script.stdout):
+        for match in pattern.finditer(script):
             found.update(_names(match.group(1)))
     return found
 

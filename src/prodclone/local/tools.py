@@ -31,6 +31,16 @@ class ClientTool:
     def __str__(self) -> str:
         return str(self.path)
 
+    def output(self, *args: str, failure: str) -> str:
+        """Run the tool and return its stdout; on failure, `failure: <its last line>`."""
+        result = subprocess.run(
+            [str(self.path), *args], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            reason = (result.stderr.strip().splitlines() or ["no detail"])[-1]
+            raise ProdcloneError(f"{failure}: {reason}")
+        return result.stdout
+
 
 @functools.cache
 def _probe(path: str) -> ClientTool | None:
