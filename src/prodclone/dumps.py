@@ -71,7 +71,6 @@ class DumpInfo:
     path: Path
     size_bytes: int
     items: int  # table-of-contents entries, the restore's unit of progress
-    data_items: int
 
 
 def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
@@ -93,9 +92,8 @@ def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
                 )
     listing = pg_restore.output("--list", str(path), failure=f"dump {path} cannot be read")
     entries = [line for line in listing.splitlines() if line and not line.startswith(";")]
-    data = [line for line in entries if " TABLE DATA " in line or " SEQUENCE SET " in line]
     total = path.stat().st_size if path.is_file() else _folder_size(path)
-    return DumpInfo(path=path, size_bytes=total, items=len(entries), data_items=len(data))
+    return DumpInfo(path=path, size_bytes=total, items=len(entries))
 
 
 def _folder_size(path: Path) -> int:

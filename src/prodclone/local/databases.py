@@ -35,13 +35,6 @@ class DatabaseInfo:
             else ""
         )
 
-    def tag(self, key: str) -> str:
-        """A `key=value` word from the mark, or ''."""
-        for word in self.comment.split():
-            if word.startswith(key + "="):
-                return word[len(key) + 1 :]
-        return ""
-
 
 def list_databases(conn: psycopg.Connection) -> list[DatabaseInfo]:
     rows = conn.execute(

@@ -16,7 +16,6 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
-from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.copies import (
     BackgroundJob,
@@ -174,10 +173,3 @@ def _restore_template(
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def require_clone_exists(server: LocalServer, clone: str) -> None:
-    with server.connect() as conn:
-        info = databases.find(conn, clone)
-    if info is None:
-        raise ProdcloneError(f"there is no clone {clone!r} yet; run `inv db.load-clone` first")

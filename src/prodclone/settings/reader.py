@@ -43,12 +43,6 @@ class Reader:
             raise self.error(key, f"must be a string (got {value!r})")
         return str(value).strip()
 
-    def required_text(self, key: str, what: str) -> str:
-        value = self.text(key)
-        if not value:
-            raise self.error(key, f"is not set: it must name {what}")
-        return value
-
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.text(key, default) or default
         if value not in choices:
