@@ -98,3 +98,45 @@ def test_managed_master_secret_is_switched_off_on_the_copy(
     assert change["manage_master_user_password"] is False
     assert change["master_user_password"]
     assert change["apply_immediately"] is True
+
+
+@pytest.fixture
+def password_change_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a password change, the next three looks at the instance show it still pending."""
+    from moto.rds.models import RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    pending: list[Any] = []  # the instance whose change is pending, and the looks left
+    original_modify = RDSBackend.modify_db_instance
+    original_describe = RDSResponse.describe_db_instances
+
+    def modify(self: Any, identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        database: Any = original_modify(self, identifier, db_kwargs)
+        if db_kwargs.get("master_user_password"):
+            database.pending_modified_values = {"MasterUserPassword": "****"}
+            pending[:] = [database, 3]
+        return database
+
+    def describe(self: Any) -> Any:
+        if pending:
+            database, looks = pending
+            if looks == 0:
+                database.pending_modified_values = {}
+                pending.clear()
+            else:
+                pending[1] = looks - 1
+        return original_describe(self)
+
+    monkeypatch.setattr(RDSBackend, "modify_db_instance", modify)
+    monkeypatch.setattr(RDSResponse, "describe_db_instances", describe)
+
+
+def test_dump_waits_until_the_password_change_is_applied(
+    clone_project: Project, cloud: Cloud, password_change_pending: None
+) -> None:
+    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "available (password change pending)" in out
+    assert out.index("password change pending") < out.index("==> tunnel")
+    assert cloud.instances() == [] and cloud.snapshots() == []
