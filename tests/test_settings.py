@@ -56,6 +56,11 @@ def test_defaults_name_the_app_databases_and_folders(tmp_path: Path) -> None:
     assert settings.commands.migrate == ""
 
 
+def test_the_longest_app_name_still_names_valid_databases(tmp_path: Path) -> None:
+    settings = load_settings({"prodclone": {"app": "a" * 29}}, tmp_path)
+    assert settings.local.clone_db == "a" * 29 + "_prod_clone"
+
+
 def test_every_declared_key_is_reachable_by_its_env_var(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,6 +190,7 @@ def test_bad_env_values_stop_with_one_line_naming_the_key(
         ({"local": {"url": ["postgresql://x"]}}, "prodclone.local.url must be a string"),
         ({"commands": {"smoke": [["nested"]]}}, "prodclone.commands.smoke must be a list"),
         ({"local": {"clone_db": "x" * 41}}, "up to 40 long"),
+        ({"app": "a" * 30}, "prodclone.app must be lower-case letters, digits and _, up to 29"),
     ],
 )
 def test_bad_yaml_values_stop_with_one_line_naming_the_key(

@@ -59,7 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "check": CHECK_DEFAULTS,
 }
 
-_APP_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
+# 29 long at most: `<app>_prod_clone` must fit the 40 that clone_db allows.
+_APP_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,28}$")
 
 
 def default_config() -> dict[str, Any]:
@@ -133,7 +134,9 @@ def load_settings(
     root = Reader(config.get("prodclone"), "prodclone")
     app = root.text("app") or "app"
     if not _APP_NAME.match(app):
-        raise root.error("app", f"must be lower-case letters, digits and _ (got {app!r})")
+        raise root.error(
+            "app", f"must be lower-case letters, digits and _, up to 29 long (got {app!r})"
+        )
     dump_dir = Path(root.text("dump_dir") or "dump").expanduser()
     if not dump_dir.is_absolute():
         dump_dir = project / dump_dir
