@@ -273,6 +273,7 @@ def test_drop_clone_asks_drops_ours_and_is_idempotent(
     assert dry.returncode == 0
     assert f"would drop database {clone_of(app_project)} " in dry.stdout
     assert dump.exists()
+    assert any(db.name == clone_of(app_project) for db in list_in(pg))
 
     result = app_project.inv("db.drop-clone", "--yes", "--dumps")
     assert result.returncode == 0, result.stderr
