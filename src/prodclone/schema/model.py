@@ -39,9 +39,6 @@ class Catalog:
     def of_kind(self, kind: str) -> dict[str, SchemaObject]:
         return self.objects.get(kind, {})
 
-    def count(self) -> int:
-        return sum(len(by_name) for by_name in self.objects.values())
-
 
 @dataclass(frozen=True)
 class Difference:

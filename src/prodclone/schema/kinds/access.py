@@ -14,7 +14,6 @@ from prodclone.schema.kinds.sqlparts import (
 
 POLICIES = Kind(
     "policy",
-    "policies",
     fixed(
         f"""
 SELECT {RELATION_NAME} || '.' || p.polname AS name,
@@ -36,7 +35,6 @@ WHERE {USER_RELATION}
 
 RULES = Kind(
     "rule",
-    "rules",
     # `_RETURN` is how a view is stored; views are compared by their definition.
     fixed(
         f"""
@@ -85,4 +83,4 @@ FROM pg_catalog.pg_publication p
 """
 
 
-PUBLICATIONS = Kind("publication", "publications", _publications)
+PUBLICATIONS = Kind("publication", _publications)

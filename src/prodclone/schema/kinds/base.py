@@ -22,7 +22,6 @@ class Kind:
     """
 
     name: str
-    plural: str
     query: Callable[[int], str]
 
 

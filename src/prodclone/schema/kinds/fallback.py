@@ -59,4 +59,4 @@ WHERE (ident.schema IS NULL OR (ident.schema NOT IN ('pg_catalog', 'information_
 """
 
 
-OTHER_OBJECTS = Kind("not modelled", "objects not modelled", fixed(_objects()))
+OTHER_OBJECTS = Kind("not modelled", fixed(_objects()))

@@ -14,7 +14,6 @@ from prodclone.schema.kinds.sqlparts import (
 
 SCHEMAS = Kind(
     "schema",
-    "schemas",
     fixed(
         f"""
 SELECT n.nspname AS name,
@@ -29,7 +28,6 @@ WHERE {user_schema("n")} AND {not_extension_member("pg_namespace", "n.oid")}
 
 EXTENSIONS = Kind(
     "extension",
-    "extensions",
     fixed(
         f"""
 SELECT e.extname AS name,
@@ -70,10 +68,9 @@ WHERE {user_schema("n")} AND {not_extension_member("pg_collation", "c.oid")}
 """
 
 
-COLLATIONS = Kind("collation", "collations", _collations)
+COLLATIONS = Kind("collation", _collations)
 
 DEFAULT_PRIVILEGES = Kind(
-    "default privileges",
     "default privileges",
     fixed(
         f"""

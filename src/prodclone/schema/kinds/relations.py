@@ -30,7 +30,6 @@ _SORTED_OPTIONS = "(SELECT pg_catalog.array_agg(o ORDER BY o) FROM pg_catalog.un
 
 TABLES = Kind(
     "table",
-    "tables",
     fixed(
         f"""
 SELECT {RELATION_NAME} AS name,
@@ -127,11 +126,10 @@ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_RELATION}
 """
 
 
-COLUMNS = Kind("column", "columns", _columns)
+COLUMNS = Kind("column", _columns)
 
 CONSTRAINTS = Kind(
     "constraint",
-    "constraints",
     fixed(
         f"""
 SELECT {RELATION_NAME} || '.' || k.conname AS name,
@@ -154,7 +152,6 @@ WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {USER_RELATION}
 
 INDEXES = Kind(
     "index",
-    "indexes",
     fixed(
         f"""
 SELECT {qualified("n.nspname", "ic.relname")} AS name,
@@ -187,7 +184,6 @@ WHERE {USER_RELATION}
 
 SEQUENCES = Kind(
     "sequence",
-    "sequences",
     fixed(
         f"""
 SELECT {RELATION_NAME} AS name,
@@ -229,5 +225,5 @@ WHERE c.relkind = '{relkind}' AND {USER_RELATION}
 """
 
 
-VIEWS = Kind("view", "views", fixed(_views("v")))
-MATERIALIZED_VIEWS = Kind("materialized view", "materialized views", fixed(_views("m")))
+VIEWS = Kind("view", fixed(_views("v")))
+MATERIALIZED_VIEWS = Kind("materialized view", fixed(_views("m")))

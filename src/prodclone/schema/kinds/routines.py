@@ -61,11 +61,10 @@ WHERE p.prokind IN ('f', 'p', 'w') AND {_PROC_WHERE}
 """
 
 
-FUNCTIONS = Kind("function", "functions", _functions)
+FUNCTIONS = Kind("function", _functions)
 
 AGGREGATES = Kind(
     "aggregate",
-    "aggregates",
     fixed(
         f"""
 SELECT p.oid::pg_catalog.regprocedure::text AS name,{_PROC_COMMON},
@@ -91,7 +90,6 @@ WHERE p.prokind = 'a' AND {_PROC_WHERE}
 
 TRIGGERS = Kind(
     "trigger",
-    "triggers",
     # Clones on partitions follow their parent's trigger, as pg_dump treats them;
     # only a clone enabled differently from its parent is listed, with the parent.
     fixed(
@@ -115,7 +113,6 @@ WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND {USER_RELATION}
 
 EVENT_TRIGGERS = Kind(
     "event trigger",
-    "event triggers",
     fixed(
         f"""
 SELECT e.evtname AS name,

@@ -25,7 +25,6 @@ _COLLATION = """(SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_coll
 
 ENUMS = Kind(
     "enum",
-    "enums",
     # Labels in their order; `enumsortorder` values differ when ADD VALUE was used.
     fixed(
         f"""
@@ -40,7 +39,6 @@ WHERE t.typtype = 'e' AND {_WHERE}
 
 DOMAINS = Kind(
     "domain",
-    "domains",
     fixed(
         f"""
 SELECT {qualified("n.nspname", "t.typname")} AS name,
@@ -63,7 +61,6 @@ WHERE t.typtype = 'd' AND {_WHERE}
 
 COMPOSITES = Kind(
     "composite type",
-    "composite types",
     fixed(
         f"""
 SELECT {qualified("n.nspname", "t.typname")} AS name,
@@ -99,4 +96,4 @@ WHERE t.typtype = 'r' AND {_WHERE}
 """
 
 
-RANGES = Kind("range type", "range types", _ranges)
+RANGES = Kind("range type", _ranges)
