@@ -115,6 +115,22 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     assert fingerprint(pg, clone) == original
 
 
+def test_a_template_left_without_its_mark_is_rebuilt(app_project: Project, pg: LocalServer) -> None:
+    """As a Ctrl-C between the template's rename and its mark once left it."""
+    make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    wait_spare(app_project)
+    template = next(
+        db.name for db in list_in(pg) if db.name.startswith(clone_of(app_project) + "__tpl_")
+    )
+    with pg.connect() as conn:
+        databases.mark(conn, template, "staging restore")
+    again = app_project.inv("db.load-clone")
+    assert again.returncode == 0, again.stderr
+    assert "restored in full" in again.stdout
+    assert any(db.name == template and db.role == "template" for db in list_in(pg))
+
+
 def test_reset_ends_sessions_on_the_clone(app_project: Project, pg: LocalServer) -> None:
     make_dump(pg, app_project.root / "dump")
     assert app_project.inv("db.load-clone").returncode == 0

@@ -158,16 +158,18 @@ def _restore_template(
         raise
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
     with background_idle(settings.local.data_dir):
+        # Everything else this clone kept is stale now, including copies that an
+        # interrupted command left half made (a template without its mark, say).
         for other in databases.list_databases(conn):
-            if belongs_to_clone(other, names.clone) and other.role in (
-                "template",
-                "spare",
-                "retired",
+            if belongs_to_clone(other, names.clone) and other.name not in (
+                names.clone,
+                names.restoring,
             ):
                 databases.drop(conn, other.name)
+        # Marked before the rename: a database named as the template is always whole.
+        lock_connections(conn, names.restoring, False)
+        databases.mark(conn, names.restoring, f"template sha256={names.digest} dump={path.name}")
         databases.rename(conn, names.restoring, names.template)
-        lock_connections(conn, names.template, False)
-        databases.mark(conn, names.template, f"template sha256={names.digest} dump={path.name}")
     return created
 
 
