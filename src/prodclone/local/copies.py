@@ -158,8 +158,9 @@ def run_background(base_url: str, job: BackgroundJob) -> None:
         databases.drop(conn, staging)
         copy_database(conn, staging, job.template, "staging spare")
         lock_connections(conn, staging, False)
+        # Marked before the rename: a database named as the spare is always whole.
+        databases.mark(conn, staging, job.spare_comment)
         databases.rename(conn, staging, job.spare)
-        databases.mark(conn, job.spare, job.spare_comment)
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} spare {job.spare} ready", flush=True)
 
 
