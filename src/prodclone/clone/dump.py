@@ -22,6 +22,8 @@ from prodclone.errors import ProdcloneError
 
 # How often the progress bar looks at the bytes written so far.
 PROGRESS_SECONDS = 0.3
+# Without a terminal (CI) there is no bar: a line this often says the dump is alive.
+PROGRESS_LINE_SECONDS = 60.0
 
 
 @contextlib.contextmanager
@@ -129,11 +131,7 @@ def dump_database(
         report.step(
             f"pg_dump {plan.database} ({total / 1024**2:.0f} MiB in the database) -> {target.name}"
         )
-        with (
-            tempfile.TemporaryFile("w+") as errors,
-            report.progress("dump", DownloadColumn(), TransferSpeedColumn()) as progress,
-        ):
-            bar = progress.add_task("dump", total=max(total, 1))
+        with tempfile.TemporaryFile("w+") as errors:
             process = subprocess.Popen(
                 _pg_dump_args(plan, target, jobs),
                 env=_pg_dump_env(end, user, plan.database, passfile),
@@ -144,9 +142,7 @@ def dump_database(
             )
             try:
                 on_started()
-                while process.poll() is None:
-                    progress.update(bar, completed=size_on_disk(target))
-                    time.sleep(PROGRESS_SECONDS)
+                _follow(process, target, total, report)
             finally:
                 _stop(process)
             errors.seek(0)
@@ -156,6 +152,24 @@ def dump_database(
         raise ProdcloneError(f"pg_dump failed (exit {process.returncode}): {reason}")
     report.line(f"    wrote {size_on_disk(target) / 1024**2:.1f} MiB")
     _make_private(target)
+
+
+def _follow(process: subprocess.Popen[bytes], target: Path, total: int, report: Report) -> None:
+    """Until pg_dump ends: a bar of bytes written on a terminal, else a line now and then."""
+    started = last_line = time.monotonic()
+    with report.progress("dump", DownloadColumn(), TransferSpeedColumn()) as progress:
+        bar = progress.add_task("dump", total=max(total, 1))
+        while process.poll() is None:
+            written = size_on_disk(target)
+            progress.update(bar, completed=written)
+            now = time.monotonic()
+            if not report.console.is_terminal and now - last_line >= PROGRESS_LINE_SECONDS:
+                last_line = now
+                report.line(
+                    f"    dump: {written / 1024**2:.0f} MiB written of a "
+                    f"{total / 1024**2:.0f} MiB database ({now - started:.0f}s)"
+                )
+            time.sleep(PROGRESS_SECONDS)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
