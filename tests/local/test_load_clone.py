@@ -389,6 +389,7 @@ def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> 
     result = app_project.inv("db.fresh")
     assert result.returncode == 2
     assert "prodclone.commands.migrate is not set" in result.stderr
+    assert result.stdout == ""  # stopped before doing or announcing anything
 
 
 # Rows restored into `gated` wait in their CHECK for a lock the test holds, so the

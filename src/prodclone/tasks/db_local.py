@@ -71,13 +71,14 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0)
 def fresh(c: Context, name: str = "") -> None:
     """Build the fresh database from all migrations."""
     with domain_errors():
-        from prodclone.local.fresh import build_fresh
+        from prodclone.local.fresh import build_fresh, require_migrate
         from prodclone.local.server import resolve_server
 
         settings = settings_of(c)
+        command = require_migrate(settings)
         local = resolve_server(settings.local)
         dbname = name or settings.local.fresh_db
-        print(f"building {dbname} with: {settings.commands.migrate or '(no migrate command)'}")
+        print(f"building {dbname} with: {command}")
         result = build_fresh(settings, local, dbname)
         if not result.ok:
             why = "timed out" if result.timed_out else f"exited {result.returncode}"
