@@ -46,3 +46,19 @@ CREATE TABLE app.inh_parent (id int NOT NULL, CHECK (id > 0));
 CREATE TABLE app.inh_child (extra int) INHERITS (app.inh_parent);
 CREATE EXTENSION pg_trgm;
 CREATE INDEX refs_trgm ON app.scratch USING gin (t gin_trgm_ops);
+-- Partitions and inheritance reached by several routes, which a restore rebuilds its own way.
+CREATE TABLE app.ev (id int GENERATED ALWAYS AS IDENTITY, day date NOT NULL, refs_id int REFERENCES app.refs,
+  amount int CHECK (amount > 0), note text DEFAULT 'x', PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+CREATE INDEX ev_note ON app.ev (note);
+CREATE TABLE app.ev_2025 PARTITION OF app.ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE app.ev_2026 (id int NOT NULL, day date NOT NULL, refs_id int,
+  amount int CONSTRAINT ev_amount_check CHECK (amount > 0), note text DEFAULT 'y');
+ALTER TABLE app.ev ATTACH PARTITION app.ev_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE app.ev_rest PARTITION OF app.ev DEFAULT PARTITION BY LIST (day);
+CREATE TABLE app.ev_rest_a PARTITION OF app.ev_rest FOR VALUES IN ('2020-01-01');
+CREATE TRIGGER evt AFTER INSERT ON app.ev FOR EACH ROW EXECUTE FUNCTION app.trg();
+ALTER TABLE app.ev_2026 DISABLE TRIGGER evt;
+CREATE TABLE app.inh_child2 (id int NOT NULL, extra int, CONSTRAINT inh_parent_id_check CHECK (id > 0));
+ALTER TABLE app.inh_child2 INHERIT app.inh_parent;
+CREATE TABLE app.gen (a int, b int GENERATED ALWAYS AS (a * 2) VIRTUAL);
+ALTER TABLE app.gen ADD x int; ALTER TABLE app.gen DROP x; ALTER TABLE app.gen ADD y int DEFAULT 5;
