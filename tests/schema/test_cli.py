@@ -115,6 +115,9 @@ def test_ignore_rules_from_env_var(project: Project, cli_dbs: dict[str, str]) ->
         env={"INVOKE_PRODCLONE_SCHEMA_DIFF_IGNORE": "table:*,column:*"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        done.stdout.strip().splitlines()[-1].endswith("; 2 hidden (1 by column:*, 1 by table:*)")
+    ), done.stdout
 
 
 @pytest.mark.parametrize(
