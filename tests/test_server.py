@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import uuid
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.embedded import EmbeddedServer
+from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
 from tests.conftest import Project
-from tests.local.test_load_clone import make_dump
+from tests.local.test_load_clone import blocked_session, make_dump
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
@@ -132,8 +135,24 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Projec
         assert again.returncode == 0, again.stderr
         assert server.status().pid == pid  # reused, not restarted
 
-        stopped = project.inv("db.server", "--stop")
-        assert stopped.stdout.strip() == "embedded server stopped"
+        # A command at work in another terminal holds the lock: --stop waits for it.
+        holder = psycopg.connect(server.status().url(), autocommit=True)
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        stopping = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.server", "--stop"],
+            cwd=project.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert blocked_session(holder, stopping, "wait_event = %s", "advisory")
+            assert server.status().running
+        finally:
+            holder.close()
+        out, err = stopping.communicate(timeout=60)
+        assert "db.server --stop waits for it" in err
+        assert out.strip() == "embedded server stopped"
         assert not server.status().running
         idle = project.inv("db.server", "--stop")
         assert idle.stdout.strip() == "embedded server was not running"

@@ -15,15 +15,15 @@ from prodclone.tasks._common import confirm, domain_errors, settings_of
 def server(c: Context, stop: bool = False) -> None:
     """Show (or stop) the local PostgreSQL server."""
     with domain_errors():
-        from prodclone.local.embedded import EmbeddedServer
         from prodclone.local.server import resolve_server
+        from prodclone.local.shutdown import stop_embedded
 
         settings = settings_of(c)
         if stop:
             if not settings.local.embedded:
                 print("prodclone.local.url is set: that server is not ours to stop")
                 return
-            stopped = EmbeddedServer(settings.local.data_dir).stop()
+            stopped = stop_embedded(settings)
             print("embedded server stopped" if stopped else "embedded server was not running")
             return
         local = resolve_server(settings.local)

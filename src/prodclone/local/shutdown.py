@@ -1,0 +1,23 @@
+"""db.server --stop: stop the embedded server once the work on it is done."""
+
+from __future__ import annotations
+
+from prodclone.local.copies import background_idle
+from prodclone.local.embedded import EmbeddedServer
+from prodclone.local.lock import local_lock
+from prodclone.local.server import resolve_server
+from prodclone.settings import Settings
+
+
+def stop_embedded(settings: Settings) -> bool:
+    """Stop the embedded server; False when it was not running.
+
+    It waits for a command at work in another terminal and for the background
+    spare build, which would otherwise fail halfway and leave a staging copy.
+    """
+    server = EmbeddedServer(settings.local.data_dir)
+    if not server.status().running:
+        return False
+    local = resolve_server(settings.local, start=False)
+    with local_lock(local, "db.server --stop"), background_idle(settings.local.data_dir):
+        return server.stop()
