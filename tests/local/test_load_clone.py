@@ -349,6 +349,34 @@ def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServe
     assert "restored in full" in out
 
 
+def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(
+    app_project: Project, pg: LocalServer
+) -> None:
+    make_dump(pg, app_project.root / "dump")
+    assert app_project.inv("db.load-clone").returncode == 0
+    clone = clone_of(app_project)
+    before = fingerprint(pg, clone)
+    holder = psycopg.connect(pg.url("postgres"), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+    try:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.drop-clone", "--yes"],
+            cwd=app_project.root,
+            env={**os.environ, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert blocked_session(holder, waiting, "wait_event = %s", "advisory")
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=60)
+    finally:
+        holder.close()
+    assert waiting.returncode == 130
+    assert "prodclone: interrupted" in err
+    assert fingerprint(pg, clone) == before
+
+
 def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: LocalServer) -> None:
     app = app_project.app  # type: ignore[attr-defined]
     app_project.configure(
