@@ -186,3 +186,14 @@ def test_remote_hosts_hidden_in_the_url_or_env_are_refused(
     result = project.inv("db.drop-clone", "--yes", env=env)
     assert result.returncode == 1
     assert f"prodclone.local.url points at {host!r}, which is not this machine" in result.stderr
+
+
+def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
+    project.configure({"local": {"url": "postgresql://u:pw-77@/x?host=/nonexistent-dir"}})
+    result = project.inv("db.server")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "prodclone: cannot connect to the local server postgresql://u:***@/x?host=/nonexistent-dir"
+    )
+    assert "No such file or directory" in result.stderr
+    assert "pw-77" not in result.stderr + result.stdout

@@ -35,7 +35,8 @@ class LocalServer:
         try:
             return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            # The first line names the failure; libpq's hint ("Is the server running...") follows.
+            reason = (str(exc).strip().splitlines() or ["no answer"])[0]
             raise ProdcloneError(
                 f"cannot connect to the local server {conninfo.mask(url)}: {reason}"
             ) from None
