@@ -31,7 +31,7 @@ def test_lists_ours_flags_strays_and_exits_1(
 ) -> None:
     dump_dir = clone_project.root / "dump"
     dump_dir.mkdir()
-    (dump_dir / "prod-20260101T000000Z.dump").write_bytes(b"x" * 2048)
+    (dump_dir / "prod-20260101T000000Z.dump").write_bytes(b"x" * 3 * 1024**2)
     result = clone_project.inv("db.list-clones", env=estate.env)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
@@ -41,7 +41,7 @@ def test_lists_ours_flags_strays_and_exits_1(
     assert any("prodclone-running" in line and "STRAY" not in line for line in lines)
     assert "prodclone-untagged" not in result.stdout
     assert local_clone in result.stdout
-    assert "prod-20260101T000000Z.dump" in result.stdout
+    assert "prod-20260101T000000Z.dump  3.0 MiB" in result.stdout
 
 
 def test_json_format(clone_project: Project, estate: Cloud) -> None:
@@ -114,3 +114,9 @@ def test_delete_turns_deletion_protection_off_first(clone_project: Project, clou
     assert result.returncode == 0, result.stderr
     assert "instance prodclone-guarded: deleted" in result.stderr
     assert cloud.instances() == [] and cloud.snapshots() == []
+
+
+def test_unknown_format_is_one_line(clone_project: Project, cloud: Cloud) -> None:
+    result = clone_project.inv("db.list-clones", "--format", "yaml", env=cloud.env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "prodclone: --format must be text or json (got 'yaml')"
