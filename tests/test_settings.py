@@ -85,6 +85,24 @@ def test_every_declared_key_is_reachable_by_its_env_var(
     assert unreached == []
 
 
+def test_every_key_the_settings_read_is_declared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key read but not declared in DEFAULTS would silently ignore its env var."""
+    read: set[str] = set()
+    for method in ("text", "flag", "whole", "number", "choice", "text_list", "text_map", "raw"):
+        original = getattr(Reader, method)
+
+        def recording(self: Reader, key: str, *args: Any, _read: Any = original, **kw: Any) -> Any:
+            read.add(f"{self.path}.{key}")
+            return _read(self, key, *args, **kw)
+
+        monkeypatch.setattr(Reader, method, recording)
+    load_settings({}, tmp_path)
+    assert read, "no key was read"
+    assert sorted(read - set(leaf_paths(DEFAULTS))) == []
+
+
 def test_env_vars_reach_flags_numbers_lists_and_mappings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
