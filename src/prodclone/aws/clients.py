@@ -88,11 +88,13 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
         ) from None
     except botocore.exceptions.EndpointConnectionError as exc:
         raise ProdcloneError(f"cannot reach AWS: {exc}") from None
+    # The profile in use however it was chosen; the AWS CLI hands it to the SSM plugin.
+    profile = aws.profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
     return AwsClients(
         rds=rds,
         ssm=ssm,
         region=region,
-        profile=aws.profile,
+        profile=profile or "",
         account=str(identity.get("Account", "")),
         caller_arn=str(identity.get("Arn", "")),
     )
