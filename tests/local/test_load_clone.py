@@ -115,20 +115,30 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     assert fingerprint(pg, clone) == original
 
 
-def test_a_template_left_without_its_mark_is_rebuilt(app_project: Project, pg: LocalServer) -> None:
-    """As a Ctrl-C between the template's rename and its mark once left it."""
+def test_copies_left_without_their_mark_are_rebuilt(app_project: Project, pg: LocalServer) -> None:
+    """As a Ctrl-C between a copy's rename and its mark once left it."""
     make_dump(pg, app_project.root / "dump")
     assert app_project.inv("db.load-clone").returncode == 0
     wait_spare(app_project)
     template = next(
         db.name for db in list_in(pg) if db.name.startswith(clone_of(app_project) + "__tpl_")
     )
+    spare = template.replace("__tpl_", "__spare_")
     with pg.connect() as conn:
         databases.mark(conn, template, "staging restore")
     again = app_project.inv("db.load-clone")
     assert again.returncode == 0, again.stderr
     assert "restored in full" in again.stdout
     assert any(db.name == template and db.role == "template" for db in list_in(pg))
+
+    # The same for a spare: it is built again rather than kept, unused, forever.
+    wait_spare(app_project)
+    with pg.connect() as conn:
+        databases.mark(conn, spare, "staging spare")
+    assert "copied from its template" in app_project.inv("db.load-clone").stdout
+    wait_spare(app_project)
+    assert any(db.name == spare and db.role == "spare" for db in list_in(pg))
+    assert "swapped in from a ready copy" in app_project.inv("db.load-clone").stdout
 
 
 def test_reset_ends_sessions_on_the_clone(app_project: Project, pg: LocalServer) -> None:

@@ -150,11 +150,13 @@ def run_background(base_url: str, job: BackgroundJob) -> None:
     with psycopg.connect(base_url, autocommit=True) as conn:
         for name in job.drop:
             databases.drop(conn, name)
-        if not job.spare or databases.find(conn, job.spare) is not None:
+        if not job.spare or databases.find(conn, job.template) is None:
             return
-        if databases.find(conn, job.template) is None:
+        spare = databases.find(conn, job.spare)
+        if spare is not None and spare.role == "spare":
             return
         staging = job.spare + "_"
+        databases.drop(conn, job.spare)  # one without its mark was never finished
         databases.drop(conn, staging)
         copy_database(conn, staging, job.template, "staging spare")
         lock_connections(conn, staging, False)
