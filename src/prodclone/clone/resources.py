@@ -64,6 +64,9 @@ class Resources:
     def _remove(
         self, what: str, command: str, delete: Callable[[], str], exists: Callable[[], bool]
     ) -> None:
+        """Delete through `cleanup`, which lists it with `command` if that fails; an absent
+        resource is looked for a while, in case its create call is still on the way."""
+
         def attempt() -> str:
             outcome = delete()
             if outcome == "absent" and rds.appears(what, exists, self._wait(APPEAR_GRACE_SECONDS)):
