@@ -7,13 +7,13 @@ for the test to check.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
+
+from tests.fakes.tcp_relay import relay_to_unix
 
 
 class _Bastion(paramiko.ServerInterface):  # type: ignore[misc]
@@ -37,18 +37,6 @@ class _Bastion(paramiko.ServerInterface):  # type: ignore[misc]
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         return int(paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
-
-
-def _pump(source: Any, dest: Any) -> None:
-    try:
-        while data := source.recv(65536):
-            dest.sendall(data)
-    except (OSError, EOFError):
-        pass
-    finally:
-        for end in (source, dest):
-            with contextlib.suppress(Exception):
-                end.close()
 
 
 class FakeBastion:
@@ -93,10 +81,7 @@ class FakeBastion:
             channel = transport.accept(timeout=1)
             if channel is None:
                 continue
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self.target_socket)
-            threading.Thread(target=_pump, args=(channel, upstream), daemon=True).start()
-            threading.Thread(target=_pump, args=(upstream, channel), daemon=True).start()
+            relay_to_unix(channel, self.target_socket)
 
 
 def write_ssh_home(home: Path, host_alias: str, port: int) -> paramiko.RSAKey:

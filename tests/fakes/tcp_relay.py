@@ -5,18 +5,28 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from typing import Any
 
 
-def _pump(source: socket.socket, dest: socket.socket) -> None:
+def pump(source: Any, dest: Any) -> None:
+    """Copy one direction until either end closes; then shut both (sockets or SSH channels)."""
     try:
         while data := source.recv(65536):
             dest.sendall(data)
-    except OSError:
+    except (OSError, EOFError):
         pass
     finally:
         for end in (source, dest):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(Exception):
                 end.shutdown(socket.SHUT_RDWR)
+
+
+def relay_to_unix(client: Any, target_socket: str) -> None:
+    """Relay `client` both ways to a fresh connection to the Unix socket, on two threads."""
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    upstream.connect(target_socket)
+    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
 
 
 class TcpToUnixRelay:
@@ -46,7 +56,4 @@ class TcpToUnixRelay:
             except OSError:
                 return
             self.connections += 1
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self.target_socket)
-            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+            relay_to_unix(client, self.target_socket)
