@@ -8,12 +8,11 @@ for the test to check.
 from __future__ import annotations
 
 import socket
-import threading
 from pathlib import Path
 
 import paramiko  # type: ignore[import-untyped]
 
-from tests.fakes.tcp_relay import relay_to_unix
+from tests.fakes.tcp_relay import LocalListener, relay_to_unix
 
 
 class _Bastion(paramiko.ServerInterface):  # type: ignore[misc]
@@ -39,40 +38,21 @@ class _Bastion(paramiko.ServerInterface):  # type: ignore[misc]
         return int(paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
 
 
-class FakeBastion:
+class FakeBastion(LocalListener):
     def __init__(self, target_socket: str, client_key: paramiko.PKey) -> None:
+        super().__init__()
         self.target_socket = target_socket
         self.client_key = client_key
         self.host_key = paramiko.RSAKey.generate(2048)
         self.destinations: list[tuple[str, int]] = []
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
         self._transports: list[paramiko.Transport] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._listener.getsockname()[1])
-
-    def start(self) -> FakeBastion:
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
-        self._listener.close()
+        super().stop()
         for transport in self._transports:
             transport.close()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(client,), daemon=True).start()
-
-    def _session(self, client: socket.socket) -> None:
+    def accepted(self, client: socket.socket) -> None:
         transport = paramiko.Transport(client)
         self._transports.append(transport)
         transport.add_server_key(self.host_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Any
+from typing import Any, Self
 
 
 def pump(source: Any, dest: Any) -> None:
@@ -29,10 +29,10 @@ def relay_to_unix(client: Any, target_socket: str) -> None:
     threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
 
 
-class TcpToUnixRelay:
-    def __init__(self, target_socket: str) -> None:
-        self.target_socket = target_socket
-        self.connections = 0
+class LocalListener:
+    """A TCP port on 127.0.0.1 whose connections go to `accepted`, each on a thread."""
+
+    def __init__(self) -> None:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(16)
@@ -42,12 +42,15 @@ class TcpToUnixRelay:
     def port(self) -> int:
         return int(self._listener.getsockname()[1])
 
-    def start(self) -> TcpToUnixRelay:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._listener.close()
+
+    def accepted(self, client: socket.socket) -> None:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         while True:
@@ -55,5 +58,15 @@ class TcpToUnixRelay:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            self.connections += 1
-            relay_to_unix(client, self.target_socket)
+            threading.Thread(target=self.accepted, args=(client,), daemon=True).start()
+
+
+class TcpToUnixRelay(LocalListener):
+    def __init__(self, target_socket: str) -> None:
+        super().__init__()
+        self.target_socket = target_socket
+        self.connections = 0
+
+    def accepted(self, client: socket.socket) -> None:
+        self.connections += 1
+        relay_to_unix(client, self.target_socket)
