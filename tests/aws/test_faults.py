@@ -96,32 +96,32 @@ def test_second_ctrl_c_during_cleanup_does_not_stop_it(
     assert_nothing_left(clone_project, cloud)
 
 
-def test_pg_dump_failing_midway(clone_project: Project, cloud: Cloud) -> None:
-    env = {**cloud.env, "FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+@pytest.mark.parametrize(
+    ("settings", "env", "message"),
+    [
+        ({}, {"FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}, "pg_dump failed"),
+        (
+            {"tunnel_ready_seconds": 2},
+            {"FAKE_PLUGIN_HANG": "1"},
+            "the SSM tunnel did not open within 2s",
+        ),
+        (
+            {},
+            {"FAKE_PLUGIN_EXIT": "An error occurred (AccessDeniedException)"},
+            "session-manager-plugin exited (1) before the tunnel opened: "
+            "An error occurred (AccessDeniedException)",
+        ),
+    ],
+    ids=["pg_dump-cut-midway", "plugin-never-ready", "plugin-exits-early"],
+)
+def test_tunnel_and_dump_failures_say_why_and_clean_up(
+    project: Project, cloud: Cloud, settings: dict[str, Any], env: dict[str, str], message: str
+) -> None:
+    project.configure(aws_settings(**settings))
+    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, **env})
     assert result.returncode == 1
-    assert "prodclone: pg_dump failed" in result.stderr
-    assert_nothing_left(clone_project, cloud)
-
-
-def test_plugin_never_ready(project: Project, cloud: Cloud) -> None:
-    project.configure(aws_settings(tunnel_ready_seconds=2))
-    env = {**cloud.env, "FAKE_PLUGIN_HANG": "1"}
-    result = project.inv("db.clone-prod", "--yes", env=env)
-    assert result.returncode == 1
-    assert "prodclone: the SSM tunnel did not open within 2s" in result.stderr
+    assert f"prodclone: {message}" in result.stderr
     assert_nothing_left(project, cloud)
-
-
-def test_plugin_exiting_before_ready_says_why(clone_project: Project, cloud: Cloud) -> None:
-    env = {**cloud.env, "FAKE_PLUGIN_EXIT": "An error occurred (AccessDeniedException)"}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
-    assert result.returncode == 1
-    assert (
-        "prodclone: session-manager-plugin exited (1) before the tunnel opened: "
-        "An error occurred (AccessDeniedException)"
-    ) in result.stderr
-    assert_nothing_left(clone_project, cloud)
 
 
 @pytest.fixture
