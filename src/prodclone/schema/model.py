@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 # An attribute value as read from the catalogs: text, numbers, flags or lists of text.
 Value = str | int | float | bool | list[str] | None
@@ -11,9 +11,11 @@ Value = str | int | float | bool | list[str] | None
 Change = Literal["only in a", "only in b", "changed"]
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaObject:
-    """One object: its attribute values in the order of `fields` (shared by its kind)."""
+class SchemaObject(NamedTuple):
+    """One object: its attribute values in the order of `fields` (shared by its kind).
+
+    A named tuple: tens of thousands are built per database, and it builds fastest.
+    """
 
     kind: str
     name: str
