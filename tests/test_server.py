@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,7 +15,7 @@ from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
 from tests.conftest import Project
-from tests.local.test_load_clone import blocked_session, make_dump
+from tests.local.test_load_clone import blocked_session, inv_in_background, make_dump
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
@@ -138,13 +137,7 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Projec
         # A command at work in another terminal holds the lock: --stop waits for it.
         holder = psycopg.connect(server.status().url(), autocommit=True)
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-        stopping = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.server", "--stop"],
-            cwd=project.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        stopping = inv_in_background(project, "db.server", "--stop")
         try:
             assert blocked_session(holder, stopping, "wait_event = %s", "advisory")
             assert server.status().running

@@ -76,6 +76,38 @@ def wait_spare(project: Project) -> None:
         pass
 
 
+def inv_in_background(project: Project, *args: str) -> subprocess.Popen[str]:
+    """`inv ARGS` in the project, left running: a second terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def list_in(pg: LocalServer) -> list[databases.DatabaseInfo]:
+    with pg.connect() as conn:
+        return databases.list_databases(conn)
+
+
+def blocked_session(
+    conn: psycopg.Connection, process: subprocess.Popen[str], where: str, value: str
+) -> bool:
+    """Wait until a session matching `where` waits for a lock; False if `process` ends first."""
+    while process.poll() is None:
+        row = conn.execute(
+            f"SELECT 1 FROM pg_stat_activity WHERE {where} AND wait_event_type = 'Lock'",
+            (value,),
+        ).fetchone()
+        if row:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_first_load_restores_then_resets_bring_back_the_dump(
     app_project: Project, pg: LocalServer
 ) -> None:
@@ -335,15 +367,7 @@ def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServe
     make_dump(pg, app_project.root / "dump")
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-    env = {**os.environ, "NO_COLOR": "1"}
-    waiting = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.load-clone"],
-        cwd=app_project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    waiting = inv_in_background(app_project, "db.load-clone")
     try:
         with pg.connect() as conn:
             assert blocked_session(conn, waiting, "wait_event = %s", "advisory"), (
@@ -369,14 +393,7 @@ def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
     try:
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.drop-clone", "--yes"],
-            cwd=app_project.root,
-            env={**os.environ, "NO_COLOR": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        waiting = inv_in_background(app_project, "db.drop-clone", "--yes")
         assert blocked_session(holder, waiting, "wait_event = %s", "advisory")
         waiting.send_signal(signal.SIGINT)
         _, err = waiting.communicate(timeout=60)
@@ -444,40 +461,6 @@ INSERT INTO gated SELECT generate_series(1, 10);
 """
 
 
-# Rows restored into `gated` wait in their CHECK for a lock the test holds, so the
-# restore can be interrupted at a known point: mid-COPY. The lock is on a shared
-# catalog that nothing here uses, since a lock on it reaches across databases.
-GATED_SQL = """
-CREATE FUNCTION pass_gate(n int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS SHARE MODE;
-  RETURN n > 0;
-END $$;
-CREATE TABLE gated (n int CHECK (pass_gate(n)));
-INSERT INTO gated SELECT generate_series(1, 10);
-"""
-
-
-def list_in(pg: LocalServer) -> list[databases.DatabaseInfo]:
-    with pg.connect() as conn:
-        return databases.list_databases(conn)
-
-
-def blocked_session(
-    conn: psycopg.Connection, process: subprocess.Popen[str], where: str, value: str
-) -> bool:
-    """Wait until a session matching `where` waits for a lock; False if `process` ends first."""
-    while process.poll() is None:
-        row = conn.execute(
-            f"SELECT 1 FROM pg_stat_activity WHERE {where} AND wait_event_type = 'Lock'",
-            (value,),
-        ).fetchone()
-        if row:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
     app_project: Project, pg: LocalServer
 ) -> None:
@@ -489,14 +472,7 @@ def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
 
     gate = psycopg.connect(pg.url("postgres"))
     gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
-    loading = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.load-clone", "--restore"],
-        cwd=app_project.root,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    loading = inv_in_background(app_project, "db.load-clone", "--restore")
     try:
         with pg.connect() as conn:
             assert blocked_session(conn, loading, "datname = %s", clone + "__restoring"), (
