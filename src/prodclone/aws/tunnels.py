@@ -249,7 +249,10 @@ def ssm_tunnel(
                     f"(plugin said: {output.last()}); check the bastion {bastion} runs the "
                     "SSM agent, or raise prodclone.aws.tunnel_ready_seconds"
                 )
-            output.opened.wait(0.1)
+            if output.opened.is_set():
+                time.sleep(0.1)  # opened but not accepting yet: do not spin on refusals
+            else:
+                output.opened.wait(0.1)
         yield LocalEnd("127.0.0.1", local_port, parallel_ok=True)
     finally:
         with shielded():
