@@ -121,3 +121,10 @@ def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, clo
 def test_jobs_below_one(clone_project: Project, cloud: Cloud) -> None:
     result = clone_project.inv("db.clone-prod", "--yes", "--jobs", "0", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, clone_project, "--jobs must be at least 1")
+
+
+def test_dump_folder_not_writable(project: Project, cloud: Cloud) -> None:
+    (project.root / "notes.txt").write_text("a file where the dump folder would go\n")
+    project.configure({**aws_settings(), "dump_dir": "notes.txt/dump"})
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert_one_line_nothing_created(result, cloud, project, "is not a writable folder")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
         raise ProdcloneError(f"--out {options.out}: folder {dump_path.parent} does not exist")
     if dump_path.exists():
         raise ProdcloneError(f"{dump_path} already exists; choose another --out")
-    _check_disk(dump_path.parent, source.allocated_gb)
+    _check_dump_folder(dump_path.parent, source.allocated_gb)
     expires = tags.expiry(
         aws.timeout_minutes
         + EXPIRY_MARGIN_MINUTES
@@ -161,10 +162,17 @@ def _check_compression(pg_dump: ClientTool, compression: str) -> None:
         )
 
 
-def _check_disk(folder: Path, allocated_gb: int) -> None:
+def _check_dump_folder(folder: Path, allocated_gb: int) -> None:
+    """The folder (or the nearest one that exists, where it will be made) is writable and
+    has room for a dump as large as the source's allocated storage."""
     probe = folder
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ProdcloneError(
+            f"cannot write the dump in {folder}: {probe} is not a writable folder; "
+            "fix its permissions or point prodclone.dump_dir (or --out) elsewhere"
+        )
     free = shutil.disk_usage(probe).free
     if free < allocated_gb * 1024**3:
         raise ProdcloneError(
