@@ -7,20 +7,19 @@ and the whole group is always stopped afterwards, whatever happened.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.local.appcmd import start_shell, stop_group
 from prodclone.settings.check import CheckSettings
 
 
@@ -120,20 +119,6 @@ def _port_answers(port: int) -> bool:
         return False
 
 
-def stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """SIGTERM the app's whole process group, then SIGKILL whatever is left of it."""
-    try:
-        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=grace)
-    finally:
-        # Children that ignored SIGTERM (or outlived their parent) are still in the group;
-        # `finally`, so that a second Ctrl-C during the grace period still stops them.
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @contextmanager
 def running_app(
     command: str,
@@ -152,18 +137,7 @@ def running_app(
     require_port_free(ready_port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        process = start_shell(command, env, cwd)
         app = RunningApp(process, log, echo, ready_line)
         try:
             app.wait_ready(ready_line, ready_port, timeout)

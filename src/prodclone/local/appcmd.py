@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from prodclone.errors import ProdcloneError
@@ -30,18 +32,34 @@ class CommandResult:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])
 
 
-def _stop_group(process: subprocess.Popen[str]) -> None:
-    """End the command and everything it started (it runs in its own process group)."""
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def start_shell(command: str, env: dict[str, str], cwd: str | Path | None) -> subprocess.Popen[str]:
+    """Start `command` in a shell, in its own process group, output (stdout+stderr) piped."""
+    return subprocess.Popen(
+        command,
+        shell=True,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+
+
+def stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """SIGTERM the command's whole process group, then SIGKILL whatever is left of it."""
+    try:
+        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=grace)
+    finally:
+        # Children that ignored SIGTERM (or outlived their parent) are still in the group;
+        # `finally`, so that a second Ctrl-C during the grace period still stops them.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def run_command(
@@ -57,18 +75,7 @@ def run_command(
     if not command.strip():
         raise ProdcloneError(f"no {label} command is configured")
     started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        shell=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
+    process = start_shell(command, env, cwd)
     lines: list[str] = []
 
     def pump() -> None:
@@ -86,9 +93,9 @@ def run_command(
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _stop_group(process)
+        stop_group(process)
     except BaseException:
-        _stop_group(process)
+        stop_group(process)
         raise
     reader.join(timeout=5)
     return CommandResult(
