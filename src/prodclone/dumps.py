@@ -92,12 +92,14 @@ def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
                 )
     listing = pg_restore.output("--list", str(path), failure=f"dump {path} cannot be read")
     entries = [line for line in listing.splitlines() if line and not line.startswith(";")]
-    total = path.stat().st_size if path.is_file() else _folder_size(path)
-    return DumpInfo(path=path, size_bytes=total, items=len(entries))
+    return DumpInfo(path=path, size_bytes=size_on_disk(path), items=len(entries))
 
 
-def _folder_size(path: Path) -> int:
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+def size_on_disk(path: Path) -> int:
+    """Bytes in a dump file, or in all files of a directory-format dump; 0 if absent."""
+    if path.is_dir():
+        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    return path.stat().st_size if path.exists() else 0
 
 
 def checksum(path: Path, cache_file: Path | None = None) -> str:

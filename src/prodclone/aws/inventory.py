@@ -107,7 +107,7 @@ def local_items(settings: Settings) -> tuple[list[LocalDatabase], str]:
 
 
 def dump_files(dump_dir: Path) -> list[DumpFile]:
-    from prodclone.clone.dump import size_on_disk
+    from prodclone.dumps import size_on_disk
 
     if not dump_dir.is_dir():
         return []

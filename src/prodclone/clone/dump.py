@@ -58,13 +58,6 @@ def pgpass_file(host: str, port: int, database: str, user: str, password: str) -
         yield path
 
 
-def size_on_disk(path: Path) -> int:
-    """Bytes in a dump file, or in all files of a directory-format dump; 0 if absent."""
-    if path.is_dir():
-        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-    return path.stat().st_size if path.exists() else 0
-
-
 def _database_size(end: LocalEnd, database: str, user: str, passfile: Path) -> int:
     import psycopg
 
@@ -150,7 +143,7 @@ def dump_database(
     if process.returncode != 0:
         reason = message[-1] if message else "no message"
         raise ProdcloneError(f"pg_dump failed (exit {process.returncode}): {reason}")
-    report.line(f"    wrote {size_on_disk(target) / 1024**2:.1f} MiB")
+    report.line(f"    wrote {dumps.size_on_disk(target) / 1024**2:.1f} MiB")
     _make_private(target)
 
 
@@ -160,7 +153,7 @@ def _follow(process: subprocess.Popen[bytes], target: Path, total: int, report: 
     with report.progress("dump", DownloadColumn(), TransferSpeedColumn()) as progress:
         bar = progress.add_task("dump", total=max(total, 1))
         while process.poll() is None:
-            written = size_on_disk(target)
+            written = dumps.size_on_disk(target)
             progress.update(bar, completed=written)
             now = time.monotonic()
             if not report.console.is_terminal and now - last_line >= PROGRESS_LINE_SECONDS:
