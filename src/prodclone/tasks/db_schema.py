@@ -72,7 +72,7 @@ def schema_diff(
             raise SchemaDiffError(str(exc)) from None
         except Exception as exc:
             # Exit 1 means "differences found": no failure may end with it, or with 0.
-            raise SchemaDiffError(f"could not compare: {type(exc).__name__}: {exc}") from None
+            raise SchemaDiffError(f"could not compare: {_one_line(exc)}") from None
     if code:
         raise Exit(code=code)
 
@@ -132,6 +132,15 @@ def _run(
     else:
         print(report, end="")
     return result.exit_code
+
+
+def _one_line(exc: Exception) -> str:
+    """An unexpected error as one line, any URL in it left out (it may hold a password)."""
+    import re
+
+    lines = str(exc).strip().splitlines()
+    text = re.sub(r"postgres(?:ql)?://\S+", "<url>", lines[0] if lines else "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _check_url(flag: str, target: str) -> None:
