@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from psycopg import sql
 
 from prodclone.local.server import LocalServer
 from tests.schema.helpers import Databases, databases
@@ -22,5 +23,5 @@ def reader_role(pg: LocalServer) -> str:
     with pg.connect() as conn:
         for role in ("sd_reader", "sd_owner"):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(f'CREATE ROLE "{role}"'.encode())
+                conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
     return "sd_reader"

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
@@ -24,14 +25,14 @@ class Databases:
         self.prefix = prefix
         self.created: list[str] = []
 
-    def create(self, sql: str = "", label: str = "") -> str:
+    def create(self, statements: str = "", label: str = "") -> str:
         name = f"{self.prefix}_{label}_{uuid.uuid4().hex[:8]}".lower()
         with self.pg.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"'.encode())
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         self.created.append(name)
-        if sql:
+        if statements:
             with psycopg.connect(self.pg.url(name), autocommit=True) as conn:
-                conn.execute(sql.encode())
+                conn.execute(statements.encode())
         return name
 
     def load_files(self, label: str, *files: Path) -> str:
@@ -54,7 +55,9 @@ class Databases:
     def drop_all(self) -> None:
         with self.pg.connect() as conn:
             for name in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
         self.created.clear()
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from psycopg import sql
 
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
@@ -71,7 +72,7 @@ def fixtures(pg: LocalServer) -> Iterator[dict[str, Loaded]]:
     with pg.connect() as conn:
         for role in ROLES:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(f'CREATE ROLE "{role}"'.encode())
+                conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
     with databases(pg, "conf") as dbs, ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(_load_fixture, dbs, name) for name in NAMES}
         yield {name: future.result() for name, future in futures.items()}

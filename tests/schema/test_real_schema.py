@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from prodclone.local.server import LocalServer
 from prodclone.schema import render_text
@@ -55,8 +56,12 @@ def test_a_renamed_index_in_the_real_schema_is_found(
     dbs, original, _ = danbooru
     drifted = dbs.create(label="drifted")
     with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE "{drifted}"'.encode())
-        conn.execute(f'CREATE DATABASE "{drifted}" TEMPLATE "{original}"'.encode())
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(drifted)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(drifted), sql.Identifier(original)
+            )
+        )
     run_sql(pg, drifted, "ALTER INDEX public.index_posts_on_source_trgm RENAME TO posts_src;")
     result = compare(pg, drifted, original)
     assert [(d.kind, d.name, d.change) for d in result.differences] == [

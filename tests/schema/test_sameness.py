@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from psycopg import sql
+
 from prodclone.local.server import LocalServer
 from prodclone.schema import DiffResult, render_text
 from tests.schema.helpers import Databases, compare
@@ -243,12 +245,18 @@ CREATE TABLE app.t (id int, day date DEFAULT '2025-03-04', ratio float8 DEFAULT 
 CREATE VIEW app.v AS SELECT id FROM app.t WHERE day > '2025-01-31';"""
     a = dbs.create(schema, "a")
     b = dbs.create(schema, "b")
+    settings = {
+        "search_path": sql.SQL("app, public"),
+        "DateStyle": sql.Literal("SQL, DMY"),
+        "IntervalStyle": sql.Literal("sql_standard"),
+        "extra_float_digits": sql.Literal(-3),
+    }
     with pg.connect() as conn:
-        conn.execute(
-            f"""ALTER DATABASE "{a}" SET search_path = app, public;
-                ALTER DATABASE "{a}" SET DateStyle = 'SQL, DMY';
-                ALTER DATABASE "{a}" SET IntervalStyle = 'sql_standard';
-                ALTER DATABASE "{a}" SET extra_float_digits = -3;""".encode()
-        )
+        for name, value in settings.items():
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(a), sql.Identifier(name), value
+                )
+            )
     result = compare(pg, a, b)
     assert result.differences == [], render_text(result)
