@@ -29,6 +29,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from psycopg import sql
+
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.local.tools import find_tool
 from prodclone.settings import load_settings
@@ -59,7 +61,7 @@ def build(server: LocalServer, dbname: str, copies: int, psql: str) -> None:
     with server.connect() as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             return
-        conn.execute(f'CREATE DATABASE "{dbname}_loading"'.encode())
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(f"{dbname}_loading")))
     schema_sql = SCHEMA.read_text()
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write("".join(f"CREATE EXTENSION {name};\n" for name in EXTENSIONS))
@@ -74,7 +76,11 @@ def build(server: LocalServer, dbname: str, copies: int, psql: str) -> None:
             stdout=subprocess.DEVNULL,
         )
     with server.connect() as conn:
-        conn.execute(f'ALTER DATABASE "{dbname}_loading" RENAME TO "{dbname}"'.encode())
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(f"{dbname}_loading"), sql.Identifier(dbname)
+            )
+        )
 
 
 def timed(run: list[list[str]], env: dict[str, str], cwd: Path) -> tuple[float, list[int]]:
