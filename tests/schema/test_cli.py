@@ -170,6 +170,16 @@ def test_owners_flag_compares_owners(project: Project, pg: LocalServer, reader_r
         owners = project.inv("db.schema-diff", "-a", a, "-b", b, "--owners")
         assert owners.returncode == 1, owners.stdout + owners.stderr
         assert "    owner: a 'sd_owner' | b 'postgres'" in owners.stdout.splitlines()
+        for value, code in (("true", 1), ("false", 0), ("0", 0)):
+            by_env = project.inv(
+                "db.schema-diff",
+                "-a",
+                a,
+                "-b",
+                b,
+                env={"INVOKE_PRODCLONE_SCHEMA_DIFF_OWNERS": value},
+            )
+            assert by_env.returncode == code, (value, by_env.stdout + by_env.stderr)
 
 
 def test_bad_rule_in_config_names_the_key(project: Project, cli_dbs: dict[str, str]) -> None:
