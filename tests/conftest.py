@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -23,11 +25,18 @@ SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")
-def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The data folder of the embedded server the whole test run shares."""
-    data_dir = tmp_path_factory.mktemp("prodclone-data")
-    yield data_dir
-    EmbeddedServer(data_dir).stop()
+def pg_data_dir() -> Iterator[Path]:
+    """The data folder of the embedded server the whole test run shares.
+
+    Outside pytest's temp folders: pytest prunes old ones when another run starts,
+    which would pull the data from under a server that is still running.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="prodclone-test-"))
+    try:
+        yield data_dir
+    finally:
+        EmbeddedServer(data_dir).stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
