@@ -61,6 +61,12 @@ def confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise ProdcloneError(f"{question} needs confirmation: run it again with --yes")
+        raise ProdcloneError(f"{question} needs confirmation: pass --yes to run without a prompt")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
+
+
+def confirm_or_stop(question: str, yes: bool) -> None:
+    """Like `confirm`, but a "no" ends the task having changed nothing."""
+    if not confirm(question, yes):
+        raise ProdcloneError("cancelled; nothing was changed")

@@ -12,7 +12,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import domain_errors, settings_of
+from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of
 
 
 @contextmanager
@@ -30,16 +30,6 @@ def aws_errors() -> Iterator[None]:
         ) from None
     except botocore.exceptions.BotoCoreError as exc:
         raise ProdcloneError(f"AWS call failed: {exc}") from None
-
-
-def _confirm(question: str, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise ProdcloneError(f"{question} needs confirmation: pass --yes to run without a prompt")
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise ProdcloneError("cancelled; nothing was changed")
 
 
 @task(
@@ -81,7 +71,7 @@ def clone_prod(
         if dry_run:
             print("dry run: nothing was created")
             return
-        _confirm("Create the snapshot and the instance above?", yes)
+        confirm_or_stop("Create the snapshot and the instance above?", yes)
         sys.stdout.flush()
         clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
 
@@ -117,7 +107,7 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
             return
         if not delete:
             raise Exit(code=1)
-        _confirm(f"Delete {len(strays)} stray cloud resource(s)?", yes)
+        confirm_or_stop(f"Delete {len(strays)} stray cloud resource(s)?", yes)
         wait = WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
         failed = False
         for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
