@@ -128,3 +128,16 @@ def test_dump_folder_not_writable(project: Project, cloud: Cloud) -> None:
     project.configure({**aws_settings(), "dump_dir": "notes.txt/dump"})
     result = project.inv("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "is not a writable folder")
+
+
+def test_region_from_aws_region_env_var(
+    clone_project: Project, cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The error for a missing region tells the user to set AWS_REGION: it must work.
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    clone_project.configure(aws_settings(region=""))
+    env = {k: v for k, v in cloud.env.items() if k != "AWS_DEFAULT_REGION"}
+    env["AWS_REGION"] = cloud.env["AWS_DEFAULT_REGION"]
+    result = clone_project.inv("db.clone-prod", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "dry run: nothing was created" in result.stdout

@@ -53,7 +53,10 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
     from botocore.config import Config
 
     try:
-        session = boto3.Session(profile_name=aws.profile or None, region_name=aws.region or None)
+        # boto3 reads only AWS_DEFAULT_REGION; AWS_REGION is what the AWS CLI v2 and the
+        # other SDKs read first, and what the docs promise.
+        region_name = aws.region or os.environ.get("AWS_REGION") or None
+        session = boto3.Session(profile_name=aws.profile or None, region_name=region_name)
     except botocore.exceptions.ProfileNotFound:
         raise ProdcloneError(
             f"AWS profile {aws.profile!r} is not configured; fix prodclone.aws.profile "
