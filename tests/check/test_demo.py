@@ -50,6 +50,7 @@ def test_demo_keep_then_clean(project: Project, pg: LocalServer) -> None:
     assert "orcha_demo_prod_clone" in demo_databases(pg)
     dumps = list((project.root / "dump" / "demo").glob("prod-*.dump"))
     assert len(dumps) == 1 and (dumps[0].stat().st_mode & 0o777) == 0o600
+    assert (project.root / "dump").stat().st_mode & 0o777 == 0o700
 
     cleaned = project.inv("demo", "--clean")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr

@@ -158,6 +158,8 @@ def _fill_production(plan: DemoPlan, server: LocalServer, rows: int) -> None:
 def _dump_production(plan: DemoPlan, server: LocalServer) -> Path:
     """pg_dump into a private partial file that becomes the dump only when complete."""
     settings = plan.settings
+    # The project's dump folder (the demo's is inside it) is private too, as for db.clone-prod.
+    dumps.prepare_dump_dir(settings.dump_dir.parent, settings.project_dir)
     dumps.prepare_dump_dir(settings.dump_dir, settings.project_dir)
     target = dumps.new_dump_path(settings.dump_dir)
     partial = target.with_name(target.name + dumps.PARTIAL_SUFFIX)
