@@ -129,6 +129,10 @@ def test_ignore_rules_from_env_var(project: Project, cli_dbs: dict[str, str]) ->
         (["-a", "{same_a}", "-b", "{same_b}", "--format", "yaml"], "--format must be"),
         (["-a", "{same_a}"], "name both databases"),
         (
+            ["-a", "{same_a}", "--clone", "{same_b}", "-b", "{same_b}"],
+            "name different databases; --clone is the long form of -a: give one of them",
+        ),
+        (
             ["-a", "postgresql://nobody:secret@127.0.0.1:1/x", "-b", "{same_b}"],
             "cannot connect to postgresql://nobody:***@127.0.0.1:1/x",
         ),

@@ -58,8 +58,8 @@ def schema_diff(
         try:
             code = _run(
                 c,
-                a or clone,
-                b or fresh,
+                _one_of("-a", "--clone", a, clone),
+                _one_of("-b", "--fresh", b, fresh),
                 format,
                 tuple(ignore or ()),
                 owners,
@@ -75,6 +75,19 @@ def schema_diff(
             raise SchemaDiffError(f"could not compare: {_one_line(exc)}") from None
     if code:
         raise Exit(code=code)
+
+
+def _one_of(short: str, long: str, short_value: str, long_value: str) -> str:
+    """The database a flag and its long form name; both naming different ones is an error."""
+    from prodclone.schema import SchemaDiffError
+
+    if short_value and long_value and short_value != long_value:
+        raise SchemaDiffError(
+            # No values in the message: either may be a URL with a password.
+            f"{short} and {long} name different databases; "
+            f"{long} is the long form of {short}: give one of them"
+        )
+    return short_value or long_value
 
 
 def _run(
