@@ -6,6 +6,7 @@ nothing without it is ever dropped, renamed or reset.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import psycopg
@@ -95,16 +96,31 @@ def drop(conn: psycopg.Connection, name: str) -> bool:
 
 
 def create(conn: psycopg.Connection, name: str, comment: str, template: str | None = None) -> None:
-    """Create `name` (empty, or a file copy of `template`) and mark it ours."""
+    """Create `name` (empty, or a file copy of `template`) and mark it ours.
+
+    Callers make sure `name` is absent first, so a database of that name found
+    unmarked after an interruption is the one this call created.
+    """
     if template is None:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
     else:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+            sql.Identifier(name), sql.Identifier(template)
         )
-    mark(conn, name, comment)
+    try:
+        conn.execute(statement)
+        mark(conn, name, comment)
+    except psycopg.Error:
+        raise
+    except BaseException:
+        # Ctrl-C between the two statements (or while psycopg cancelled a CREATE that had
+        # already finished) would leave an unmarked database that every later run refuses
+        # to touch: mark it before giving way.
+        with contextlib.suppress(psycopg.Error):
+            found = find(conn, name)
+            if found is not None and not found.ours:
+                mark(conn, name, comment)
+        raise
 
 
 def rename(conn: psycopg.Connection, old: str, new: str) -> None:
