@@ -440,6 +440,18 @@ def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: Lo
     assert f"dropped database {app}_fresh" in dropped.stdout
 
 
+def test_fresh_name_follows_the_fresh_db_rule(app_project: Project, pg: LocalServer) -> None:
+    app_project.configure({"commands": {"migrate": "true"}})
+    result = app_project.inv("db.fresh", "--name", "Bad Name")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: --name must be a database name of letters, digits and _ up to 40 long "
+        "(got 'Bad Name')"
+    ]
+    with pg.connect() as conn:
+        assert databases.find(conn, "Bad Name") is None
+
+
 def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> None:
     result = app_project.inv("db.fresh")
     assert result.returncode == 2

@@ -54,13 +54,19 @@ class CommandSettings:
     smoke: tuple[str, ...]
 
 
-def _db_name(reader: Reader, key: str, default: str) -> str:
-    name = reader.text(key) or default
+def db_name_problem(name: str) -> str:
+    """What is wrong with `name` as the name of one of our databases; "" when nothing."""
     # Our own suffixes (`__tpl_<sum>`) must still fit PostgreSQL's 63-byte limit.
     if not _DB_NAME.match(name) or len(name) > 40:
-        raise reader.error(
-            key, f"must be a database name of letters, digits and _ up to 40 long (got {name!r})"
-        )
+        return f"must be a database name of letters, digits and _ up to 40 long (got {name!r})"
+    return ""
+
+
+def _db_name(reader: Reader, key: str, default: str) -> str:
+    name = reader.text(key) or default
+    problem = db_name_problem(name)
+    if problem:
+        raise reader.error(key, problem)
     return name
 
 

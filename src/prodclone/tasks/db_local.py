@@ -71,11 +71,16 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0)
 def fresh(c: Context, name: str = "") -> None:
     """Build the fresh database from all migrations."""
     with domain_errors():
+        from prodclone.errors import SettingsError
         from prodclone.local.fresh import build_fresh, require_migrate
         from prodclone.local.server import resolve_server
+        from prodclone.settings.local import db_name_problem
 
         settings = settings_of(c)
         command = require_migrate(settings)
+        # The same rule as prodclone.local.fresh_db, so db.drop-clone can drop it later.
+        if name and (problem := db_name_problem(name)):
+            raise SettingsError(f"--name {problem}")
         local = resolve_server(settings.local)
         dbname = name or settings.local.fresh_db
         print(f"building {dbname} with: {command}")
