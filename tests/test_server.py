@@ -190,3 +190,19 @@ def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
     )
     assert "No such file or directory" in result.stderr
     assert "pw-77" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("db.load-clone", "--jobs", "abc"), "prodclone: --jobs takes a whole number (got 'abc')"),
+        (("db.load-clone", "--jobs", "0"), "prodclone: --jobs must be at least 1 (got 0)"),
+        (("demo", "--rows", "many"), "prodclone: --rows takes a whole number (got 'many')"),
+    ],
+)
+def test_bad_numbers_in_flags_are_one_line(
+    project: Project, args: tuple[str, ...], line: str
+) -> None:
+    result = project.inv(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [line]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from invoke.config import Config
 from invoke.context import Context
+from psycopg import sql
 
 from prodclone.errors import SettingsError
+from prodclone.local.server import LocalServer
 from prodclone.settings import DEFAULTS, Settings, load_settings
 from prodclone.settings.reader import Reader
 from prodclone.tasks import ns
 from prodclone.tasks._common import settings_of
+from tests.conftest import Project
 
 
 def settings_from(
@@ -241,3 +245,29 @@ def test_reader_choice_names_the_choices() -> None:
     reader = Reader({"tunnel": "vpn"}, "prodclone.aws")
     with pytest.raises(SettingsError, match="must be one of ssm, ssh, direct"):
         reader.choice("tunnel", ("ssm", "ssh", "direct"), "ssm")
+
+
+def test_env_var_overrides_a_list_set_in_invoke_yaml(project: Project, pg: LocalServer) -> None:
+    """Invoke alone cannot cast an env var over a YAML list: a traceback before any task ran."""
+    app = f"envlist_{uuid.uuid4().hex[:8]}"
+    project.configure(
+        {
+            "app": app,
+            "commands": {"smoke": ["./smoke a", "./smoke b"], "migrate": "echo from-yaml"},
+        }
+    )
+    try:
+        result = project.inv(
+            "db.fresh",
+            env={
+                "INVOKE_PRODCLONE_COMMANDS_SMOKE": '["./smoke c"]',
+                "INVOKE_PRODCLONE_COMMANDS_MIGRATE": "echo from-env",
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "from-env" in result.stdout
+    finally:
+        with pg.connect() as conn:
+            fresh = sql.Identifier(f"{app}_fresh")
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(fresh))

@@ -11,3 +11,9 @@ class SettingsError(ProdcloneError):
     """A configuration value is missing or invalid."""
 
     exit_code = 2
+
+
+class UsageError(ProdcloneError):
+    """A task flag has a value the task cannot use."""
+
+    exit_code = 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,27 @@ def declared_keys(block: Mapping[str, Any] = DEFAULTS, path: str = "prodclone") 
             yield from declared_keys(value, f"{path}.{key}")
         else:
             yield f"{path}.{key}"
+
+
+ENV_PREFIX = "INVOKE_PRODCLONE_"
+_claimed_env: dict[str, str] = {}
+
+
+def claim_env_vars(environ: MutableMapping[str, str]) -> None:
+    """Take the `INVOKE_PRODCLONE_...` variables out of Invoke's sight.
+
+    prodclone reads them itself (`load_settings(environ=...)`). Invoke's own
+    loader casts each to the type of its key's current value and stops every
+    task with a traceback when invoke.yaml made that value a list.
+    """
+    for name in [name for name in environ if name.startswith(ENV_PREFIX)]:
+        _claimed_env[name] = environ.pop(name)
+
+
+def settings_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The claimed variables, and any set since, for `load_settings(environ=...)`."""
+    current = {name: value for name, value in environ.items() if name.startswith(ENV_PREFIX)}
+    return {**_claimed_env, **current}
 
 
 def _with_env(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from prodclone.errors import ProdcloneError
-from prodclone.settings import Settings, load_settings
+from prodclone.errors import ProdcloneError, UsageError
+from prodclone.settings import Settings, load_settings, settings_env
 
 
 def project_dir(c: Context) -> Path:
@@ -24,7 +24,7 @@ def project_dir(c: Context) -> Path:
 
 def settings_of(c: Context) -> Settings:
     raw = {"prodclone": to_plain(c.config.get("prodclone", {}))}
-    return load_settings(raw, project_dir(c), environ=os.environ)
+    return load_settings(raw, project_dir(c), environ=settings_env(os.environ))
 
 
 @contextmanager
@@ -70,3 +70,21 @@ def confirm_or_stop(question: str, yes: bool) -> None:
     """Like `confirm`, but a "no" ends the task having changed nothing."""
     if not confirm(question, yes):
         raise ProdcloneError("cancelled; nothing was changed")
+
+
+def whole_number(flag: str, text: str, default: int, minimum: int, what: str = "") -> int:
+    """A flag's whole-number value, read here so a bad one is one line, not a traceback.
+
+    Invoke would cast an `int` flag itself and fail on "abc" with a traceback,
+    so such flags are declared as text and checked here.
+    """
+    if text == "":
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise UsageError(f"{flag} takes a whole number (got {text!r})") from None
+    if number < minimum:
+        detail = f" ({what})" if what else f" (got {number})"
+        raise UsageError(f"{flag} must be at least {minimum}{detail}")
+    return number

@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, settings_of
+from prodclone.tasks._common import domain_errors, settings_of, whole_number
 
 
 @task(
@@ -57,19 +57,17 @@ def refactor_check(
         "clean": "Only drop what an earlier `inv demo --keep` left, then stop.",
     }
 )
-def demo(c: Context, rows: int = 20000, keep: bool = False, clean: bool = False) -> None:
+def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) -> None:
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
     with domain_errors():
         from prodclone.check.demo import clean_demo, run_demo
-        from prodclone.errors import SettingsError
 
-        if rows < 1:
-            raise SettingsError("--rows must be at least 1 (documents in the demo's data)")
+        documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
         if clean:
             done = clean_demo(settings)
             print("\n".join(done) if done else "nothing left by the demo")
             return
-        outcome = run_demo(settings, rows=rows, keep=keep)
+        outcome = run_demo(settings, rows=documents, keep=keep)
         if not outcome.as_expected:
             raise Exit("prodclone: the demo did not turn out as expected", code=1)

@@ -12,7 +12,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of
+from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of, whole_number
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def clone_prod(
     c: Context,
     dry_run: bool = False,
     keep_instance: bool = False,
-    jobs: int = 1,
+    jobs: str = "",
     out: str = "",
     yes: bool = False,
 ) -> None:
@@ -59,7 +59,7 @@ def clone_prod(
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
-            jobs=jobs,
+            jobs=whole_number("--jobs", jobs, 1, 1),
             out=Path(out) if out else None,
             yes=yes,
         )

@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm, domain_errors, settings_of
+from prodclone.tasks._common import confirm, domain_errors, settings_of, whole_number
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -38,17 +38,16 @@ def server(c: Context, stop: bool = False) -> None:
     help={
         "dump": "Dump file to load (default: the newest prod-*.dump in prodclone.dump_dir).",
         "restore": "Restore the dump in full even when a template for it exists.",
-        "jobs": "pg_restore jobs for a full restore (default prodclone.local.restore_jobs).",
+        "jobs": "Number of pg_restore jobs for a full restore (default prodclone.local.restore_jobs).",
     }
 )
-def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0) -> None:
+def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = "") -> None:
     """Load a prod dump into the local clone database."""
     with domain_errors():
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
 
-        if jobs < 0:
-            raise ProdcloneError("--jobs must be 1 or more")
+        restore_jobs = whole_number("--jobs", jobs, 0, 1)
         settings = settings_of(c)
         local = resolve_server(settings.local)
         result = load(
@@ -56,7 +55,7 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: int = 0)
             local,
             Path(dump) if dump else None,
             force_restore=restore,
-            jobs=jobs or None,
+            jobs=restore_jobs or None,
         )
         how = {
             "restore": "restored in full",
