@@ -38,7 +38,7 @@ def server(c: Context, stop: bool = False) -> None:
     help={
         "dump": "Dump file to load (default: the newest prod-*.dump in prodclone.dump_dir).",
         "restore": "Restore the dump in full even when a template for it exists.",
-        "jobs": "Number of pg_restore jobs for a full restore (default prodclone.local.restore_jobs).",
+        "jobs": "How many pg_restore jobs a full restore uses (default local.restore_jobs).",
     }
 )
 def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = "") -> None:
