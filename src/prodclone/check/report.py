@@ -24,7 +24,7 @@ _MARKS = {
 
 
 def write_reports(run: CheckRun) -> list[Path]:
-    run.report_dir.mkdir(parents=True, exist_ok=True)
+    run.report_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for name, text in (
         ("report.md", render_markdown(run)),

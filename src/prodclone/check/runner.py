@@ -88,7 +88,8 @@ def prepare_report_dir(path: Path, source: str) -> None:
             "junit.xml and app.log)"
         )
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        # Private: the app's log and smoke output may quote production's rows.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"{source} {path} cannot be created: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
