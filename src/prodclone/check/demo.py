@@ -10,6 +10,7 @@ own dump folder, so a user's clone is never touched, and it drops them at the en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shlex
@@ -245,7 +246,10 @@ def clean_demo(settings: Settings, console: Console | None = None) -> list[str]:
     with server.connect() as conn:
         databases.drop(conn, PROD_DB)
     drop = plan_local_drop(plan.settings, server, include_fresh=True, include_dumps=True)
-    return drop_local(plan.settings, server, drop)
+    done = drop_local(plan.settings, server, drop)
+    with contextlib.suppress(OSError):  # only when empty: never anything of the user's
+        plan.settings.dump_dir.rmdir()
+    return done
 
 
 def _explain(outcome: DemoOutcome, plan: DemoPlan, console: Console) -> None:
