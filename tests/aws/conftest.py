@@ -274,22 +274,28 @@ def prodclone_tags(run: str, expires: datetime) -> list[dict[str, str]]:
     ]
 
 
+def tagged_clone(cloud: Cloud, run: str, expires: datetime, **instance: object) -> None:
+    """A snapshot and an instance restored from it, both named and tagged like one of our runs."""
+    cloud.rds.create_db_snapshot(
+        DBSnapshotIdentifier=f"prodclone-{run}",
+        DBInstanceIdentifier=SOURCE,
+        Tags=prodclone_tags(run, expires),
+    )
+    cloud.rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=f"prodclone-{run}",
+        DBSnapshotIdentifier=f"prodclone-{run}",
+        DBInstanceClass="db.t4g.small",
+        Tags=prodclone_tags(run, expires),
+        **instance,
+    )
+
+
 @pytest.fixture
 def estate(cloud: Cloud) -> Cloud:
     """An expired instance and snapshot (strays), a running clone, and an untagged look-alike."""
     past = datetime.now(UTC) - timedelta(hours=3)
     future = datetime.now(UTC) + timedelta(hours=1)
-    cloud.rds.create_db_snapshot(
-        DBSnapshotIdentifier="prodclone-old",
-        DBInstanceIdentifier=SOURCE,
-        Tags=prodclone_tags("old", past),
-    )
-    cloud.rds.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="prodclone-old",
-        DBSnapshotIdentifier="prodclone-old",
-        DBInstanceClass="db.t4g.small",
-        Tags=prodclone_tags("old", past),
-    )
+    tagged_clone(cloud, "old", past)
     cloud.rds.restore_db_instance_from_db_snapshot(
         DBInstanceIdentifier="prodclone-running",
         DBSnapshotIdentifier="prodclone-old",

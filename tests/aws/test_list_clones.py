@@ -13,7 +13,7 @@ from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.server import LocalServer
-from tests.aws.conftest import SOURCE, Cloud, prodclone_tags
+from tests.aws.conftest import SOURCE, Cloud, tagged_clone
 from tests.conftest import Project
 
 
@@ -98,18 +98,7 @@ def test_guards_refuse_untagged_and_source(estate: Cloud) -> None:
 
 def test_delete_turns_deletion_protection_off_first(clone_project: Project, cloud: Cloud) -> None:
     past = datetime.now(UTC) - timedelta(hours=1)
-    cloud.rds.create_db_snapshot(
-        DBSnapshotIdentifier="prodclone-guarded",
-        DBInstanceIdentifier=SOURCE,
-        Tags=prodclone_tags("guarded", past),
-    )
-    cloud.rds.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="prodclone-guarded",
-        DBSnapshotIdentifier="prodclone-guarded",
-        DBInstanceClass="db.t4g.small",
-        DeletionProtection=True,
-        Tags=prodclone_tags("guarded", past),
-    )
+    tagged_clone(cloud, "guarded", past, DeletionProtection=True)
     result = clone_project.inv("db.list-clones", "--delete", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert "instance prodclone-guarded: deleted" in result.stderr
