@@ -6,6 +6,7 @@ from prodclone.errors import SettingsError
 from prodclone.local import databases
 from prodclone.local.appcmd import CommandResult, run_command
 from prodclone.local.lock import local_lock
+from prodclone.local.roundtrip import round_trip
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
 
@@ -24,7 +25,8 @@ def build_fresh(settings: Settings, server: LocalServer, name: str | None = None
     """Drop and recreate the fresh database, then run the migrate command against it.
 
     Returns the command's result (check `.ok`); the database is left as the
-    command left it, for a look at what went wrong.
+    command left it, for a look at what went wrong. When the command succeeds,
+    the database is sent through pg_dump and pg_restore, the route the clone took.
     """
     command = require_migrate(settings)
     dbname = name or settings.local.fresh_db
@@ -32,4 +34,7 @@ def build_fresh(settings: Settings, server: LocalServer, name: str | None = None
         databases.drop(conn, dbname)
         databases.create(conn, dbname, "fresh")
     env = app_env(server, dbname, settings.local.db_env)
-    return run_command(command, env, label="migrate", cwd=str(settings.project_dir))
+    result = run_command(command, env, label="migrate", cwd=str(settings.project_dir))
+    if result.ok:
+        round_trip(server, dbname, "fresh", settings.local.restore_jobs)
+    return result
