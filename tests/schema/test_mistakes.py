@@ -243,3 +243,23 @@ def test_function_body_whitespace(pg: LocalServer, dbs: Databases) -> None:
     function = "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT {}1';"
     result, _ = found(pg, dbs, function.format("  "), function.format(" "))
     assert attributes(result) == {("function", "public.one()", "body")}
+
+
+DOTTED = """CREATE SCHEMA a; CREATE SCHEMA "a.b";
+CREATE TABLE a."b.c" (id int PRIMARY KEY, note text);
+"""
+
+
+def test_dotted_names_are_two_objects(pg: LocalServer, dbs: Databases) -> None:
+    # `a."b.c"` and `"a.b".c` would both read `a.b.c` unquoted: one would hide the other.
+    result, text = found(pg, dbs, DOTTED + 'CREATE TABLE "a.b".c (id int, "Note" text);', DOTTED)
+    assert kinds_and_names(result) == {("table", '"a.b".c')}
+    assert '  "a.b".c: only in a' in text
+    assert result.coverage["table"].a == 2 and result.coverage["column"].a == 4
+
+
+def test_dotted_names_compared_each_with_its_own(pg: LocalServer, dbs: Databases) -> None:
+    other = 'CREATE TABLE "a.b".c (id int, "Note" {});'
+    result, text = found(pg, dbs, DOTTED + other.format("text"), DOTTED + other.format("int"))
+    assert attributes(result) == {("column", '"a.b".c."Note"', "type")}
+    assert "type: a 'text' | b 'integer'" in text

@@ -11,6 +11,15 @@ Value = str | int | float | bool | list[str] | None
 Change = Literal["only in a", "only in b", "changed"]
 
 
+def plain_name(name: str) -> str:
+    """A quoted identity without its quotes (`public."Order"` -> `public.Order`).
+
+    For matching where names come unquoted (pg_dump's entry headers, ignore
+    patterns written by hand); never a key, since it may collide.
+    """
+    return name.replace('""', "\0").replace('"', "").replace("\0", '"')
+
+
 class SchemaObject(NamedTuple):
     """One object: its attribute values in the order of `fields` (shared by its kind).
 

@@ -7,6 +7,7 @@ from prodclone.schema.kinds.sqlparts import (
     RELATION_NAME,
     USER_RELATION,
     comment,
+    ident,
     owner_comment_privileges,
     privileges,
     qualified,
@@ -37,12 +38,13 @@ SELECT {RELATION_NAME} AS name,
                       ELSE 'foreign table' END AS kind,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
-       (SELECT pn.nspname || '.' || pc.relname FROM pg_catalog.pg_inherits i
+       (SELECT {qualified("pn.nspname", "pc.relname")} FROM pg_catalog.pg_inherits i
           JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
           JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of,
        pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS partition_bound,
-       (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname ORDER BY i.inhseqno)
+       (SELECT pg_catalog.array_agg({qualified("pn.nspname", "pc.relname")}
+                                     ORDER BY i.inhseqno)
           FROM pg_catalog.pg_inherits i
           JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
           JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
@@ -91,12 +93,12 @@ def _columns(version: int) -> str:
     # `OFFSET 0` keeps a joined subquery one scan, hashed, instead of one index probe
     # per column (a third of the query's time on large schemas).
     return f"""
-SELECT {RELATION_NAME} || '.' || a.attname AS name,
+SELECT {RELATION_NAME} || '.' || {ident("a.attname")} AS name,
        {RELATION_NAME} AS _parent,
        a.attnum::int AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
        CASE WHEN a.attcollation <> t.typcollation THEN
-         (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
+         (SELECT {qualified("cn.nspname", "co.collname")} FROM pg_catalog.pg_collation co
             JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
            WHERE co.oid = a.attcollation) END AS collation,
        a.attnotnull AS not_null,
@@ -132,7 +134,7 @@ CONSTRAINTS = Kind(
     "constraint",
     fixed(
         f"""
-SELECT {RELATION_NAME} || '.' || k.conname AS name,
+SELECT {RELATION_NAME} || '.' || {ident("k.conname")} AS name,
        {RELATION_NAME} AS _parent,
        CASE k.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key'
             WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
@@ -163,7 +165,7 @@ SELECT {qualified("n.nspname", "ic.relname")} AS name,
        pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate,
        x.indisvalid AS valid,
        x.indisclustered AS clustered,
-       pi.nspname || '.' || pi.relname AS attached_to,
+       {qualified("pi.nspname", "pi.relname")} AS attached_to,
        CASE WHEN ic.reloptions IS NOT NULL
             THEN {_SORTED_OPTIONS.format(arr="ic.reloptions")} END AS options,
        ts.spcname AS tablespace,
@@ -195,7 +197,7 @@ SELECT {RELATION_NAME} AS name,
        s.seqcache AS cache,
        s.seqcycle AS cycle,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
-       (SELECT tn.nspname || '.' || tc.relname || '.' || ta.attname
+       (SELECT {qualified("tn.nspname", "tc.relname", "ta.attname")}
                || CASE dep.deptype WHEN 'i' THEN ' (identity '
                     || CASE ta.attidentity WHEN 'a' THEN 'always' ELSE 'by default' END || ')'
                   ELSE '' END
