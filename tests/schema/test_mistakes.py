@@ -189,6 +189,19 @@ def test_missing_grant(pg: LocalServer, dbs: Databases, reader_role: str) -> Non
     assert f"only in b: {reader_role}:SELECT" in text
 
 
+def test_missing_grant_among_grants_in_another_order(
+    pg: LocalServer, dbs: Databases, reader_role: str
+) -> None:
+    both = ORDERS + f"GRANT SELECT ON orders TO {reader_role}; GRANT SELECT ON orders TO sd_owner;"
+    other_order = (
+        ORDERS + f"GRANT SELECT ON orders TO sd_owner; GRANT SELECT ON orders TO {reader_role};"
+    )
+    result, text = found(pg, dbs, both + f"GRANT DELETE ON orders TO {reader_role};", other_order)
+    assert attributes(result) == {("table", "public.orders", "privileges")}
+    assert f"only in a: {reader_role}:DELETE" in text
+    assert "pg_dump" not in text
+
+
 def test_disabled_trigger(pg: LocalServer, dbs: Databases) -> None:
     trigger = """
 CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;

@@ -260,3 +260,21 @@ CREATE VIEW app.v AS SELECT id FROM app.t WHERE day > '2025-01-31';"""
             )
     result = compare(pg, a, b)
     assert result.differences == [], render_text(result)
+
+
+def test_same_grants_issued_in_another_order(
+    pg: LocalServer, dbs: Databases, reader_role: str
+) -> None:
+    grants = [
+        "GRANT SELECT ON customers TO {}",
+        "GRANT UPDATE (email) ON customers TO {}",
+        "GRANT USAGE ON SEQUENCE customers_id_seq TO {}",
+        "GRANT EXECUTE ON FUNCTION answer() TO {}",
+        "GRANT USAGE ON SCHEMA public TO {}",
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}",
+    ]
+    roles = (reader_role, "sd_owner")
+    first = "".join(grant.format(role) + ";\n" for grant in grants for role in roles)
+    second = "".join(grant.format(role) + ";\n" for grant in grants for role in reversed(roles))
+    # The acl items, and so pg_dump's GRANT lines, come in the order they were issued.
+    same(pg, dbs, CUSTOMERS + HELPER + first, CUSTOMERS + HELPER + second)

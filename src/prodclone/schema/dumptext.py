@@ -37,6 +37,9 @@ _DROPPED_PREFIXES = (
     "-- PostgreSQL database dump",
 )
 
+# Entry types whose lines are GRANT and REVOKE statements, one per line.
+_GRANTS = ("ACL", "DEFAULT ACL")
+
 EntryKey = tuple[str, str, str]
 
 
@@ -89,7 +92,10 @@ def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
     lines: list[str] = []
 
     def flush() -> None:
-        text = "\n".join(lines).strip()
+        # The order of GRANT lines is the order the grants were issued in: the same
+        # privileges granted in another order are the same privileges.
+        kept = sorted(filter(str.strip, lines), key=_revokes_first) if key[0] in _GRANTS else lines
+        text = "\n".join(kept).strip()
         if text or key[0] != "PRELUDE":
             previous = entries.get(key)
             joined = f"{previous.text}\n{text}" if previous else text
@@ -107,3 +113,8 @@ def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
             lines.append(line)
     flush()
     return entries
+
+
+def _revokes_first(line: str) -> tuple[bool, str]:
+    """pg_dump revokes the defaults before it grants; the order within each is the issue order."""
+    return (not line.startswith("REVOKE "), line)
