@@ -276,3 +276,41 @@ def test_dotted_names_compared_each_with_its_own(pg: LocalServer, dbs: Databases
     result, text = found(pg, dbs, DOTTED + other.format("text"), DOTTED + other.format("int"))
     assert attributes(result) == {("column", '"a.b".c."Note"', "type")}
     assert "type: a 'text' | b 'integer'" in text
+
+
+EVENTS = "CREATE TABLE ev (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);"
+EV_2024 = "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+EV_2025 = "CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+NOTES = """CREATE TABLE note (id int, ev_id int, ev_day date,
+    CONSTRAINT note_ev_fk FOREIGN KEY (ev_id, ev_day) REFERENCES ev {});"""
+
+
+def test_changed_foreign_key_to_partitioned_table(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(
+        pg,
+        dbs,
+        EVENTS + NOTES.format("ON DELETE CASCADE") + EV_2025 + EV_2024,
+        EVENTS + EV_2024 + EV_2025 + NOTES.format(""),
+    )
+    # The key and its copy for each partition, each known by what it is, not its number.
+    assert attributes(result) == {
+        ("constraint", "public.note.note_ev_fk", "definition"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2024)", "definition"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2025)", "definition"),
+    }
+    assert "note_ev_fk_1" not in text
+
+
+def test_partition_only_on_one_side_takes_its_foreign_key_copy(
+    pg: LocalServer, dbs: Databases
+) -> None:
+    result, _ = found(
+        pg,
+        dbs,
+        EVENTS + NOTES.format("") + EV_2025 + EV_2024,
+        EVENTS + EV_2024 + NOTES.format(""),
+    )
+    assert kinds_and_names(result) == {
+        ("table", "public.ev_2025"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2025)"),
+    }

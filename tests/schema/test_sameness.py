@@ -278,3 +278,19 @@ def test_same_grants_issued_in_another_order(
     second = "".join(grant.format(role) + ";\n" for grant in grants for role in reversed(roles))
     # The acl items, and so pg_dump's GRANT lines, come in the order they were issued.
     same(pg, dbs, CUSTOMERS + HELPER + first, CUSTOMERS + HELPER + second)
+
+
+EVENTS = "CREATE TABLE ev (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);"
+EV_2024 = "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+EV_2025 = "CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+NOTES = """CREATE TABLE note (id int, ev_id int, ev_day date,
+    CONSTRAINT note_ev_fk FOREIGN KEY (ev_id, ev_day) REFERENCES ev ON DELETE CASCADE);"""
+
+
+def test_foreign_key_copies_numbered_in_another_partition_order(
+    pg: LocalServer, dbs: Databases
+) -> None:
+    # Partitions made after the key get its copies `_1`, `_2` in the order they were made;
+    # a restore makes every partition first, and numbers them in partition order.
+    result = same(pg, dbs, EVENTS + NOTES + EV_2025 + EV_2024, EVENTS + EV_2024 + EV_2025 + NOTES)
+    assert result.coverage["constraint"].a == 6  # two keys, the foreign key, three copies

@@ -10,11 +10,14 @@ COLUMN = "column"
 POSITION = "position"
 
 
-def compare_catalogs(a: Catalog, b: Catalog, kinds: list[str]) -> list[Difference]:
+def compare_and_fold(
+    a: Catalog, b: Catalog, kinds: list[str]
+) -> tuple[list[Difference], list[Difference]]:
     """Every difference, objects matched by kind and identity (never by OID).
 
     Objects whose parent (a table, say) is itself on one side only are folded
-    into that parent's line, so a leftover table is one difference, not fifty.
+    into that parent's line, so a leftover table is one difference, not fifty:
+    returns the differences to report, and apart from them the folded ones.
     """
     found: list[Difference] = []
     missing_parents: dict[Change, set[str]] = {"only in a": set(), "only in b": set()}
@@ -23,7 +26,11 @@ def compare_catalogs(a: Catalog, b: Catalog, kinds: list[str]) -> list[Differenc
             if difference.change != "changed":
                 missing_parents[difference.change].add(difference.name)
             found.append(difference)
-    return [d for d in found if not _folded(d, a, b, missing_parents)]
+    shown: list[Difference] = []
+    folded: list[Difference] = []
+    for difference in found:
+        (folded if _folded(difference, a, b, missing_parents) else shown).append(difference)
+    return shown, folded
 
 
 def _compare_kind(

@@ -130,11 +130,31 @@ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_RELATION}
 
 COLUMNS = Kind("column", _columns)
 
+# Constraints PostgreSQL derives from another (conparentid): a partition's copy of its
+# parent's key or foreign key, and a foreign key's copy for each partition of the table
+# it references. Their names are generated (`<name>_1`, `<name>_2` in the order the
+# partitions were made), so they are known by what they are: the constraint they derive
+# from (the root of the chain), the table they are on, and the table they reference.
+_DERIVED_ROOTS = """WITH RECURSIVE up(oid, root) AS (
+    SELECT oid, conparentid FROM pg_catalog.pg_constraint WHERE conparentid <> 0
+  UNION ALL
+    SELECT up.oid, p.conparentid FROM up
+      JOIN pg_catalog.pg_constraint p ON p.oid = up.root WHERE p.conparentid <> 0
+)"""
+_CONSTRAINT_NAME = f"""CASE WHEN root.oid IS NULL
+       THEN {RELATION_NAME} || '.' || {ident("k.conname")}
+       ELSE {RELATION_NAME} || '.' || {ident("root.conname")} || ' (copy'
+         || CASE WHEN root.conrelid <> k.conrelid
+                 THEN ' of ' || root.conrelid::pg_catalog.regclass::text ELSE '' END
+         || CASE WHEN k.contype = 'f' AND k.confrelid <> root.confrelid
+                 THEN ' for ' || k.confrelid::pg_catalog.regclass::text ELSE '' END
+         || ')' END"""
+
 CONSTRAINTS = Kind(
     "constraint",
     fixed(
-        f"""
-SELECT {RELATION_NAME} || '.' || {ident("k.conname")} AS name,
+        f"""{_DERIVED_ROOTS}
+SELECT {_CONSTRAINT_NAME} AS name,
        {RELATION_NAME} AS _parent,
        CASE k.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key'
             WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
@@ -147,6 +167,9 @@ SELECT {RELATION_NAME} || '.' || {ident("k.conname")} AS name,
        {comment("pg_constraint", "k.oid")} AS comment
 {_REL_FROM}
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid
+LEFT JOIN (SELECT up.oid, r.conname, r.conrelid, r.confrelid FROM up
+             JOIN pg_catalog.pg_constraint r ON r.oid = up.root AND r.conparentid = 0) root
+       ON root.oid = k.oid
 WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {USER_RELATION}
 """
     ),
