@@ -321,3 +321,22 @@ def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) 
         assert process_gone(pid_in(smoke_pid))
     finally:
         kill_quietly(pid_in(smoke_pid))
+
+
+def test_missed_rename_is_shown_in_the_terminal_as_a_rename(checker: CheckProject) -> None:
+    checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "schema")
+    lines = result.output.splitlines()
+    # The differences themselves, not only their count, and objects are counted.
+    assert any("schema: failed in" in line and "4 objects differ" in line for line in lines)
+    assert "    public.idx_documents_legal_entity: only in a" in lines
+    assert "    public.documents_tenant_id_idx: only in b" in lines
+    advice = [line for line in lines if line.startswith("  - index ")]
+    assert advice == [
+        "  - index public.idx_documents_legal_entity only in a and "
+        "public.documents_tenant_id_idx only in b on public.documents: likely one object under "
+        "two names. A migration step that looked for it by its expected name (IF EXISTS, a DO "
+        "block, a catalog lookup) skipped it on production; rename by what the object is, not "
+        "by its expected name."
+    ]

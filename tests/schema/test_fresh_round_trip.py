@@ -4,14 +4,11 @@ with like: expressions PostgreSQL stores differently after a restore are no drif
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
-from tests.conftest import Project, run_sql
-from tests.schema.helpers import Databases
+from tests.conftest import Project
+from tests.schema.helpers import Databases, write_prod_dump
 
 # What Django writes for a CharField with choices and a conditional index.
 MIGRATION = """
@@ -30,16 +27,7 @@ def _write_migration(project: Project, choices: str) -> None:
 
 def _prod_dump(pg: LocalServer, dbs: Databases, project: Project) -> None:
     """Production built by the same migration, dumped as db.clone-prod would."""
-    prod = dbs.create(label="prod")
-    run_sql(pg, prod, MIGRATION.format(choices=CHOICES))
-    folder = project.root / "dump"
-    folder.mkdir(mode=0o700)
-    pg_dump = find_tool("pg_dump", pg.major_version(), pg.extra_bin_dirs)
-    subprocess.run(
-        [str(pg_dump), "-Fc", "-f", str(folder / "prod-20260101T000000Z.dump")],
-        env={**os.environ, **pg.libpq_env(prod)},
-        check=True,
-    )
+    write_prod_dump(pg, dbs, project.root / "dump", MIGRATION.format(choices=CHOICES))
 
 
 def _configure(project: Project) -> str:

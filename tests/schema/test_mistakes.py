@@ -151,6 +151,14 @@ def test_changed_partial_index_predicate(pg: LocalServer, dbs: Databases) -> Non
     }
 
 
+def test_objects_are_counted_not_attributes(pg: LocalServer, dbs: Databases) -> None:
+    index = "CREATE INDEX orders_open_idx ON orders (created_at) WHERE status = '{}';"
+    result, text = found(pg, dbs, ORDERS + index.format("new"), ORDERS + index.format("open"))
+    assert len(result.differences) == 2  # the definition and the predicate
+    assert "\nindex (1)\n" in text
+    assert result.summary().startswith("schema-diff: 1 object differs (1 index); ")
+
+
 def test_changed_view_column(pg: LocalServer, dbs: Databases) -> None:
     view = "CREATE VIEW order_totals AS SELECT id, total AS {} FROM orders;"
     result, _ = found(pg, dbs, ORDERS + view.format("amount"), ORDERS + view.format("total"))

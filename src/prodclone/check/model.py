@@ -57,6 +57,8 @@ class StageResult:
     summary: str = ""
     details: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    # Shown under the stage's line as it ends: the first of what the report holds in full.
+    terminal: list[str] = field(default_factory=list)
 
     @property
     def tool_seconds(self) -> float:

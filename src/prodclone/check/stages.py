@@ -187,7 +187,8 @@ def fresh(context: StageContext, stage: StageResult) -> None:
 
 
 def schema(context: StageContext, stage: StageResult) -> None:
-    from prodclone.schema import DiffOptions, compare_databases, render_text
+    from prodclone.check.schemagate import gate_text
+    from prodclone.schema import DiffOptions, compare_databases
 
     settings = context.settings
     options = DiffOptions(
@@ -201,24 +202,16 @@ def schema(context: StageContext, stage: StageResult) -> None:
         options,
         labels=(context.clone, settings.local.fresh_db),
     )
-    stage.figures = {
-        "differences": len(result.differences),
-        "hidden": result.hidden_count,
-        "by_kind": result.counts_by_kind(),
-    }
+    text = gate_text(
+        result, context.clone, settings.local.fresh_db, context.run.report_dir / "report.md"
+    )
+    stage.figures = text.figures
+    stage.terminal = text.terminal
     if result.differences:
-        stage.fail(
-            f"{result.summary()}: production's schema is not what the migrations produce",
-            *render_text(result).splitlines(),
-            "",
-            f"a is the migrated clone (production's state), b is {settings.local.fresh_db} (what "
-            "the migrations produce). An object only in a under an old name was left as",
-            "production had it: a migration step that looked for another name (IF EXISTS, a DO "
-            "block, a catalog lookup) skipped it. Prod drifted (hotfixes, edited migrations,",
-            "names from older PostgreSQL); rename by what an object is, not by its expected name.",
-        )
+        stage.fail(text.summary, *text.details)
     else:
-        stage.passed(result.summary())
+        stage.details.extend(text.details)
+        stage.passed(text.summary)
 
 
 @dataclass

@@ -38,9 +38,13 @@ def _compare_kind(
 ) -> Iterator[Difference]:
     only_a, only_b = a.keys() - b.keys(), b.keys() - a.keys()
     for name in only_a:
-        yield Difference(kind, name, "only in a")
+        yield Difference(
+            kind, name, "only in a", parent=a[name].parent, signature=_signature(a[name])
+        )
     for name in only_b:
-        yield Difference(kind, name, "only in b")
+        yield Difference(
+            kind, name, "only in b", parent=b[name].parent, signature=_signature(b[name])
+        )
     changed = [
         name
         for name, obj in a.items()
@@ -67,6 +71,21 @@ def _compare_kind(
                 yield Difference(
                     kind, name, "changed", attribute, left.get(attribute), right.get(attribute)
                 )
+
+
+def _signature(obj: SchemaObject) -> str | None:
+    """What an object is apart from its name, for the kinds a rename is often missed on."""
+    if obj.kind == "index":
+        definition = obj.get("definition")
+        # `CREATE [UNIQUE] INDEX <name> ON <table> USING ...`: the part after the name.
+        return definition.split(" ON ", 1)[-1] if isinstance(definition, str) else None
+    if obj.kind == "constraint":
+        definition = obj.get("definition")
+        return definition if isinstance(definition, str) else None
+    if obj.kind == COLUMN:
+        column_type = obj.get("type")
+        return column_type if isinstance(column_type, str) else None
+    return None
 
 
 def _column_ranks(

@@ -67,6 +67,11 @@ class Difference:
     b: Value = None
     note: str | None = None
     hidden_by: str | None = None
+    # For an object on one side only: the table (say) it belongs to, and what it is
+    # apart from its name (an index's definition after its name, say), so that a
+    # reader can tell a missed rename from drift. Not part of the JSON output.
+    parent: str | None = None
+    signature: str | None = None
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.kind, self.name, self.change, self.attribute or "")
