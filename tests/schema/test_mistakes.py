@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prodclone.local.server import LocalServer
 from prodclone.schema import DiffResult, render_text
-from tests.schema.helpers import Databases, compare
+from tests.schema.helpers import Databases, compare, dump_and_restore
 
 ORDERS = """
 CREATE TABLE customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE);
@@ -322,3 +324,28 @@ def test_partition_only_on_one_side_takes_its_foreign_key_copy(
         ("table", "public.ev_2025"),
         ("constraint", "public.note.note_ev_fk (copy for public.ev_2025)"),
     }
+
+
+CHOICES = """
+CREATE TABLE shop_order (id int, status varchar(10)
+    CONSTRAINT shop_order_status_check CHECK (status IN ({choices})));
+CREATE INDEX shop_order_open_idx ON shop_order (id) WHERE status IN ({choices});
+"""
+
+
+def test_changed_in_list_against_a_restored_database(
+    pg: LocalServer, dbs: Databases, tmp_path: Path
+) -> None:
+    # b went through pg_dump | pg_restore (its casts moved) and has another list.
+    source = dbs.create(CHOICES.format(choices="'new', 'paid', 'void'"), "src")
+    restored = dbs.create(label="restored")
+    dump_and_restore(pg, source, restored, tmp_path / "src.dump")
+    a = dbs.create(CHOICES.format(choices="'new', 'paid'"), "a")
+    result = compare(pg, a, restored)
+    assert result.exit_code == 1
+    assert attributes(result) == {
+        ("constraint", "public.shop_order.shop_order_status_check", "definition"),
+        ("index", "public.shop_order_open_idx", "definition"),
+        ("index", "public.shop_order_open_idx", "predicate"),
+    }
+    assert "'void'" in render_text(result)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from prodclone.schema.dumptext import DumpEntry, EntryKey
+from prodclone.schema.expressions import same_sql
 from prodclone.schema.ignore import DUMP_KIND
 from prodclone.schema.kinds.fallback import OTHER_OBJECTS
 from prodclone.schema.model import Change, Difference, plain_name
@@ -33,7 +34,11 @@ def dump_differences(
     found: list[Difference] = []
     for key in sorted(a.keys() | b.keys()):
         left, right = a.get(key), b.get(key)
-        if left is not None and right is not None and left.text == right.text:
+        if (
+            left is not None
+            and right is not None
+            and (left.text == right.text or same_sql(left.text, right.text))
+        ):
             continue
         entry = left or right
         assert entry is not None

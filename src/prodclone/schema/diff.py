@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prodclone.schema.model import Catalog, Change, Difference, SchemaObject
+from prodclone.schema.expressions import same_sql
+from prodclone.schema.model import Catalog, Change, Difference, SchemaObject, Value
 
 COLUMN = "column"
 POSITION = "position"
+# Attributes that hold SQL (definitions, expressions) rather than names or settings.
+SQL_ATTRIBUTES = frozenset({"definition", "predicate", "default", "using", "with_check"})
 
 
 def compare_and_fold(
@@ -67,10 +70,19 @@ def _compare_kind(
                 rank_a, rank_b = ranks[name]
                 if rank_a != rank_b:
                     yield Difference(kind, name, "changed", attribute, rank_a + 1, rank_b + 1)
-            elif left.get(attribute) != right.get(attribute):
+            elif left.get(attribute) != right.get(attribute) and not _same_text(
+                attribute, left.get(attribute), right.get(attribute)
+            ):
                 yield Difference(
                     kind, name, "changed", attribute, left.get(attribute), right.get(attribute)
                 )
+
+
+def _same_text(attribute: str, a: Value, b: Value) -> bool:
+    """SQL texts that differ only where a dump and restore rewrites them."""
+    return (
+        attribute in SQL_ATTRIBUTES and isinstance(a, str) and isinstance(b, str) and same_sql(a, b)
+    )
 
 
 def _signature(obj: SchemaObject) -> str | None:
