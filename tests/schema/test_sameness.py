@@ -300,8 +300,10 @@ def test_foreign_key_copies_numbered_in_another_partition_order(
 
 # Django's CharField with choices, its conditional index, and a view over both.
 CHOICES = """
+CREATE DOMAIN shop_status AS varchar(10) CHECK (VALUE IN ({choices}));
 CREATE TABLE shop_order (id int, status varchar(10) NOT NULL DEFAULT 'new'::varchar
-    CONSTRAINT shop_order_status_check CHECK (status IN ({choices})));
+    CONSTRAINT shop_order_status_check CHECK (status IN ({choices})), state shop_status);
+CREATE POLICY shop_order_open ON shop_order USING (status IN ({choices}));
 CREATE INDEX shop_order_open_idx ON shop_order (id) WHERE status IN ({choices});
 CREATE VIEW open_orders AS SELECT id FROM shop_order WHERE status IN ({choices});
 """

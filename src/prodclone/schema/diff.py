@@ -11,6 +11,8 @@ COLUMN = "column"
 POSITION = "position"
 # Attributes that hold SQL (definitions, expressions) rather than names or settings.
 SQL_ATTRIBUTES = frozenset({"definition", "predicate", "default", "using", "with_check"})
+# A domain's constraints: `name: definition` items.
+DOMAIN_CONSTRAINTS = "constraints"
 
 
 def compare_and_fold(
@@ -80,9 +82,18 @@ def _compare_kind(
 
 def _same_text(attribute: str, a: Value, b: Value) -> bool:
     """SQL texts that differ only where a dump and restore rewrites them."""
+    if attribute == DOMAIN_CONSTRAINTS and isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_named_sql, a, b))
     return (
         attribute in SQL_ATTRIBUTES and isinstance(a, str) and isinstance(b, str) and same_sql(a, b)
     )
+
+
+def _same_named_sql(a: str, b: str) -> bool:
+    """`name: CHECK (...)` items: the same name, and the same SQL."""
+    name_a, _, sql_a = a.partition(": ")
+    name_b, _, sql_b = b.partition(": ")
+    return a == b or (name_a == name_b and same_sql(sql_a, sql_b))
 
 
 def _signature(obj: SchemaObject) -> str | None:

@@ -116,5 +116,6 @@ def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
 
 
 def _revokes_first(line: str) -> tuple[bool, str]:
-    """pg_dump revokes the defaults before it grants; the order within each is the issue order."""
+    """REVOKEs (of the defaults) before GRANTs, as pg_dump prints them; each sorted, since
+    pg_dump keeps the order they were issued in."""
     return (not line.startswith("REVOKE "), line)
