@@ -48,3 +48,15 @@ def test_a_url_libpq_cannot_read_is_blamed_on_its_key(project: Project, url: str
     assert line.startswith("prodclone: prodclone.local.url is not a valid postgresql:// URL"), line
     assert line.endswith("INVOKE_PRODCLONE_LOCAL_URL"), line
     assert "s3cret" not in line
+
+
+def test_an_unreachable_local_url_is_blamed_on_its_key(project: Project) -> None:
+    project.configure({"local": {"url": "postgresql://u:pw-78@/x?host=/nonexistent-dir"}})
+    done = project.inv("db.drop-clone", "--yes")
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        "prodclone: cannot connect to the local server postgresql://u:***@/x?host=/nonexistent-dir "
+        "(prodclone.local.url, INVOKE_PRODCLONE_LOCAL_URL): "
+    ), line
+    assert "pw-78" not in done.stdout + done.stderr

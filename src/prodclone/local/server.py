@@ -42,8 +42,10 @@ class LocalServer:
         except psycopg.OperationalError as exc:
             # The first line names the failure; libpq's hint ("Is the server running...") follows.
             reason = (str(exc).strip().splitlines() or ["no answer"])[0]
+            # An external server is the user's setting: say which key to fix.
+            key = "" if self.embedded else " (prodclone.local.url, INVOKE_PRODCLONE_LOCAL_URL)"
             raise ProdcloneError(
-                f"cannot connect to the local server {conninfo.mask(url)}: {reason}"
+                f"cannot connect to the local server {conninfo.mask(url)}{key}: {reason}"
             ) from None
 
     def major_version(self) -> int:
