@@ -142,14 +142,16 @@ def find_matching_tool(name: str, major: int, extra_dirs: tuple[Path, ...] = ())
 def restore_candidates(server_major: int, extra_dirs: tuple[Path, ...] = ()) -> list[ClientTool]:
     """pg_restore tools in the order to try them for a server of `server_major`.
 
-    The same major first; then newer ones, closest first (they read newer
-    archives); then older ones, newest first.
+    The same major first; then newer ones that can write to it, closest first
+    (they read newer archives); then older ones, newest first; last, newer ones
+    that cannot write to it (kept so that the refusal can say why).
     """
     tools = available("pg_restore", extra_dirs)
     same = sorted((t for t in tools if t.major == server_major), key=lambda t: -t.minor)
     newer = sorted((t for t in tools if t.major > server_major), key=lambda t: (t.major, -t.minor))
     older = sorted((t for t in tools if t.major < server_major), key=lambda t: (-t.major, -t.minor))
-    ordered = same + newer + older
+    fitting = [t for t in newer if fits_server(t, server_major)]
+    ordered = same + fitting + older + [t for t in newer if t not in fitting]
     if not ordered:
         raise ProdcloneError(
             "no pg_restore was found; install postgresql-client-"
