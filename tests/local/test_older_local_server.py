@@ -64,6 +64,13 @@ def pg15_dump(pg15: LocalServer, folder: Path, sql: str, tool_dir: Path) -> Path
     return dump
 
 
+def bin_dir_major() -> int:
+    version = subprocess.run(
+        [str(bin_dir() / "pg_restore"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(version.split()[2].split(".")[0])
+
+
 def use_pg15(project: Project, pg15: LocalServer, app: str, **local: object) -> None:
     project.configure({"app": app, "local": {"url": pg15.base_url, "keep_spare": False, **local}})
 
@@ -120,7 +127,13 @@ def test_a_dump_pg_restore_15_cannot_read_is_refused_with_the_way_out(
     assert refused.returncode == 1, refused.stdout + refused.stderr
     [line] = refused.stderr.splitlines()
     assert line.startswith(f"prodclone: cannot restore {dump.name} into PostgreSQL 15: "), line
-    assert "which pg_restore 15 (" in line and "Take the dump again with pg_dump 15" in line
+    assert "which pg_restore 15 (" in line, line
+    assert line.endswith(
+        "nothing was changed. Take the dump again with pg_dump 15, or use a local server of "
+        "PostgreSQL 17 or newer (prodclone.local.url (INVOKE_PRODCLONE_LOCAL_URL)), or the "
+        f"embedded PostgreSQL {bin_dir_major()} (leave prodclone.local.url empty); "
+        "see docs/local-server.md"
+    ), line
     assert database_names(pg15) == before
 
 

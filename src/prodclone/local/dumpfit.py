@@ -79,21 +79,23 @@ def check_versions(
                 f"it was written by pg_dump {info.pg_dump_major}, which pg_restore "
                 f"{server_major} ({same[0].path}) cannot read"
             )
-            fix = f"take the dump again with pg_dump {server_major}, or use {_ways_out(server)}"
+            fix = (
+                f"Take the dump again with pg_dump {server_major}, or use "
+                f"{_ways_out(server, TRANSACTION_TIMEOUT_SINCE)}"
+            )
         else:
             reason = f"no pg_restore {server_major} was found"
-            fix = f"install postgresql-client-{server_major} or name its folder in {BIN_DIR_KEY}"
+            fix = f"Install postgresql-client-{server_major} or name its folder in {BIN_DIR_KEY}"
         raise ProdcloneError(
             f"cannot restore {name} into PostgreSQL {server_major}: {reason}, and pg_restore "
             f"{tool.major} (from {TRANSACTION_TIMEOUT_SINCE} on) sets transaction_timeout, "
-            f"which PostgreSQL {server_major} lacks; nothing was changed. {fix.capitalize()}"
+            f"which PostgreSQL {server_major} lacks; nothing was changed. {fix}"
         )
 
 
-def _ways_out(server: LocalServer, at_least: int = 0) -> str:
+def _ways_out(server: LocalServer, at_least: int) -> str:
     """The two ways out: a newer local server, or the embedded one where it is new enough."""
-    newer = f"a local server of PostgreSQL {at_least} or newer" if at_least else "a newer server"
-    ways = f"{newer} ({URL_KEY})"
+    ways = f"a local server of PostgreSQL {at_least} or newer ({URL_KEY})"
     packaged = _packaged_major()
     if not server.embedded and packaged is not None and packaged >= at_least:
         ways += (
