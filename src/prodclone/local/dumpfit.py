@@ -122,9 +122,9 @@ def check_extensions(conn: psycopg.Connection, info: dumps.DumpInfo, server: Loc
     if not missing:
         return
     which = "the embedded server" if server.embedded else "the local server"
-    noun = "extension" if len(missing) == 1 else "extensions"
+    noun, them = ("extension", "it") if len(missing) == 1 else ("extensions", "them")
     raise ProdcloneError(
         f"{info.path.name} needs the {noun} {', '.join(missing)}, which {which} does not "
-        f"have; nothing was changed. Point {URL_KEY} at a server that has them (a "
+        f"have; nothing was changed. Point {URL_KEY} at a server that has {them} (a "
         f"docker-compose recipe is in {RECIPE})"
     )
