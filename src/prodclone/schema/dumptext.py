@@ -70,6 +70,8 @@ def dump_schema(tool: ClientTool, url: str, owners: bool) -> str:
         str(tool.path),
         "--schema-only",
         "--no-password",
+        # Both sides in one encoding, whatever each database's (a LATIN1 production, say).
+        "--encoding=UTF8",
         "--dbname",
         make_conninfo("", **params),
     ]
@@ -82,7 +84,7 @@ def dump_schema(tool: ClientTool, url: str, owners: bool) -> str:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         reason = lines[-1] if lines else f"exit status {done.returncode}"
         raise SchemaDiffError(f"pg_dump -s of {mask(url)} failed: {reason}")
-    return done.stdout.decode()
+    return done.stdout.decode(errors="replace")
 
 
 def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:

@@ -15,7 +15,7 @@ class DiffOptions:
 
     `ignore` holds rule texts (`kind:pattern[:attribute]`, `role:pattern`, `rds`);
     owners are compared only when `owners` is true; `extra_bin_dirs` are searched
-    first for pg_dump (the embedded server's binaries, say).
+    first for pg_dump (the packaged PostgreSQL binaries are always searched too).
     """
 
     ignore: tuple[str, ...] = ()

@@ -6,11 +6,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from prodclone.settings.reader import Reader
 
 LOCAL_DEFAULTS: dict[str, Any] = {
     "url": "",
+    "bin_dir": "",
     "data_dir": ".prodclone",
     "clone_db": "",
     "fresh_db": "",
@@ -40,6 +45,7 @@ class LocalSettings:
     allow_remote: bool
     restore_jobs: int
     keep_spare: bool
+    bin_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -77,6 +83,8 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
     url = reader.text("url")
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise reader.error("url", f"must be a postgresql:// URL or empty (got {url!r})")
+    if url:
+        _check_url(reader, url)
     return LocalSettings(
         url=url,
         data_dir=data_dir,
@@ -86,7 +94,37 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
         allow_remote=reader.flag("allow_remote"),
         restore_jobs=reader.whole("restore_jobs", 2, minimum=1),
         keep_spare=reader.flag("keep_spare", True),
+        bin_dir=_bin_dir(reader, project_dir),
     )
+
+
+def _check_url(reader: Reader, url: str) -> None:
+    """A URL libpq cannot parse stops here, named by its key and without echoing it."""
+    try:
+        conninfo_to_dict(url)
+        _ = urlsplit(url).port  # raises on a port that is not a number
+    except (psycopg.ProgrammingError, ValueError) as exc:
+        # libpq's message quotes the URL, which may hold a password.
+        reason = str(exc).split(" in URI", 1)[0].strip().rstrip(":")
+        raise reader.error(
+            "url",
+            f"is not a valid postgresql:// URL ({reason}); write "
+            "postgresql://user@host:port/dbname or postgresql:///dbname?host=/socket/dir",
+        ) from None
+
+
+def _bin_dir(reader: Reader, project_dir: Path) -> Path | None:
+    text = reader.text("bin_dir")
+    if not text:
+        return None
+    folder = Path(text).expanduser()
+    if not folder.is_absolute():
+        folder = project_dir / folder
+    if not folder.is_dir():
+        raise reader.error(
+            "bin_dir", f"must be a folder of PostgreSQL client tools ({folder} is not)"
+        )
+    return folder
 
 
 def parse_commands(reader: Reader) -> CommandSettings:
