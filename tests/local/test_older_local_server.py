@@ -182,3 +182,30 @@ def test_extensions_the_local_server_lacks_are_refused_by_name(
         "docs/local-server.md)"
     ]
     assert database_names(pg) == before
+
+
+def test_the_fresh_build_round_trips_on_a_pg15_local_server(
+    project: Project, pg15: LocalServer
+) -> None:
+    # The round trip takes pg_dump and pg_restore of the server's own major: the packaged
+    # PostgreSQL 18 pg_restore cannot write to a PostgreSQL 15 server.
+    (project.root / "migrate.sql").write_text(
+        "CREATE TABLE item (id int PRIMARY KEY, kind varchar(5) CHECK (kind IN ('a', 'b')));"
+    )
+    project.configure(
+        {
+            "app": "fresh15",
+            "local": {"url": pg15.base_url, "keep_spare": False},
+            "commands": {"migrate": "psql -X -q -v ON_ERROR_STOP=1 -f migrate.sql"},
+        }
+    )
+    built = project.inv("db.fresh")
+    assert built.returncode == 0, built.stdout + built.stderr
+    with psycopg.connect(pg15.url("fresh15_fresh")) as conn:
+        comment = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+            " WHERE datname = 'fresh15_fresh'"
+        ).fetchone()
+        assert conn.execute("SELECT count(*) FROM item").fetchone() == (0,)
+    assert comment is not None and str(comment[0]).startswith("prodclone:")
+    assert project.inv("db.drop-clone", "--yes", "--fresh").returncode == 0

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
+from prodclone.local.dumpfit import choose_pg_restore
 from prodclone.local.lock import local_lock
 from prodclone.local.restore import restore_dump
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool, find_tool
+from prodclone.local.tools import ClientTool, find_matching_tool
 
 STAGING_SUFFIX = "__restoring"
 
@@ -32,12 +33,15 @@ def round_trip(server: LocalServer, dbname: str, comment: str, jobs: int) -> Non
     when whole; on failure `dbname` stays as it was and the error says why.
     """
     major = server.major_version()
-    pg_dump, pg_restore = _tools(server, major)
+    # pg_dump of the server's own major, so its archive is one that server's pg_restore reads.
+    pg_dump = find_matching_tool("pg_dump", major, server.extra_bin_dirs)
     staging = dbname + STAGING_SUFFIX
     # 0700 folder, and the dump inside it is gone when the round trip ends.
     with tempfile.TemporaryDirectory(prefix="prodclone-fresh-") as folder:
         dump = Path(folder) / f"{dbname}.dump"
         _dump(server, pg_dump, dbname, dump)
+        # The same choice db.load-clone makes for the clone, so both sides take one route.
+        pg_restore, _ = choose_pg_restore(server, major, dump)
         with local_lock(server, "db.fresh"), server.connect() as conn:
             databases.drop(conn, staging)
             databases.create(conn, staging, "staging restore")
@@ -52,14 +56,6 @@ def round_trip(server: LocalServer, dbname: str, comment: str, jobs: int) -> Non
             databases.mark(conn, staging, comment)
             databases.drop(conn, dbname)
             databases.rename(conn, staging, dbname)
-
-
-def _tools(server: LocalServer, major: int) -> tuple[ClientTool, ClientTool]:
-    # The same choice db.load-clone makes for the clone, so both sides take one route.
-    return (
-        find_tool("pg_dump", major, server.extra_bin_dirs),
-        find_tool("pg_restore", major, server.extra_bin_dirs),
-    )
 
 
 def _dump(server: LocalServer, pg_dump: ClientTool, dbname: str, target: Path) -> None:
