@@ -321,3 +321,27 @@ def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) 
         assert process_gone(pid_in(smoke_pid))
     finally:
         kill_quietly(pid_in(smoke_pid))
+
+
+def test_bookkeeping_tables_grow_and_gained_rows_are_listed(checker: CheckProject) -> None:
+    """yoyo's history tables are known without being listed; gained rows fail only on request."""
+    checker.add_migration(
+        "0006_more_organizations.sql",
+        "INSERT INTO organizations (name) VALUES ('Added by a migration');\n",
+    )
+    checker.configure(check={"expected_data_changes": []})
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    summary = result.stage("data")["summary"]
+    assert "no rows lost" in summary
+    assert "1 table(s) gained rows: public.organizations (+1)" in summary
+    assert "bookkeeping table(s) grew: public._yoyo_log, public._yoyo_migration" in summary
+    assert "gained rows: public.organizations (+1)" in result.output
+
+    checker.configure(check={"expected_data_changes": [], "fail_on_gained_rows": True})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "data")
+    assert "gained rows (check.fail_on_gained_rows)" in result.stage("data")["summary"]
+    assert "**GAINED** " in result.markdown
+    yoyo = [t for t in result.stage("data")["figures"]["tables"] if "_yoyo" in t["table"]]
+    assert yoyo and not any(table["problem"] for table in yoyo)

@@ -142,7 +142,9 @@ def _lock_lines(stage: StageResult) -> list[str]:
 def _data_lines(stage: StageResult) -> list[str]:
     lines = ["| table | before | after | what happened |", "|---|---|---|---|"]
     for table in stage.figures["tables"]:
-        mark = "**LOST/CHANGED** " if table["problem"] else ""
+        mark = ""
+        if table["problem"]:
+            mark = "**GAINED** " if table.get("gained") else "**LOST/CHANGED** "
         lines.append(
             f"| {_cell(table['table'])} | {table['before']} | {table['after']} "
             f"| {mark}{_cell(table['note'])} |"

@@ -138,27 +138,48 @@ def migrate(context: StageContext, stage: StageResult) -> None:
 
 def data(context: StageContext, stage: StageResult) -> None:
     before = context.baseline
+    check = context.settings.check
     estimated = [oid for oid, table in before.items() if table.estimated]
     with context.server.connect(context.clone) as conn:
-        after = rowcounts.count_rows(
-            conn, context.settings.check.exact_count_max_bytes, estimate_oids=estimated
-        )
-    changes = rowcounts.compare_counts(before, after, context.settings.check.expected_data_changes)
+        after = rowcounts.count_rows(conn, check.exact_count_max_bytes, estimate_oids=estimated)
+    changes = rowcounts.compare_counts(
+        before, after, check.expected_data_changes, fail_on_gained=check.fail_on_gained_rows
+    )
     stage.figures = {"tables": [_change_dict(change) for change in changes]}
+    gained = [change for change in changes if change.gained and not change.bookkeeping]
+    grown = [change for change in changes if change.gained and change.bookkeeping]
+    gained_line = (
+        f"{len(gained)} table(s) gained rows: "
+        + ", ".join(f"{change.name} (+{change.gained})" for change in gained[:5])
+        + (f" and {len(gained) - 5} more" if len(gained) > 5 else "")
+        if gained
+        else ""
+    )
     problems = [change for change in changes if change.problem]
     if problems:
+        lost = [change for change in problems if not change.gained]
+        what = "lost or changed rows" if lost else "gained rows (check.fail_on_gained_rows)"
         stage.fail(
-            f"{len(problems)} table(s) lost or changed rows: "
+            f"{len(problems)} table(s) {what}: "
             + "; ".join(f"{change.name} {change.note}" for change in problems[:5]),
             *(f"{change.name}: {change.note}" for change in problems),
+            *([gained_line] if gained_line and lost else []),
             "If the migration means to change these, list them in "
             "prodclone.check.expected_data_changes.",
         )
         return
     renamed = sum("renamed to" in change.note for change in changes)
-    stage.passed(
-        f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost or changed"
-    )
+    parts = [f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost"]
+    if gained_line:
+        parts.append(gained_line)
+    if grown:
+        parts.append(
+            f"{len(grown)} migration bookkeeping table(s) grew: "
+            + ", ".join(change.name for change in grown)
+        )
+    if gained:
+        stage.details.extend(f"{change.name}: {change.note}" for change in gained)
+    stage.passed("; ".join(parts))
 
 
 def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
@@ -171,6 +192,8 @@ def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
         "after": change.after.shown() if change.after else "",
         "note": change.note,
         "problem": change.problem,
+        "gained": change.gained,
+        "bookkeeping": change.bookkeeping,
     }
 
 
