@@ -345,3 +345,24 @@ def test_bookkeeping_tables_grow_and_gained_rows_are_listed(checker: CheckProjec
     assert "**GAINED** " in result.markdown
     yoyo = [t for t in result.stage("data")["figures"]["tables"] if "_yoyo" in t["table"]]
     assert yoyo and not any(table["problem"] for table in yoyo)
+
+
+def test_skipped_smoke_is_in_the_verdict(checker: CheckProject) -> None:
+    checker.configure()
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    assert "refactor-check: PASSED (smoke skipped)" in result.output
+    assert result.markdown.startswith("# refactor-check: PASSED (smoke skipped)\n")
+    assert result.json["verdict"] == "PASSED (smoke skipped)"
+    # The clone was migrated: there is something to click through.
+    assert "UI smoke checklist" in result.output
+
+
+def test_no_ui_checklist_before_the_clone_is_migrated(checker: CheckProject) -> None:
+    checker.add_migration("0006_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    checker.configure()
+    result = checker.check()
+    assert_failed_at(result, "migrate")
+    assert "UI smoke checklist" not in result.output
+    assert "UI smoke checklist" not in result.markdown
+    assert result.json["ui_checklist"] == []

@@ -111,7 +111,15 @@ class CheckRun:
             return f"INTERRUPTED during {self.interrupted_at}"
         if self.failed:
             return "FAILED at " + ", ".join(stage.key for stage in self.failed)
+        if self.stage("smoke").status is Status.SKIPPED:
+            # Not the same pass: the app never ran on the migrated clone.
+            return "PASSED (smoke skipped)"
         return "PASSED"
+
+    @property
+    def shown_checklist(self) -> list[str]:
+        """The manual UI checklist, once there is a migrated clone to click through."""
+        return self.checklist if self.stage("migrate").status is Status.PASSED else []
 
     @property
     def tool_seconds(self) -> float:

@@ -85,9 +85,9 @@ def render_markdown(run: CheckRun) -> str:
         if stage.details and stage.key not in shown:
             lines += ["", f"## {stage.key}: {stage.title}", "", stage.summary]
             lines += _details(stage)
-    if run.checklist:
+    if run.shown_checklist:
         lines += ["", "## UI smoke checklist (manual)", ""]
-        lines += [f"- [ ] {item}" for item in run.checklist]
+        lines += [f"- [ ] {item}" for item in run.shown_checklist]
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +181,7 @@ def render_json(run: CheckRun) -> str:
         "seconds": round(run.seconds, 3),
         "tool_seconds": round(run.tool_seconds, 3),
         "stages": [_stage_dict(stage) for stage in run.stages],
-        "ui_checklist": run.checklist,
+        "ui_checklist": run.shown_checklist,
     }
     return json.dumps(document, indent=2, default=str) + "\n"
 
@@ -239,7 +239,7 @@ def print_summary(run: CheckRun, console: Console) -> None:
             stage.summary,
         )
     console.print(table)
-    if run.checklist:
+    if run.shown_checklist:
         console.print("\nUI smoke checklist (manual, against the migrated clone):")
-        for item in run.checklist:
+        for item in run.shown_checklist:
             console.print(f"  [ ] {item}", markup=False)
