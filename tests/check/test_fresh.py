@@ -1,0 +1,105 @@
+"""The fresh stage: an app that migrates another database, reuse of an unchanged build,
+and the migrate command's long output folded in the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+from prodclone.local.server import LocalServer
+from tests.check.conftest import CheckProject, script
+from tests.conftest import run_sql
+
+
+def test_app_that_ignores_database_url_is_named_not_production(
+    checker: CheckProject, fresh_db: str
+) -> None:
+    """The app's own setting wins over DATABASE_URL: every migrate goes to one database."""
+    checker.configure(
+        local={"db_env": {"ORCHA_LOCAL_DB_NAME_OVERRIDE": fresh_db}},
+        commands={"boot": ""},
+    )
+    result = checker.check("--skip-smoke")
+    assert result.code == 1, result.output
+    assert result.json["failed_stages"] == ["fresh"]
+    summary = result.stage("fresh")["summary"]
+    assert "left orcha_fresh empty" in summary
+    assert "DATABASE_URL" in summary and "prodclone.local.db_env" in summary
+    assert "How app commands find their database" in summary
+    assert "\n" not in summary
+    assert "6. fresh: failed in " in result.output and summary in result.output
+    assert result.stage("schema")["status"] == "not run"
+    assert "changed nothing in the clone either" in result.markdown
+    # db.fresh on its own says the same, in one line.
+    done = checker.project.inv("db.fresh")
+    assert done.returncode == 1
+    assert "left orcha_fresh empty" in done.stderr and "Traceback" not in done.stderr
+
+
+def runs(checker: CheckProject) -> int:
+    log = checker.root / "runs.txt"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_fresh_build_is_reused_while_its_inputs_are_unchanged(
+    checker: CheckProject, pg: LocalServer
+) -> None:
+    migration = "ALTER TABLE organizations ADD COLUMN country text;\n"
+    checker.add_migration("0006_country.sql", migration)
+    # Counts the migrate command's runs: one on the clone, one per fresh build.
+    counted = f"echo run >> runs.txt && {script('migrate.py', '--pending', 'corrected')}"
+    checker.configure(commands={"migrate": counted})
+    first = checker.check("--skip-smoke", report=checker.root / "r1")
+    assert first.code == 0, first.output
+    assert first.stage("fresh")["figures"]["reused"] is False
+    assert runs(checker) == 2
+    # Without commands.fresh_inputs, always rebuilt.
+    checker.check("--skip-smoke", report=checker.root / "r2")
+    assert runs(checker) == 4
+
+    checker.configure(commands={"migrate": counted, "fresh_inputs": ["more-migrations/*.sql"]})
+    built = checker.check("--skip-smoke", report=checker.root / "r3")
+    assert built.code == 0 and runs(checker) == 6
+    reused = checker.check("--skip-smoke", report=checker.root / "r4")
+    assert reused.code == 0, reused.output
+    assert runs(checker) == 7  # the clone only
+    assert reused.stage("fresh")["figures"]["reused"] is True
+    assert "orcha_fresh reused" in reused.stage("fresh")["summary"]
+    assert reused.stage("schema")["status"] == "passed"
+
+    # A changed input rebuilds it.
+    checker.add_migration("0006_country.sql", migration + "-- reviewed\n")
+    changed = checker.check("--skip-smoke", report=checker.root / "r5")
+    assert changed.stage("fresh")["figures"]["reused"] is False and runs(checker) == 9
+    # So does a fresh database someone changed since it was built.
+    run_sql(pg, "orcha_fresh", "CREATE TABLE scratch (id int)")
+    tampered = checker.check("--skip-smoke", report=checker.root / "r6")
+    assert tampered.code == 0, tampered.output
+    assert tampered.stage("fresh")["figures"]["reused"] is False and runs(checker) == 11
+    # And a pattern that matches nothing (a typo) never lets a stale build through.
+    checker.configure(commands={"migrate": counted, "fresh_inputs": ["no-such-dir/*.sql"]})
+    typo = checker.check("--skip-smoke", report=checker.root / "r7")
+    assert "no-such-dir/*.sql matched no file" in typo.stage("fresh")["summary"]
+    assert runs(checker) == 13
+
+
+NOISY = "for i in range(200): print(f'  Applying shop.{i:04d}_step... OK')"
+
+
+def test_long_migrate_output_is_folded_and_kept_whole_in_the_report(
+    checker: CheckProject,
+) -> None:
+    noisy = f'{sys.executable} -c "{NOISY}" && {script("migrate.py", "--pending", "corrected")}'
+    checker.configure(commands={"migrate": noisy})
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    assert "[migrate]   Applying shop.0000_step... OK" in result.output
+    assert "Applying shop.0100_step" not in result.output
+    log = result.report / "migrate.log"
+    assert f"lines, whole output in {log}" in result.output
+    assert f"whole output in {result.report / 'fresh-migrate.log'}" in result.output
+    whole = log.read_text()
+    assert "Applying shop.0100_step" in whole and "Applying shop.0199_step" in whole
+    assert (log.stat().st_mode & 0o777) == 0o600
+    assert ((result.report / "fresh-migrate.log").stat().st_mode & 0o777) == 0o600
+    # Far fewer lines than the command printed (twice: on the clone and the fresh build).
+    assert result.output.count("Applying shop.") < 40
