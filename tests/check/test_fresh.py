@@ -103,3 +103,25 @@ def test_long_migrate_output_is_folded_and_kept_whole_in_the_report(
     assert ((result.report / "fresh-migrate.log").stat().st_mode & 0o777) == 0o600
     # Far fewer lines than the command printed (twice: on the clone and the fresh build).
     assert result.output.count("Applying shop.") < 40
+
+
+def test_reuse_never_hides_a_migrate_command_that_now_writes_elsewhere(
+    checker: CheckProject, fresh_db: str
+) -> None:
+    """The app's settings file (not a fresh input) starts naming its own database."""
+    checker.add_migration("0006_country.sql", "ALTER TABLE organizations ADD COLUMN c text;\n")
+    migrate = script("migrate.py", "--pending", "corrected")
+    settings_file = checker.root / "local_settings.env"
+    settings_file.write_text("")
+    # Like an app that reads its database from a settings file when it names one.
+    command = f". ./{settings_file.name} && {migrate}"
+    checker.configure(
+        commands={"migrate": command, "boot": "", "fresh_inputs": ["more-migrations/*.sql"]}
+    )
+    assert checker.check("--skip-smoke", report=checker.root / "r1").code == 0
+    settings_file.write_text(f"export ORCHA_LOCAL_DB_NAME_OVERRIDE={fresh_db}\n")
+    result = checker.check("--skip-smoke", report=checker.root / "r2")
+    assert result.code == 1, result.output
+    assert result.json["failed_stages"] == ["fresh"]
+    assert "left orcha_fresh empty" in result.stage("fresh")["summary"]
+    assert "the clone's schema did not change" in result.stage("migrate")["summary"]

@@ -227,7 +227,10 @@ def fresh(context: StageContext, stage: StageResult) -> None:
     name = settings.local.fresh_db
     inputs = fresh_inputs(settings)
     stage.figures = {"inputs": inputs.digest, "input_files": inputs.files, "reused": False}
-    if reusable_fresh(context.server, name, inputs):
+    # A migrate command that changed nothing in the clone may be writing elsewhere now
+    # (settings are not among the inputs): only a new build can tell.
+    clone_same = bool(context.run.stage("migrate").figures.get("schema_unchanged"))
+    if not clone_same and reusable_fresh(context.server, name, inputs):
         stage.figures["reused"] = True
         stage.passed(
             f"{name} reused: commands.fresh_inputs ({inputs.files} files) and the migrate "
@@ -237,12 +240,13 @@ def fresh(context: StageContext, stage: StageResult) -> None:
     why = ""
     if inputs.unmatched:
         why = f" (rebuilt: commands.fresh_inputs {', '.join(inputs.unmatched)} matched no file)"
+    elif inputs.reusable and clone_same:
+        why = " (rebuilt: the migrate command changed nothing in the clone)"
     try:
         result = build_fresh(
             settings, context.server, echo=context.options.echo, fold=context.fold(FRESH_LOG)
         )
     except MigratedElsewhere as exc:
-        clone_same = context.run.stage("migrate").figures.get("schema_unchanged")
         also = ["The migrate command changed nothing in the clone either."] if clone_same else []
         stage.fail(str(exc), *also)
         return
