@@ -100,6 +100,7 @@ def test_long_migrate_output_is_folded_and_kept_whole_in_the_report(
     whole = log.read_text()
     assert "Applying shop.0100_step" in whole and "Applying shop.0199_step" in whole
     assert (log.stat().st_mode & 0o777) == 0o600
+    assert "[migrate.log](migrate.log)" in result.markdown
     assert ((result.report / "fresh-migrate.log").stat().st_mode & 0o777) == 0o600
     # Far fewer lines than the command printed (twice: on the clone and the fresh build).
     assert result.output.count("Applying shop.") < 40
@@ -125,3 +126,36 @@ def test_reuse_never_hides_a_migrate_command_that_now_writes_elsewhere(
     assert result.json["failed_stages"] == ["fresh"]
     assert "left orcha_fresh empty" in result.stage("fresh")["summary"]
     assert "the clone's schema did not change" in result.stage("migrate")["summary"]
+
+
+def test_only_a_whole_marked_build_of_the_same_inputs_is_reused(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    """The mark is what reuse trusts: ours, a fresh build, these inputs, this schema."""
+    from prodclone.local import databases
+    from prodclone.local.fingerprint import catalog_fingerprint
+    from prodclone.local.fresh import FreshInputs, reusable_fresh
+
+    run_sql(pg, fresh_db, "CREATE TABLE books (id int PRIMARY KEY, title text)")
+    with pg.connect(fresh_db) as conn:
+        catalog = catalog_fingerprint(conn).short
+    inputs = FreshInputs("a1b2c3", files=3)
+
+    def mark(comment: str | None) -> bool:
+        with pg.connect() as conn:
+            if comment is None:
+                conn.execute(f'COMMENT ON DATABASE "{fresh_db}" IS NULL')
+            else:
+                databases.mark(conn, fresh_db, comment)
+        return reusable_fresh(pg, fresh_db, inputs)
+
+    assert mark(f"fresh inputs=a1b2c3 catalog={catalog}") is True
+    assert mark(None) is False  # not ours
+    assert mark("fresh") is False  # created, never finished (interrupted or failed)
+    assert mark(f"clone inputs=a1b2c3 catalog={catalog}") is False  # not a fresh build
+    assert mark(f"fresh inputs=ffffff catalog={catalog}") is False  # other inputs
+    assert mark(f"fresh inputs=a1b2c3 catalog={catalog}") is True
+    assert reusable_fresh(pg, fresh_db, FreshInputs("", 0)) is False  # fresh_inputs unset
+    assert reusable_fresh(pg, fresh_db, FreshInputs("a1b2c3", 2, ("typo/*",))) is False
+    run_sql(pg, fresh_db, "ALTER TABLE books ADD COLUMN isbn text")  # changed since
+    assert reusable_fresh(pg, fresh_db, inputs) is False

@@ -11,6 +11,9 @@ from typing import Any, TextIO
 
 # The app's output during the smoke stage, kept in the report folder.
 APP_LOG = "app.log"
+# The migrate command's whole output (the terminal gets a summary), on the clone and fresh.
+MIGRATE_LOG = "migrate.log"
+FRESH_LOG = "fresh-migrate.log"
 
 
 @dataclass(frozen=True)

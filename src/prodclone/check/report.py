@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from prodclone.check.model import APP_LOG, CheckRun, StageResult, Status
+from prodclone.check.model import APP_LOG, FRESH_LOG, MIGRATE_LOG, CheckRun, StageResult, Status
 
 MAX_DETAIL_LINES = 200
 MAX_LOCK_ROWS = 30
@@ -55,8 +55,13 @@ def render_markdown(run: CheckRun) -> str:
         f"{_duration(run.seconds)} ({_duration(run.tool_seconds)} of it prodclone's own work, "
         "the rest the app's commands)",
     ]
-    if (run.report_dir / APP_LOG).exists():
-        lines.append(f"- the app's output during the smoke stage: [{APP_LOG}]({APP_LOG})")
+    for log, what in (
+        (MIGRATE_LOG, "the migrate command's output on the clone"),
+        (FRESH_LOG, "the migrate command's output on the fresh database"),
+        (APP_LOG, "the app's output during the smoke stage"),
+    ):
+        if (run.report_dir / log).exists():
+            lines.append(f"- {what}: [{log}]({log})")
     if run.interrupted_at:
         lines.append(
             f"- interrupted during **{run.interrupted_at}**: the clone was left as it was; "

@@ -8,7 +8,14 @@ from typing import Any
 from prodclone.check import rowcounts
 from prodclone.check.app import AppNotReady, running_app
 from prodclone.check.locks import sampling
-from prodclone.check.model import APP_LOG, CheckOptions, CheckRun, StageResult
+from prodclone.check.model import (
+    APP_LOG,
+    FRESH_LOG,
+    MIGRATE_LOG,
+    CheckOptions,
+    CheckRun,
+    StageResult,
+)
 from prodclone.check.patterns import scan
 from prodclone.local.appcmd import CommandResult, Fold, run_command
 from prodclone.local.fingerprint import catalog_fingerprint
@@ -16,9 +23,6 @@ from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
 
 TAIL_LINES = 20
-# The migrate command's whole output, in the report folder; the terminal gets a summary.
-MIGRATE_LOG = "migrate.log"
-FRESH_LOG = "fresh-migrate.log"
 
 
 @dataclass
