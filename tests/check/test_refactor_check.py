@@ -340,3 +340,48 @@ def test_missed_rename_is_shown_in_the_terminal_as_a_rename(checker: CheckProjec
         "block, a catalog lookup) skipped it on production; rename by what the object is, not "
         "by its expected name."
     ]
+
+
+def test_bookkeeping_tables_grow_and_gained_rows_are_listed(checker: CheckProject) -> None:
+    """yoyo's history tables are known without being listed; gained rows fail only on request."""
+    checker.add_migration(
+        "0006_more_organizations.sql",
+        "INSERT INTO organizations (name) VALUES ('Added by a migration');\n",
+    )
+    checker.configure(check={"expected_data_changes": []})
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    summary = result.stage("data")["summary"]
+    assert "no rows lost" in summary
+    assert "1 table(s) gained rows: public.organizations (+1)" in summary
+    assert "bookkeeping table(s) grew: public._yoyo_log, public._yoyo_migration" in summary
+    assert "gained rows: public.organizations (+1)" in result.output
+
+    checker.configure(check={"expected_data_changes": [], "fail_on_gained_rows": True})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "data")
+    assert "gained rows (check.fail_on_gained_rows)" in result.stage("data")["summary"]
+    assert "**GAINED** " in result.markdown
+    yoyo = [t for t in result.stage("data")["figures"]["tables"] if "_yoyo" in t["table"]]
+    assert yoyo and not any(table["problem"] for table in yoyo)
+
+
+def test_skipped_smoke_is_in_the_verdict(checker: CheckProject) -> None:
+    checker.configure()
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    assert "refactor-check: PASSED (smoke skipped)" in result.output
+    assert result.markdown.startswith("# refactor-check: PASSED (smoke skipped)\n")
+    assert result.json["verdict"] == "PASSED (smoke skipped)"
+    # The clone was migrated: there is something to click through.
+    assert "UI smoke checklist" in result.output
+
+
+def test_no_ui_checklist_before_the_clone_is_migrated(checker: CheckProject) -> None:
+    checker.add_migration("0006_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    checker.configure()
+    result = checker.check()
+    assert_failed_at(result, "migrate")
+    assert "UI smoke checklist" not in result.output
+    assert "UI smoke checklist" not in result.markdown
+    assert result.json["ui_checklist"] == []

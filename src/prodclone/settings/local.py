@@ -30,6 +30,9 @@ COMMAND_DEFAULTS: dict[str, Any] = {
     "boot": "",
     "serve": "",
     "smoke": "",
+    # Paths or globs (relative to the project) whose content, with the migrate command,
+    # decides whether the last fresh build can be reused; empty: always rebuild.
+    "fresh_inputs": "",
 }
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
@@ -58,6 +61,7 @@ class CommandSettings:
     boot: str
     serve: str
     smoke: tuple[str, ...]
+    fresh_inputs: tuple[str, ...] = ()
 
 
 def db_name_problem(name: str) -> str:
@@ -127,10 +131,24 @@ def _bin_dir(reader: Reader, project_dir: Path) -> Path | None:
     return folder
 
 
+def _relative_globs(reader: Reader, key: str) -> tuple[str, ...]:
+    patterns = reader.text_list(key)
+    for pattern in patterns:
+        parts = Path(pattern).parts
+        if Path(pattern).is_absolute() or pattern.startswith("~") or ".." in parts:
+            raise reader.error(
+                key,
+                f"takes paths or globs inside the project folder, like */migrations/*.py "
+                f"(got {pattern!r})",
+            )
+    return patterns
+
+
 def parse_commands(reader: Reader) -> CommandSettings:
     return CommandSettings(
         migrate=reader.text("migrate"),
         boot=reader.text("boot"),
         serve=reader.text("serve"),
         smoke=reader.text_list("smoke"),
+        fresh_inputs=_relative_globs(reader, "fresh_inputs"),
     )
