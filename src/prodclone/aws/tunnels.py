@@ -207,11 +207,13 @@ def ssm_tunnel(
             "localPortNumber": [str(local_port)],
         },
     }
-    response = ssm.start_session(**request)
-    session_id = str(response["SessionId"])
+    session_id = ""
     process: subprocess.Popen[str] | None = None
     output: _PluginOutput | None = None
     try:
+        # Inside the try: an interrupt right after the answer still ends the session.
+        response = ssm.start_session(**request)
+        session_id = str(response["SessionId"])
         argv, env = plugin_invocation(
             plugin_path,
             plugin_version(plugin_path),
@@ -262,7 +264,8 @@ def ssm_tunnel(
                 if output is not None:
                     output.join()
             finally:
-                _terminate_session(ssm, session_id)
+                if session_id:
+                    _terminate_session(ssm, session_id)
 
 
 def _terminate_session(ssm: SSMClient, session_id: str) -> None:
