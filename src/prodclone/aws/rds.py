@@ -194,6 +194,18 @@ def instance_exists(rds: RDSClient, instance_id: str) -> bool:
     return _instance(rds, instance_id) is not None
 
 
+def snapshot_is_ours(rds: RDSClient, snapshot_id: str, run: str) -> bool:
+    """Whether the snapshot exists and carries this run's tag."""
+    snap = _snapshot(rds, snapshot_id)
+    return snap is not None and is_ours(_tags(rds, snap, "DBSnapshotArn"), run)
+
+
+def instance_is_ours(rds: RDSClient, instance_id: str, run: str) -> bool:
+    """Whether the instance exists and carries this run's tag."""
+    item = _instance(rds, instance_id)
+    return item is not None and is_ours(_tags(rds, item, "DBInstanceArn"), run)
+
+
 def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
     """Whether `exists` turns true within the wait: a create whose answer never arrived
     (interrupted mid-call) may still have happened, and lists can lag behind a create."""
