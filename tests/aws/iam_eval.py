@@ -157,6 +157,8 @@ def requests_from_log(
             found.append(Request("rds:AddTagsToResource", (db(instance),), tags))
             if "prodclone:run" in tags:
                 tagged.add(instance)
+        elif call["action"] == "AddTagsToResource":
+            found.append(Request(action, (params["ResourceName"],), tags))
         elif call["action"] in ("ModifyDBInstance", "DeleteDBInstance"):
             instance = params["DBInstanceIdentifier"]
             marks = frozenset({"prodclone:run"}) if instance in tagged else frozenset()

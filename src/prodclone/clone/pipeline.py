@@ -21,6 +21,7 @@ from prodclone.aws.signals import shielded, signals_interrupt
 from prodclone.clone.cleanup import Cleanup
 from prodclone.clone.dump import dump_database, partial_path, pgpass_dir
 from prodclone.clone.faults import checkpoint
+from prodclone.clone.heartbeat import Heartbeat, beat_seconds
 from prodclone.clone.plan import CloneOptions, ClonePlan
 from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
@@ -48,8 +49,10 @@ def run_clone(
         for notice in dumps.prepare_dump_dir(plan.dump_path.parent, settings.project_dir):
             report.line(f"    {notice}")
     resources = contextlib.ExitStack()
+    heartbeat = Heartbeat(clients.rds, plan, beat_seconds(settings.aws.poll_max_seconds))
     with signals_interrupt():
         try:
+            heartbeat.start()
             enter(resources, cloud.snapshot())
             enter(resources, cloud.instance())
             password, endpoint = cloud.new_password()
@@ -76,6 +79,7 @@ def run_clone(
                 checkpoint("teardown")
                 report.step("cleanup")
                 checkpoint("cleanup")
+                heartbeat.stop()  # before any removal: nothing re-tags what is being deleted
                 resources.close()
                 cleanup.summary(sys.stderr)
     if cleanup.left:
