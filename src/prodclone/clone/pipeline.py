@@ -81,7 +81,8 @@ def run_clone(
                 checkpoint("cleanup")
                 heartbeat.stop()  # before any removal: nothing re-tags what is being deleted
                 resources.close()
-                cleanup.summary(sys.stderr)
+                with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                    cleanup.summary(sys.stderr)
     if cleanup.left:
         raise ProdcloneError(
             f"the dump {plan.dump_path} is complete, but cleanup left resources behind (above)"
