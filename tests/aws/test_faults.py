@@ -140,7 +140,6 @@ DOUBLE_CTRL_C = [
     ("tunnel", 0.001),
     ("dump", 0.002),
     ("verify", 0.003),
-    ("dump", 0.0),
 ]
 
 
