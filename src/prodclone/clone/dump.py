@@ -90,8 +90,7 @@ def pgpass_file(
     parent: Path, host: str, port: int, database: str, user: str, password: str
 ) -> Iterator[Path]:
     """A 0600 password file in a private (0700) folder under `parent`, removed afterwards."""
-    parent.parent.mkdir(parents=True, exist_ok=True)
-    parent.mkdir(mode=0o700, exist_ok=True)
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(parent, 0o700)
     remove_stale_pgpass(parent)
     folder = Path(tempfile.mkdtemp(prefix=f"{_PGPASS_PREFIX}{os.getpid()}-", dir=parent))
