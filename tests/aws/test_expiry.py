@@ -106,6 +106,7 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
     try:
         wait_for_line(process.stderr, "test hook: pause at dump")
         plugins = plugin_processes(cloud)
+        assert len(plugins) == 1 and len(cloud.ssm.open_sessions) == 1
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         [name] = cloud.instances()
@@ -126,12 +127,17 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
         assert f"instance {name}: deleted" in removed.stderr
         assert f"snapshot {name}: deleted" in removed.stderr
         assert "removed 1 password folder(s) left by killed runs" in removed.stderr
+        assert "stopped the SSM plugin (pid " in removed.stderr
+        assert "ended SSM session " in removed.stderr
         assert cloud.instances() == [] and cloud.snapshots() == []
         assert password_folders(clone_project, cloud) == []
+        assert plugin_processes(cloud) == []
+        assert cloud.ssm.open_sessions == []
+        assert sorted(p.name for p in (clone_project.data_dir / "clone-prod").iterdir()) == []
 
     finally:
         process.kill()
-        # A SIGKILL gives no chance to stop the plugin: the test removes its own.
+        # Should the test fail before `--delete --run`, it still stops the plugin it started.
         for plugin in plugins:
             pid = int(plugin.split()[1].rstrip(":"))
             with contextlib.suppress(ProcessLookupError):

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -194,8 +194,12 @@ def ssm_tunnel(
     region: str,
     profile: str,
     ready_seconds: float,
+    on_started: Callable[[str, int], None] = lambda session_id, plugin_pid: None,
 ) -> Iterator[LocalEnd]:
-    """Port-forward through an SSM managed instance, the way `aws ssm start-session` does."""
+    """Port-forward through an SSM managed instance, the way `aws ssm start-session` does.
+
+    `on_started(session_id, plugin_pid)` hears of the plugin as soon as it runs.
+    """
     plugin_path = find_plugin(plugin)
     check_port_free(local_port)
     request: dict[str, Any] = {
@@ -236,6 +240,7 @@ def ssm_tunnel(
             text=True,
             start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
         )
+        on_started(session_id, process.pid)
         output = _PluginOutput(process, local_port)
         deadline = time.monotonic() + ready_seconds
         while not (output.opened.is_set() and _accepts(local_port)):

@@ -68,14 +68,14 @@ def remove_stale_pgpass(parent: Path) -> int:
         pid_text = folder.name.removeprefix(_PGPASS_PREFIX).split("-", 1)[0]
         if folder.is_symlink() or not folder.is_dir():
             continue
-        if pid_text.isdigit() and _alive(int(pid_text)):
+        if pid_text.isdigit() and pid_alive(int(pid_text)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -44,7 +44,9 @@ def run_clone(
     report = Report(console)
     cleanup = Cleanup(report)
     deadline = time.monotonic() + settings.aws.timeout_minutes * 60
-    cloud = Resources(settings.aws, clients, plan, report, cleanup, deadline)
+    cloud = Resources(
+        settings.aws, clients, plan, report, cleanup, deadline, state_dir=pgpass_dir(settings)
+    )
     if options.out is None:  # --out names a place of the user's choosing: leave it as it is
         for notice in dumps.prepare_dump_dir(plan.dump_path.parent, settings.project_dir):
             report.line(f"    {notice}")

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.progress import TextColumn
@@ -21,6 +22,7 @@ from rich.progress import TextColumn
 from prodclone.aws import cost, rds, tunnels
 from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation, WaitPolicy
+from prodclone.clone import leftovers
 from prodclone.clone.cleanup import Cleanup, delete_instance_command, delete_snapshot_command
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
@@ -42,6 +44,7 @@ class Resources:
     report: Report
     cleanup: Cleanup
     deadline: float  # time.monotonic() by which every wait of the run must be over
+    state_dir: Path | None = None  # where the open tunnel is recorded, for a killed run
 
     def _wait(self, seconds: float | None = None) -> WaitPolicy:
         remaining = max(self.deadline - time.monotonic(), 1.0) if seconds is None else seconds
@@ -197,16 +200,19 @@ class Resources:
         aws, plan = self.aws, self.plan
         self.report.step(f"tunnel ({plan.tunnel}) to {plan.instance_id}")
         if plan.tunnel == "ssm":
-            return tunnels.ssm_tunnel(
-                self.clients.ssm,
-                plugin=aws.ssm_plugin,
-                bastion=aws.bastion,
-                remote_host=endpoint.host,
-                remote_port=endpoint.port,
-                local_port=plan.local_port,
-                region=self.clients.region,
-                profile=self.clients.profile,
-                ready_seconds=aws.tunnel_ready_seconds,
+            return self._recorded(
+                lambda started: tunnels.ssm_tunnel(
+                    self.clients.ssm,
+                    plugin=aws.ssm_plugin,
+                    bastion=aws.bastion,
+                    remote_host=endpoint.host,
+                    remote_port=endpoint.port,
+                    local_port=plan.local_port,
+                    region=self.clients.region,
+                    profile=self.clients.profile,
+                    ready_seconds=aws.tunnel_ready_seconds,
+                    on_started=started,
+                )
             )
         if plan.tunnel == "ssh":
             return tunnels.ssh_tunnel(
@@ -217,3 +223,28 @@ class Resources:
                 ready_seconds=aws.tunnel_ready_seconds,
             )
         return tunnels.direct(endpoint.host, endpoint.port)
+
+    @contextlib.contextmanager
+    def _recorded(
+        self,
+        tunnel: Callable[
+            [Callable[[str, int], None]], contextlib.AbstractContextManager[tunnels.LocalEnd]
+        ],
+    ) -> Iterator[tunnels.LocalEnd]:
+        """The SSM tunnel, recorded on disk while open so a killed run's can be ended later."""
+        records: list[Path] = []
+
+        def started(session_id: str, plugin_pid: int) -> None:
+            if self.state_dir is None:
+                return
+            with contextlib.suppress(OSError):  # a record is a help, never a reason to fail
+                records.append(
+                    leftovers.record_tunnel(self.state_dir, self.plan.run, session_id, plugin_pid)
+                )
+
+        try:
+            with tunnel(started) as end:
+                yield end
+        finally:
+            for record in records:
+                record.unlink(missing_ok=True)

@@ -104,6 +104,7 @@ def list_clones(
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
         from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
+        from prodclone.clone.leftovers import end_dead_tunnels
 
         settings = settings_of(c)
         clients = connect_aws(settings.aws)
@@ -125,6 +126,9 @@ def list_clones(
         removed = remove_stale_pgpass(pgpass_dir(settings))
         if removed:
             print(f"removed {removed} password folder(s) left by killed runs", file=sys.stderr)
+        # Tunnels of killed runs on this machine: their plugin and SSM session.
+        for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
+            print(line, file=sys.stderr)
         if run:
             # A named run is removed at once, expired or not: its process is gone.
             doomed = [item for item in cloud if item.status not in ("deleting", "deleted")]
