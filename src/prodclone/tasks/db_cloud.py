@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,9 @@ from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of, whole_number
+
+# What `tags.new_run_id` makes: lower-case letters, digits and hyphens (RDS identifiers).
+RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @contextmanager
@@ -78,23 +82,35 @@ def clone_prod(
 
 @task(
     help={
-        "delete": "Remove the stray cloud resources (past their expiry).",
+        "delete": "Remove the stray cloud resources (past their expiry), or all of --run's.",
+        "run": "Only this run's resources; with --delete, remove them even if not expired.",
         "yes": "Do not ask before deleting.",
         "format": "Output format: text or json.",
     }
 )
-def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
+def list_clones(
+    c: Context, delete: bool = False, run: str = "", yes: bool = False, format: str = "text"
+) -> None:
     """List clones in AWS and locally; exit 1 on strays."""
     with domain_errors(), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
+        if run and not RUN_ID.fullmatch(run):
+            raise ProdcloneError(
+                f"--run {run!r} is not a run id; copy it from `inv db.list-clones` "
+                "(like 20261124-121518-9d3c)"
+            )
         from prodclone.aws import inventory, rds
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
+        from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
+        from prodclone.clone.leftovers import end_dead_tunnels
 
         settings = settings_of(c)
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
+        if run:
+            cloud = inventory.of_run(cloud, run)
         databases, note = inventory.local_items(settings)
         found = inventory.Inventory(cloud, databases, inventory.dump_files(settings.dump_dir), note)
         print(
@@ -102,16 +118,32 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
             if format == "json"
             else "\n".join(inventory.render_text(found))
         )
-        strays = found.strays
-        if not strays:
-            return
         if not delete:
-            raise Exit(code=1)
-        confirm_or_stop(f"Delete {len(strays)} stray cloud resource(s)?", yes)
+            if found.strays:
+                raise Exit(code=1)
+            return
+        # Password folders of killed runs: useless once their instance is gone, and ours.
+        removed = remove_stale_pgpass(pgpass_dir(settings))
+        if removed:
+            print(f"removed {removed} password folder(s) left by killed runs", file=sys.stderr)
+        # Tunnels of killed runs on this machine: their plugin and SSM session.
+        for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
+            print(line, file=sys.stderr)
+        if run:
+            # A named run is removed at once, expired or not: its process is gone.
+            doomed = [item for item in cloud if item.status not in ("deleting", "deleted")]
+            what = f"the {len(doomed)} cloud resource(s) of run {run}"
+        else:
+            doomed, what = found.strays, f"{len(found.strays)} stray cloud resource(s)"
+        if not doomed:
+            if run:
+                print(f"nothing of run {run} left to remove", file=sys.stderr)
+            return
+        confirm_or_stop(f"Delete {what}?", yes)
         wait = WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
         failed = False
-        for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
+        for item, outcome in inventory.delete_items(clients.rds, doomed, wait):
             print(f"{item.kind} {item.id}: {outcome}", file=sys.stderr)
             failed = failed or outcome.startswith("FAILED")
         if failed:
-            raise ProdcloneError("some strays could not be deleted (see above)")
+            raise ProdcloneError("some cloud resources could not be deleted (see above)")
