@@ -70,13 +70,32 @@ def _db_name(reader: Reader, key: str, default: str) -> str:
     return name
 
 
+def _local_url(reader: Reader) -> str:
+    """`local.url` in libpq's spelling; a bad one is named without its password."""
+    # Imported here: the settings stay importable without psycopg loaded.
+    from prodclone.errors import ProdcloneError
+    from prodclone.local import conninfo
+
+    url = reader.text("url")
+    if not url:
+        return ""
+    if not conninfo.is_url(url):
+        shown = conninfo.mask(url)
+        raise reader.error("url", f"must be a postgresql:// URL or empty (got {shown!r})")
+    url = conninfo.normalize(url)
+    try:
+        conninfo.parse(url)
+    except ProdcloneError as exc:
+        # Not quoted: text libpq cannot parse gives no safe place to cut the password out.
+        raise reader.error("url", f"is {exc}") from None
+    return url
+
+
 def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
     data_dir = Path(reader.text("data_dir") or ".prodclone").expanduser()
     if not data_dir.is_absolute():
         data_dir = project_dir / data_dir
-    url = reader.text("url")
-    if url and not url.startswith(("postgresql://", "postgres://")):
-        raise reader.error("url", f"must be a postgresql:// URL or empty (got {url!r})")
+    url = _local_url(reader)
     return LocalSettings(
         url=url,
         data_dir=data_dir,
