@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -109,8 +110,11 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
             conn.execute(f'DROP ROLE "{role}"')
 
 
-def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Project) -> None:
+def test_embedded_server_starts_on_first_use_is_reused_and_stops(
+    open_tmp: Path, pg_data_dir: Path
+) -> None:
     """Its own data folder under the project (`.prodclone`), not the session's server."""
+    project = Project(open_tmp, pg_data_dir)
     project.configure({"local": {"data_dir": ".prodclone"}})
     server = EmbeddedServer(project.root / ".prodclone")
     try:
