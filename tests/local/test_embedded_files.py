@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +203,97 @@ def test_a_long_data_path_gets_a_private_socket_folder(
     assert mode(folder) == 0o700
     assert os.lstat(folder).st_uid == server_uid()
     assert (folder / ".s.PGSQL.5432").is_socket()
+
+
+# -- postmaster.pid gone or stale ----------------------------------------------------------
+
+
+def stop_by_pid(pid: int) -> None:
+    """Fast shutdown of a server no pid file leads to, and wait for it to go."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+def test_a_deleted_postmaster_pid_names_the_running_server_and_how_to_stop_it(
+    open_tmp: Path, own_server: list[EmbeddedServer]
+) -> None:
+    project = Project(open_tmp, open_tmp / "data")
+    server = EmbeddedServer(project.data_dir)
+    own_server.append(server)
+    pid = server.ensure_running().pid
+    assert pid is not None
+    (server.pgdata / "postmaster.pid").unlink()
+    try:
+        result = project.inv("db.server")
+        assert result.returncode == 1, result.stdout + result.stderr
+        line = one_line(result)
+        assert f"a server (pid {pid}) still runs on {server.pgdata}" in line
+        assert "postmaster.pid is gone" in line
+        assert f"`kill {pid}`, then run the command again" in line
+    finally:
+        stop_by_pid(pid)
+    again = project.inv("db.server")  # what the hint says works
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_stale_postmaster_pid_naming_another_process_says_what_to_do(
+    open_tmp: Path, own_server: list[EmbeddedServer]
+) -> None:
+    project = Project(open_tmp, open_tmp / "data")
+    server = EmbeddedServer(project.data_dir)
+    own_server.append(server)
+    server.ensure_running()
+    pid_file = server.pgdata / "postmaster.pid"
+    lines = pid_file.read_text().splitlines(keepends=True)
+    server.stop()
+    # As after a crash and a reboot: the number now belongs to some other process, one
+    # the server's user may signal, so PostgreSQL itself takes the file as live.
+    other = subprocess.Popen(["sleep", "60"], **({"user": SERVICE_USER} if ROOT else {}))
+    try:
+        pid_file.write_text(f"{other.pid}\n" + "".join(lines[1:]))
+        result = project.inv("db.server")
+        assert result.returncode == 1, result.stdout + result.stderr
+        line = one_line(result)
+        assert f"{pid_file} names pid {other.pid}, which is not a PostgreSQL server" in line
+        assert "delete that file and run the command again" in line
+        pid_file.unlink()
+        again = project.inv("db.server")
+        assert again.returncode == 0, again.stderr
+    finally:
+        other.kill()
+        other.wait()
+
+
+@needs_root
+def test_a_stale_postmaster_pid_naming_a_process_of_another_user_is_started_over(
+    open_tmp: Path, own_server: list[EmbeddedServer]
+) -> None:
+    """PostgreSQL takes such a file as stale; prodclone must not take it as running."""
+    project = Project(open_tmp, open_tmp / "data")
+    server = EmbeddedServer(project.data_dir)
+    own_server.append(server)
+    server.ensure_running()
+    pid_file = server.pgdata / "postmaster.pid"
+    lines = pid_file.read_text().splitlines(keepends=True)
+    server.stop()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file.write_text(f"{other.pid}\n" + "".join(lines[1:]))
+        if ROOT:
+            os.chown(pid_file, server_uid(), -1)
+        result = project.inv("db.server")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "state: running" in result.stdout
+        assert server.status().pid not in (None, other.pid)
+    finally:
+        other.kill()
+        other.wait()

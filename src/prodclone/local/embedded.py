@@ -93,7 +93,8 @@ class EmbeddedServer:
             return EmbeddedStatus(False, None, None, PORT)
         pid = int(lines[0])
         port = int(lines[3]) if lines[3].strip() else PORT
-        alive = _pid_alive(pid)
+        # A file left by a crash may name a process that is now something else.
+        alive = _pid_alive(pid) and _is_postgres(pid)
         return EmbeddedStatus(alive, pid if alive else None, lines[4].strip() or None, port)
 
     def ensure_running(self) -> EmbeddedStatus:
@@ -268,18 +269,47 @@ class EmbeddedServer:
     def _start(self) -> None:
         socket_dir = self._socket_dir()
         self._open_log()
-        self._pg_ctl(
-            [
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                str(self.log_file),
-                "-o",
-                f"-k '{socket_dir}' -p {PORT}",
-            ]
-        )
+        try:
+            self._pg_ctl(
+                [
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    f"-k '{socket_dir}' -p {PORT}",
+                ]
+            )
+        except ProdcloneError:
+            hint = self._why_not_started(socket_dir)
+            if hint:
+                raise ProdcloneError(f"the embedded server did not start: {hint}") from None
+            raise
+
+    def _why_not_started(self, socket_dir: Path) -> str:
+        """What to do when the cause is postmaster.pid: gone while its server runs, or stale.
+
+        pg_ctl only says "could not start server"; the socket's lock file still names
+        the server that holds the data folder.
+        """
+        pid_file = self.pgdata / "postmaster.pid"
+        recorded = _pid_in(pid_file)
+        holder = _pid_in(socket_dir / f".s.PGSQL.{PORT}.lock")
+        if holder and holder != recorded and _pid_alive(holder) and _is_postgres(holder):
+            return (
+                f"a server (pid {holder}) still runs on {self.pgdata} but its postmaster.pid "
+                f"is gone (deleted?); it stops by itself within a minute, or stop it now "
+                f"with `kill {holder}`, then run the command again"
+            )
+        if recorded and _pid_alive(recorded) and not _is_postgres(recorded):
+            return (
+                f"{pid_file} names pid {recorded}, which is not a PostgreSQL server (a file "
+                "left by a crash, or copied with the folder); if no server runs on this "
+                "folder, delete that file and run the command again"
+            )
+        return ""
 
     def _pg_ctl(self, args: list[str]) -> None:
         self._run([str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), *args])
@@ -354,6 +384,24 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def _pid_in(path: Path) -> int | None:
+    """The process id on the first line of a PostgreSQL lock file, if there is one."""
+    try:
+        first = path.read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return None
+    return int(first) if first.isdigit() and int(first) > 0 else None
+
+
+def _is_postgres(pid: int) -> bool:
+    """Whether `pid` is a PostgreSQL server process; True when the system cannot tell."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return not Path("/proc/self/comm").exists()  # a process gone, or no /proc
+    return name in ("postgres", "postmaster")
 
 
 def _pid_alive(pid: int) -> bool:
