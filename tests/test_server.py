@@ -210,3 +210,33 @@ def test_bad_numbers_in_flags_are_one_line(
     result = project.inv(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
+
+
+# Loopback only, fake keys: even a run that got past the check would reach no one.
+NO_CLOUD = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.mark.parametrize("task", ["db.load-clone", "db.clone-prod"])
+def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
+    result = project.inv(task, "--jobs", "99999", env=NO_CLOUD)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: --jobs must be at most 64 (got 99999): "
+        "each job holds its own database connection"
+    ]
+    assert result.stdout == ""
+
+
+def test_restore_jobs_setting_has_an_upper_bound(project: Project) -> None:
+    result = project.inv("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip().splitlines()
+    assert len(line) == 1
+    assert line[0].startswith(
+        "prodclone: prodclone.local.restore_jobs must be at most 64 (got 99999)"
+    )

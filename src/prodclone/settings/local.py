@@ -27,6 +27,11 @@ COMMAND_DEFAULTS: dict[str, Any] = {
     "smoke": "",
 }
 
+# Each dump or restore job holds its own connection (pg_restore one more): more than
+# this only queues on the server's max_connections and starves everything else.
+MAX_JOBS = 64
+JOBS_WHY = "each job holds its own database connection"
+
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 
 
@@ -103,7 +108,7 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
         fresh_db=_db_name(reader, "fresh_db", f"{app}_fresh"),
         db_env=reader.text_map("db_env"),
         allow_remote=reader.flag("allow_remote"),
-        restore_jobs=reader.whole("restore_jobs", 2, minimum=1),
+        restore_jobs=reader.whole("restore_jobs", 2, minimum=1, maximum=MAX_JOBS),
         keep_spare=reader.flag("keep_spare", True),
     )
 
