@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,7 @@ import pytest
 from prodclone.local.conninfo import mask
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
+from tests.local.test_load_clone import make_dump
 
 PASSWORD = "Hunter2-pw"
 
@@ -37,6 +39,7 @@ def socket_query(pg: LocalServer) -> str:
     [
         (f"postgresql://app:{PASSWORD}%zz@localhost/shop", "invalid percent-encoded token"),
         (f"postgresql://app:{PASSWORD}@[::1/shop", 'matching "]" in IPv6 host address'),
+        (f"postgresql://app:{PASSWORD}/x@localhost/shop", "its port is not a number"),
         (f"postgresql://app@localhost/shop?password={PASSWORD}%zz", "percent-encoded"),
     ],
 )
@@ -87,6 +90,7 @@ def test_a_remote_sqlalchemy_url_is_refused_without_its_password(project: Projec
         f"postgresql://app:{PASSWORD}%zz@localhost/x",
         f"postgresql://app:{PASSWORD}@[zz::1]/x",
         f"postgresql://app:{PASSWORD}@[::1/x",
+        f"postgresql://app:{PASSWORD}/x@localhost/x",
     ],
 )
 def test_schema_diff_url_errors_never_show_the_password(
@@ -111,6 +115,7 @@ def test_schema_diff_takes_sqlalchemy_urls(project: Project, pg: LocalServer) ->
         f"postgresql://app:{PASSWORD}@db.invalid/x",
         f"postgresql://app:{PASSWORD}#x@db.invalid/x",  # libpq reads up to the @
         f"postgresql://app:{PASSWORD}?x@db.invalid/x",
+        f"postgresql://app:{PASSWORD}/x@db.invalid/x",  # libpq: no user info, port "Hunter2-pw"
         f"postgresql://app@db.invalid/x?password={PASSWORD}&sslmode=disable",
         f"postgresql://app@db.invalid/x?pass%77ord={PASSWORD}",
         f"postgresql+psycopg://app:{PASSWORD}@db.invalid/x",
@@ -168,7 +173,17 @@ def test_a_service_naming_this_machine_is_used(
     query = parse_qs(socket_query(pg))
     services = tmp_path / "pg_service.conf"
     services.write_text(f"[here]\nhost={query['host'][0]}\nport={query['port'][0]}\n")
-    project.configure({"local": {"url": "postgresql://postgres@/postgres?service=here"}})
-    result = project.inv("db.server", env={"PGSERVICEFILE": str(services)})
+    app = f"svc_{uuid.uuid4().hex[:8]}"
+    url = "postgresql://postgres@/postgres?service=here"
+    project.configure({"app": app, "local": {"url": url, "keep_spare": False}})
+    env = {"PGSERVICEFILE": str(services)}
+    result = project.inv("db.server", env=env)
     assert result.returncode == 0, shown(result)
     assert "PostgreSQL 18" in result.stdout
+    # pg_restore goes through the same service, not the default socket.
+    make_dump(pg, project.root / "dump")
+    loaded = project.inv("db.load-clone", env=env)
+    assert loaded.returncode == 0, shown(loaded)
+    assert "restored in full" in loaded.stdout
+    dropped = project.inv("db.drop-clone", "--yes", env=env)
+    assert dropped.returncode == 0, shown(dropped)

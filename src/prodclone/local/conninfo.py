@@ -44,7 +44,12 @@ def parse(url: str) -> dict[str, str]:
         params = conninfo_to_dict(normalize(url))
     except ProgrammingError as exc:
         raise ProdcloneError(f"not a valid postgresql:// URL ({parse_problem(exc)})") from None
-    return {key: str(value) for key, value in params.items() if value is not None}
+    found = {key: str(value) for key, value in params.items() if value is not None}
+    # libpq checks ports only when it connects, and then quotes them; a password with
+    # a `/` in it (so not read as one) may land there.
+    if not all(port.strip().isdigit() for port in found.get("port", "0").split(",") if port):
+        raise ProdcloneError("not a valid postgresql:// URL (its port is not a number)")
+    return found
 
 
 def parse_problem(exc: Exception) -> str:
@@ -55,7 +60,7 @@ def parse_problem(exc: Exception) -> str:
     """
     first = (str(exc).strip().splitlines() or [""])[0]
     first = first.split(" in URI", 1)[0]
-    first = re.sub(r':?\s*"[^"]{2,}"', "", first)
+    first = re.sub(r""":?\s*("[^"]{2,}"|'[^']{2,}')""", "", first)
     return first.strip().rstrip(":") or type(exc).__name__
 
 
@@ -104,6 +109,10 @@ def _mask(url: str) -> str:
         userinfo = f"{user}:***@" if colon else f"{user}@"
         rest = rest[cut.end() :]
     base, question, query = rest.partition("?")
+    user, at, host = base.rpartition("@")
+    if at and ":" in user:
+        # libpq saw no user info (a `/` came first), but a reader would: hide it too.
+        base = f"{user.split(':', 1)[0]}:***@{host}"
     if question:
         pieces = []
         for piece in query.split("&"):

@@ -154,12 +154,18 @@ class EmbeddedServer:
     def _make_private(self) -> None:
         """The data folder closed to everyone but us (and, as root, the server's user)."""
         account = _service_account()
-        if account is None:
-            os.chmod(self.data_dir, 0o700)
-            return
-        self._check_reachable()  # folders made just now may be closed too (a umask of 077)
-        os.chown(self.data_dir, 0, account.pw_gid)
-        os.chmod(self.data_dir, 0o710)
+        try:
+            if account is None:
+                os.chmod(self.data_dir, 0o700)
+                return
+            self._check_reachable()  # folders made just now may be closed too (umask 077)
+            os.chown(self.data_dir, 0, account.pw_gid)
+            os.chmod(self.data_dir, 0o710)
+        except PermissionError as exc:
+            raise ProdcloneError(
+                f"cannot make the embedded server's folder {self.data_dir} private: "
+                f"{exc.strerror} (it belongs to another user: was it made by a run as root?)"
+            ) from None
 
     def _run(self, args: list[str], timeout: float = 120) -> None:
         account = _service_account() if self.pgdata.exists() else None

@@ -58,6 +58,8 @@ class LocalServer:
             ("user", "PGUSER"),
             ("password", "PGPASSWORD"),
             ("sslmode", "PGSSLMODE"),
+            # A URL's `service=`: the tools must reach the server the host check passed.
+            ("service", "PGSERVICE"),
         ):
             if params.get(key):
                 env[var] = str(params[key])

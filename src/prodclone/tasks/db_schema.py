@@ -174,22 +174,23 @@ def _check_url(flag: str, target: str) -> None:
         return
     from urllib.parse import urlsplit
 
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
-    from prodclone.local.conninfo import parse_problem
+    from prodclone.errors import ProdcloneError
+    from prodclone.local.conninfo import parse, parse_problem
     from prodclone.schema import SchemaDiffError
 
     try:
-        conninfo_to_dict(target)
+        parse(target)  # libpq's reading; its message never quotes the URL
         _ = urlsplit(target).port  # raises on a port that is not a number
-    except (ProgrammingError, ValueError) as exc:
-        # libpq quotes the token it choked on, and that may be the password.
-        reason = parse_problem(exc)
-        raise SchemaDiffError(
-            f"{flag} is not a valid postgresql:// URL ({reason}); "
-            "write postgresql://user@host:port/dbname, or just a database name on the local server"
-        ) from None
+    except ProdcloneError as exc:
+        problem = str(exc)
+    except ValueError as exc:
+        problem = f"not a valid postgresql:// URL ({parse_problem(exc)})"
+    else:
+        return
+    raise SchemaDiffError(
+        f"{flag} is {problem}; "
+        "write postgresql://user@host:port/dbname, or just a database name on the local server"
+    )
 
 
 def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple[Path, ...]]:
