@@ -72,7 +72,15 @@ def confirm_or_stop(question: str, yes: bool) -> None:
         raise ProdcloneError("cancelled; nothing was changed")
 
 
-def whole_number(flag: str, text: str, default: int, minimum: int, what: str = "") -> int:
+def whole_number(
+    flag: str,
+    text: str,
+    default: int,
+    minimum: int,
+    what: str = "",
+    maximum: int | None = None,
+    why_maximum: str = "",
+) -> int:
     """A flag's whole-number value, read here so a bad one is one line, not a traceback.
 
     Invoke would cast an `int` flag itself and fail on "abc" with a traceback,
@@ -87,4 +95,7 @@ def whole_number(flag: str, text: str, default: int, minimum: int, what: str = "
     if number < minimum:
         detail = f" ({what})" if what else f" (got {number})"
         raise UsageError(f"{flag} must be at least {minimum}{detail}")
+    if maximum is not None and number > maximum:
+        why = f": {why_maximum}" if why_maximum else ""
+        raise UsageError(f"{flag} must be at most {maximum} (got {number}){why}")
     return number

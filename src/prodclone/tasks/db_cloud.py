@@ -59,11 +59,12 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
-            jobs=whole_number("--jobs", jobs, 1, 1),
+            jobs=whole_number("--jobs", jobs, 1, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY),
             out=Path(out) if out else None,
             yes=yes,
         )

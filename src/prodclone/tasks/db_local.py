@@ -46,8 +46,9 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
     with domain_errors():
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
+        from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
-        restore_jobs = whole_number("--jobs", jobs, 0, 1)
+        restore_jobs = whole_number("--jobs", jobs, 0, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY)
         settings = settings_of(c)
         local = resolve_server(settings.local)
         result = load(
