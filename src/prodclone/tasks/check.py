@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, settings_of, whole_number
+from prodclone.tasks._common import domain_errors, refuse_dry, settings_of, whole_number
 
 
 @task(
@@ -35,6 +35,7 @@ def refactor_check(
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
 
+        refuse_dry(c, "refactor-check")
         settings = settings_of(c)
         server = resolve_server(settings.local)
         options = CheckOptions(
@@ -61,6 +62,8 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
     with domain_errors():
         from prodclone.check.demo import clean_demo, run_demo
+
+        refuse_dry(c, "demo")
 
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)

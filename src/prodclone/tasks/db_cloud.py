@@ -12,7 +12,13 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of, whole_number
+from prodclone.tasks._common import (
+    confirm_or_stop,
+    domain_errors,
+    dry_run_of,
+    settings_of,
+    whole_number,
+)
 
 
 @contextmanager
@@ -56,6 +62,7 @@ def clone_prod(
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
 
+        dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
@@ -106,6 +113,10 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
         if not strays:
             return
         if not delete:
+            raise Exit(code=1)
+        if dry_run_of(c):
+            for item in strays:
+                print(f"would delete {item.kind} {item.id}", file=sys.stderr)
             raise Exit(code=1)
         confirm_or_stop(f"Delete {len(strays)} stray cloud resource(s)?", yes)
         wait = WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)

@@ -8,7 +8,14 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm, domain_errors, settings_of, whole_number
+from prodclone.tasks._common import (
+    confirm,
+    domain_errors,
+    dry_run_of,
+    refuse_dry,
+    settings_of,
+    whole_number,
+)
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -17,6 +24,8 @@ def server(c: Context, stop: bool = False) -> None:
     with domain_errors():
         from prodclone.local.server import resolve_server
         from prodclone.local.shutdown import stop_embedded
+
+        refuse_dry(c, "db.server")  # showing the embedded server starts it
 
         settings = settings_of(c)
         if stop:
@@ -47,6 +56,8 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
 
+        refuse_dry(c, "db.load-clone")
+
         restore_jobs = whole_number("--jobs", jobs, 0, 1)
         settings = settings_of(c)
         local = resolve_server(settings.local)
@@ -74,6 +85,8 @@ def fresh(c: Context, name: str = "") -> None:
         from prodclone.local.fresh import build_fresh, require_migrate
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
+
+        refuse_dry(c, "db.fresh")
 
         settings = settings_of(c)
         command = require_migrate(settings)
@@ -107,6 +120,7 @@ def drop_clone(
         from prodclone.local.cleanup import drop_local, plan_local_drop
         from prodclone.local.server import resolve_server
 
+        dry_run = dry_run_of(c, dry_run)
         settings = settings_of(c)
         local = resolve_server(settings.local)
         plan = plan_local_drop(settings, local, include_fresh=fresh, include_dumps=dumps)
