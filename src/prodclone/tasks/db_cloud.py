@@ -83,6 +83,33 @@ def clone_prod(
         clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
 
 
+class ListingError(ProdcloneError):
+    """list-clones could not list or delete: exit 2, as 1 means "strays found"."""
+
+    exit_code = 2
+
+
+@contextmanager
+def listing_errors(as_json: bool) -> Iterator[None]:
+    """Every failure of list-clones exits 2, and is a JSON object when JSON was asked for."""
+    try:
+        yield
+    except Exit:
+        raise
+    except Exception as exc:
+        if isinstance(exc, ProdcloneError):
+            message = str(exc)
+        else:
+            # A database or other error nobody expected: still one line, still exit 2.
+            first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if as_json:
+            import json
+
+            print(json.dumps({"error": message, "exit_code": ListingError.exit_code}))
+        raise ListingError(message) from None
+
+
 @task(
     help={
         "delete": "Remove the stray cloud resources (past their expiry).",
@@ -91,8 +118,8 @@ def clone_prod(
     }
 )
 def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
-    """List clones in AWS and locally; exit 1 on strays."""
-    with domain_errors(), aws_errors():
+    """List clones in AWS and locally; exit 1 on strays, 2 on errors."""
+    with domain_errors(), listing_errors(format == "json"), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
         from prodclone.aws import inventory, rds
