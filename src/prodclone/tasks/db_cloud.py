@@ -70,7 +70,10 @@ def clone_prod(
             out=Path(out) if out else None,
             yes=yes,
         )
+        from prodclone.clone.needs import require_local_settings
+
         settings = settings_of(c)
+        require_local_settings(settings.aws)
         clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
