@@ -114,6 +114,13 @@ def refuse_dry(c: Context, task: str) -> None:
         )
 
 
+def tell(lines: list[str]) -> None:
+    """Notices about what a task did on the side (a .gitignore rule, say): on stderr,
+    so that output a program reads (JSON, say) stays clean."""
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
 def to_plain(value: Any) -> Any:
     """Invoke's DataProxy as plain dicts and lists."""
     if hasattr(value, "items"):

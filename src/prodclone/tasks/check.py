@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, refuse_dry, settings_of, whole_number
+from prodclone.tasks._common import domain_errors, refuse_dry, settings_of, tell, whole_number
 
 
 @task(
@@ -34,6 +34,7 @@ def refactor_check(
         from prodclone.check.model import CheckOptions
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
+        from prodclone.private import guard_dump, guard_reports
 
         refuse_dry(c, "refactor-check")
         settings = settings_of(c)
@@ -45,6 +46,7 @@ def refactor_check(
             keep_going=keep_going,
             force_restore=restore,
         )
+        tell(guard_dump(settings, options.dump) + guard_reports(settings, options.report_dir))
         run = run_refactor_check(settings, server, options)
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
@@ -62,11 +64,12 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
     with domain_errors():
         from prodclone.check.demo import clean_demo, run_demo
+        from prodclone.private import guard_reports
 
         refuse_dry(c, "demo")
-
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
+        tell(guard_reports(settings, None))
         if clean:
             done = clean_demo(settings)
             print("\n".join(done) if done else "nothing left by the demo")

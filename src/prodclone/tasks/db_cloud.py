@@ -17,6 +17,7 @@ from prodclone.tasks._common import (
     domain_errors,
     dry_run_of,
     settings_of,
+    tell,
     whole_number,
 )
 
@@ -128,8 +129,11 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
         from prodclone.aws import inventory, rds
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
+        from prodclone.private import guard_dump
 
         settings = settings_of(c)
+        if not dry_run_of(c):
+            tell(guard_dump(settings, None))
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
         databases, note = inventory.local_items(settings)

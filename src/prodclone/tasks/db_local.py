@@ -14,6 +14,7 @@ from prodclone.tasks._common import (
     dry_run_of,
     refuse_dry,
     settings_of,
+    tell,
     whole_number,
 )
 
@@ -58,8 +59,11 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
 
         refuse_dry(c, "db.load-clone")
 
+        from prodclone.private import guard_dump
+
         restore_jobs = whole_number("--jobs", jobs, 0, 1)
         settings = settings_of(c)
+        tell(guard_dump(settings, Path(dump) if dump else None))
         local = resolve_server(settings.local)
         result = load(
             settings,
@@ -152,6 +156,10 @@ def drop_clone(
             print(("would drop " if dry_run else "") + line)
         if dry_run:
             return
+        if dumps:
+            from prodclone.private import guard_dump
+
+            tell(guard_dump(settings, None))  # the dumps stay until the answer is yes
         if not confirm("drop these", yes):
             print("nothing dropped")
             return
