@@ -151,6 +151,8 @@ def guard_reports(settings: Settings, report_dir: Path | None) -> list[str]:
     if not folder.is_absolute():
         folder = settings.project_dir / folder
     try:
-        return make_private_dir(folder, settings.project_dir, REPORTS_WHY, ours=not report_dir)
+        made = make_private_dir(folder, settings.project_dir, REPORTS_WHY, ours=not report_dir)
     except OSError:
         return []  # the run's own check of the folder names the problem in one line
+    # A new report folder per run is no news; a new .gitignore rule is.
+    return [line for line in made if not line.startswith("created ")]
