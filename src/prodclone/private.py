@@ -145,14 +145,12 @@ def guard_dump(settings: Settings, dump: Path | None) -> list[str]:
 
 
 def guard_reports(settings: Settings, report_dir: Path | None) -> list[str]:
-    """Before a run writes reports: the report folder (`--report`, or all of
-    `check.report_dir`) private and kept out of git."""
+    """Once a run has written reports: their folder (`--report`, or all of
+    `check.report_dir`) private and kept out of git. A run that stopped before
+    writing any leaves no folder, and nothing is done."""
     folder = report_dir or settings.check.report_dir
     if not folder.is_absolute():
         folder = settings.project_dir / folder
-    try:
-        made = make_private_dir(folder, settings.project_dir, REPORTS_WHY, ours=not report_dir)
-    except OSError:
-        return []  # the run's own check of the folder names the problem in one line
-    # A new report folder per run is no news; a new .gitignore rule is.
-    return [line for line in made if not line.startswith("created ")]
+    if not folder.is_dir():
+        return []
+    return make_private_dir(folder, settings.project_dir, REPORTS_WHY, ours=not report_dir)

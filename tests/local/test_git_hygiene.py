@@ -9,7 +9,8 @@ import pytest
 
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
-from tests.local.test_load_clone import app_project, make_dump
+from tests.local.test_load_clone import app_project, clone_of, list_in, make_dump
+from tests.pipes import inv_into_closed_pipe
 
 __all__ = ["app_project"]  # the fixture, shared with the load-clone tests
 
@@ -64,3 +65,12 @@ def test_a_dump_already_committed_is_said_loudly(repo: Project, pg: LocalServer)
         f"prodclone: WARNING: git does not ignore {folder}, which holds personal data "
         f"(git already tracks it); run git rm -r --cached {folder} and commit"
     ]
+
+
+def test_notices_into_a_closed_pipe_do_not_stop_the_load(repo: Project, pg: LocalServer) -> None:
+    """`inv db.load-clone 2>&1 | head -1`: the .gitignore notice meets the closed pipe too."""
+    make_dump(pg, repo.root / "dump")  # a prod-*.dump: found without --dump
+    done = inv_into_closed_pipe(repo.root, "db.load-clone", with_stderr=True)
+    assert done.returncode == 0
+    assert clone_of(repo) in {db.name for db in list_in(pg)}
+    assert "/dump/" in (repo.root / ".gitignore").read_text().splitlines()

@@ -49,7 +49,7 @@ def domain_errors() -> Iterator[None]:
 
 
 class _ClosedPipeGuard:
-    """Standard output that drops what it cannot write once its reader has gone.
+    """Standard output (or error) that drops what it cannot write once its reader has gone.
 
     `inv db.load-clone | head -1`: head leaves after one line, and the task
     must still finish its work (a load half done helps nobody) without a
@@ -86,18 +86,22 @@ class _ClosedPipeGuard:
 
 @contextmanager
 def _reader_may_leave() -> Iterator[None]:
-    """Run a task with standard output guarded against a reader that stops reading."""
+    """Run a task with its output guarded against a reader that stops reading.
+
+    Standard error too: `inv ... 2>&1 | head -1` sends both into the same pipe.
+    """
     if isinstance(sys.stdout, _ClosedPipeGuard):
         yield
         return
-    original = sys.stdout
-    guard = _ClosedPipeGuard(original)
-    sys.stdout = cast(TextIO, guard)
+    out, err = sys.stdout, sys.stderr
+    guards = (_ClosedPipeGuard(out), _ClosedPipeGuard(err))
+    sys.stdout, sys.stderr = cast(TextIO, guards[0]), cast(TextIO, guards[1])
     try:
         yield
     finally:
-        guard.flush()
-        sys.stdout = original
+        for guard in guards:
+            guard.flush()
+        sys.stdout, sys.stderr = out, err
 
 
 def dry_run_of(c: Context, flag: bool = False) -> bool:

@@ -46,8 +46,11 @@ def refactor_check(
             keep_going=keep_going,
             force_restore=restore,
         )
-        tell(guard_dump(settings, options.dump) + guard_reports(settings, options.report_dir))
-        run = run_refactor_check(settings, server, options)
+        tell(guard_dump(settings, options.dump))
+        try:
+            run = run_refactor_check(settings, server, options)
+        finally:  # interrupted too: the report is written whatever happens
+            tell(guard_reports(settings, options.report_dir))
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
             raise Exit(f"prodclone: refactor-check failed at {failed}", code=1)
@@ -69,11 +72,13 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
         refuse_dry(c, "demo")
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
-        tell(guard_reports(settings, None))
         if clean:
             done = clean_demo(settings)
             print("\n".join(done) if done else "nothing left by the demo")
             return
-        outcome = run_demo(settings, rows=documents, keep=keep)
+        try:
+            outcome = run_demo(settings, rows=documents, keep=keep)
+        finally:
+            tell(guard_reports(settings, None))
         if not outcome.as_expected:
             raise Exit("prodclone: the demo did not turn out as expected", code=1)

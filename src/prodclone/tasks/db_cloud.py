@@ -62,6 +62,7 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.needs import require_local_settings
 
         dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
@@ -71,8 +72,6 @@ def clone_prod(
             out=Path(out) if out else None,
             yes=yes,
         )
-        from prodclone.clone.needs import require_local_settings
-
         settings = settings_of(c)
         require_local_settings(settings.aws)
         clients = connect_aws(settings.aws)

@@ -27,7 +27,6 @@ def server(c: Context, stop: bool = False) -> None:
         from prodclone.local.shutdown import stop_embedded
 
         refuse_dry(c, "db.server")  # showing the embedded server starts it
-
         settings = settings_of(c)
         if stop:
             if not settings.local.embedded:
