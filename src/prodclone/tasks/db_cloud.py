@@ -13,7 +13,14 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of, whole_number
+from prodclone.tasks._common import (
+    confirm_or_stop,
+    domain_errors,
+    dry_run_of,
+    settings_of,
+    tell,
+    whole_number,
+)
 
 # What `tags.new_run_id` makes: lower-case letters, digits and hyphens (RDS identifiers).
 RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -59,8 +66,10 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.needs import require_local_settings
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
+        dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
@@ -69,6 +78,7 @@ def clone_prod(
             yes=yes,
         )
         settings = settings_of(c)
+        require_local_settings(settings.aws)
         clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
@@ -79,6 +89,33 @@ def clone_prod(
         confirm_or_stop("Create the snapshot and the instance above?", yes)
         sys.stdout.flush()
         clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
+
+
+class ListingError(ProdcloneError):
+    """list-clones could not list or delete: exit 2, as 1 means "strays found"."""
+
+    exit_code = 2
+
+
+@contextmanager
+def listing_errors(as_json: bool) -> Iterator[None]:
+    """Every failure of list-clones exits 2, and is a JSON object when JSON was asked for."""
+    try:
+        yield
+    except Exit:
+        raise
+    except Exception as exc:
+        if isinstance(exc, ProdcloneError):
+            message = str(exc)
+        else:
+            # A database or other error nobody expected: still one line, still exit 2.
+            first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if as_json:
+            import json
+
+            print(json.dumps({"error": message, "exit_code": ListingError.exit_code}))
+        raise ListingError(message) from None
 
 
 @task(
@@ -92,8 +129,8 @@ def clone_prod(
 def list_clones(
     c: Context, delete: bool = False, run: str = "", yes: bool = False, format: str = "text"
 ) -> None:
-    """List clones in AWS and locally; exit 1 on strays."""
-    with domain_errors(), aws_errors():
+    """List clones in AWS and locally; exit 1 on strays, 2 on errors."""
+    with domain_errors(), listing_errors(format == "json"), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
         if run and not RUN_ID.fullmatch(run):
@@ -106,8 +143,11 @@ def list_clones(
         from prodclone.aws.polling import WaitPolicy
         from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
         from prodclone.clone.leftovers import end_dead_tunnels
+        from prodclone.private import guard_dump
 
         settings = settings_of(c)
+        if not dry_run_of(c):
+            tell(guard_dump(settings, None))
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
         if run:
@@ -123,6 +163,18 @@ def list_clones(
             if found.strays:
                 raise Exit(code=1)
             return
+        if run:
+            # A named run is removed at once, expired or not: its process is gone.
+            doomed = [item for item in cloud if item.status not in ("deleting", "deleted")]
+            what = f"the {len(doomed)} cloud resource(s) of run {run}"
+        else:
+            doomed, what = found.strays, f"{len(found.strays)} stray cloud resource(s)"
+        if dry_run_of(c):
+            for item in doomed:
+                print(f"would delete {item.kind} {item.id}", file=sys.stderr)
+            if doomed:
+                raise Exit(code=1)
+            return
         # Password folders of killed runs: useless once their instance is gone, and ours.
         removed = remove_stale_pgpass(pgpass_dir(settings))
         if removed:
@@ -130,12 +182,6 @@ def list_clones(
         # Tunnels of killed runs on this machine: their plugin and SSM session.
         for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
             print(line, file=sys.stderr)
-        if run:
-            # A named run is removed at once, expired or not: its process is gone.
-            doomed = [item for item in cloud if item.status not in ("deleting", "deleted")]
-            what = f"the {len(doomed)} cloud resource(s) of run {run}"
-        else:
-            doomed, what = found.strays, f"{len(found.strays)} stray cloud resource(s)"
         if not doomed:
             if run:
                 print(f"nothing of run {run} left to remove", file=sys.stderr)
