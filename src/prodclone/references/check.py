@@ -60,7 +60,12 @@ def _check_one(server: Server, routine: Routine, report: ReferenceReport) -> Non
         report.not_checked.append(Skipped(routine.label, 1, f"cannot parse the body: {exc}"))
         return
     check = FunctionCheck(server, routine, function)
-    check.run()
+    try:
+        check.run()
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        # A parse tree shape this check does not know: say so rather than stop the gate.
+        reason = f"not followed by this check ({type(exc).__name__}: {exc})"
+        check.skipped.append(Skipped(routine.label, 1, reason))
     report.statements += check.statements
     report.findings += _unique(check.findings)
     report.not_checked += list(dict.fromkeys(check.skipped))

@@ -18,6 +18,7 @@ from prodclone.references.substitute import substitute as substitute_variables
 # PostgreSQL's RawParseMode for PL/pgSQL: a statement, an expression, an assignment.
 STATEMENT, EXPRESSION = 0, 2
 ASSIGNMENTS = (3, 4, 5)
+TEXT = 25  # the OID of text
 # Statements that run a string built at run time: what they run cannot be known here.
 DYNAMIC = {
     "PLpgSQL_stmt_dynexecute": "EXECUTE of a string built at run time",
@@ -37,7 +38,16 @@ class Probe:
 
 def parse(routine: Routine) -> dict[str, Any]:
     """The PL/pgSQL parse tree; raises parser.ParseError on what pglast cannot parse."""
-    parsed = json.loads(parser.parse_plpgsql_json(routine.definition))
+    try:
+        parsed = json.loads(parser.parse_plpgsql_json(routine.definition))
+    except parser.ParseError:
+        # pglast's parser cannot type a VARIADIC argument; the body reads it as the array
+        # it is either way.
+        head, marker, body = routine.definition.partition(" AS ")
+        if "VARIADIC " not in head:
+            raise
+        plain = head.replace("VARIADIC ", "") + marker + body
+        parsed = json.loads(parser.parse_plpgsql_json(plain))
     return dict(parsed[0]["PLpgSQL_function"])
 
 
@@ -85,7 +95,8 @@ def _statements(
         if filled and kind not in FILLS_FROM_QUERY:
             yield Probe(line, "", -1, fills=filled)  # filled by what the check cannot follow
         if kind == "PLpgSQL_stmt_assign":
-            target = datums[body["varno"]] if body.get("varno", -1) < len(datums) else {}
+            varno = body.get("varno", 0)  # pglast leaves out fields that are 0
+            target = datums[varno] if varno < len(datums) else {}
             name = _record_name(target)
             if name:
                 yield Probe(line, "", -1, fills=name)
@@ -143,6 +154,8 @@ class FunctionCheck:
                         variable.type_oid = trigger.rowtype
             else:
                 typname = body.get("datatype", {}).get("PLpgSQL_type", {}).get("typname", "")
+                if name.lower().startswith("__case__variable_"):
+                    typname = ""  # the CASE expression's type, which pglast does not know
                 variable = Variable(name, type_oid=self._type(typname, variables, body))
                 if not variable.type_oid and typname.lower().endswith("%rowtype"):
                     # Its table is gone: its fields cannot be resolved, only not checked.
@@ -213,7 +226,15 @@ class FunctionCheck:
         if substituted.unresolvable:
             self.skipped.append(Skipped(self.routine.label, line, substituted.unresolvable))
             return None, None
-        return self.server.prepare(substituted.query, substituted.param_types), substituted
+        outcome = self.server.prepare(substituted.query, substituted.param_types)
+        if not outcome.ok and substituted.untyped and outcome.code not in REFERENCE_ERRORS:
+            # A parameter the server could not type (a record's field, say, in a
+            # variadic "any" call): as text it usually gets past the typing, to the names.
+            as_text = [param or TEXT for param in substituted.param_types]
+            retried = self.server.prepare(substituted.query, as_text)
+            if retried.ok or retried.code in REFERENCE_ERRORS:
+                outcome = retried
+        return outcome, substituted
 
     def _outcome(
         self,

@@ -56,18 +56,31 @@ class Substituted:
         return position - shift
 
 
-def _column_refs(node: Any, found: list[tuple[int, list[str]]]) -> None:
+def _column_refs(node: Any, found: list[tuple[int, list[str]]], tables: set[str]) -> None:
+    """Every column reference, and every name a table goes by in the statement."""
     if isinstance(node, dict):
         ref = node.get("ColumnRef")
         if ref is not None and "location" in ref:
             names = [part["String"]["sval"] if "String" in part else "*" for part in ref["fields"]]
             found.append((ref["location"], names))
             return
+        for kind in ("RangeVar", "RangeSubselect", "RangeFunction", "CommonTableExpr"):
+            if kind in node:
+                body = node[kind]
+                tables.update(
+                    name
+                    for name in (
+                        body.get("relname"),
+                        body.get("ctename"),
+                        body.get("alias", {}).get("aliasname"),
+                    )
+                    if name
+                )
         for value in node.values():
-            _column_refs(value, found)
+            _column_refs(value, found, tables)
     elif isinstance(node, list):
         for item in node:
-            _column_refs(item, found)
+            _column_refs(item, found, tables)
 
 
 def created_relations(query: str) -> set[str]:
@@ -89,7 +102,8 @@ def created_relations(query: str) -> set[str]:
 def substitute(query: str, scope: Scope) -> Substituted:
     """`query` with its variable references as $n; raises parser.ParseError on bad SQL."""
     refs: list[tuple[int, list[str]]] = []
-    _column_refs(json.loads(parser.parse_sql_json(query)), refs)
+    tables: set[str] = set()
+    _column_refs(json.loads(parser.parse_sql_json(query)), refs, tables)
     params = list(scope.arg_types)
     result = Substituted(query, params)
     if not refs:
@@ -101,6 +115,8 @@ def substitute(query: str, scope: Scope) -> Substituted:
     edits: list[tuple[int, int, str]] = []
     for location, names in sorted(refs):
         start = location if ascii_only else len(encoded[:location].decode(errors="ignore"))
+        if len(names) > 1 and names[0] in tables:
+            continue  # alias.column: a table's column comes before a variable of that name
         replacement = _replacement(names, scope, params, result)
         if replacement is None:
             continue
@@ -134,6 +150,12 @@ def _replacement(
         return None
     rest = names[offset + 1 :]
     if variable.record and not variable.type_oid:
+        if not rest:
+            # A whole value of a type not known here (pglast reads an enum or domain
+            # variable as a record): the server infers it.
+            params.append(UNKNOWN)
+            result.untyped = True
+            return offset + 1, f"${len(params)}"
         if len(rest) != 1 or rest[0] == "*":
             result.unresolvable = f"uses record {variable.name} whole, of a type not known here"
             return None
