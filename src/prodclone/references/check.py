@@ -27,9 +27,10 @@ def check_references(
     routines = read_routines(conn)
     # Functions sharing a search_path run together: one SET for each group.
     routines.sort(key=lambda routine: routine.search_path or "")
+    schemas = {str(row[0]) for row in conn.execute("SELECT nspname FROM pg_namespace")}
     try:
         for routine in routines:
-            _check_one(server, routine, report)
+            _check_one(server, routine, report, schemas)
             if renames is not None:
                 report.warnings += renamed_literals(routine, renames)
     finally:
@@ -42,7 +43,9 @@ def check_references(
     return report
 
 
-def _check_one(server: Server, routine: Routine, report: ReferenceReport) -> None:
+def _check_one(
+    server: Server, routine: Routine, report: ReferenceReport, schemas: set[str]
+) -> None:
     if routine.atomic:
         return  # BEGIN ATOMIC: PostgreSQL tracks what such a body depends on itself
     report.functions += 1
@@ -55,7 +58,7 @@ def _check_one(server: Server, routine: Routine, report: ReferenceReport) -> Non
         return
     report.plpgsql += 1
     try:
-        function = parse(routine)
+        function = parse(routine, schemas)
     except parser.ParseError as exc:
         report.not_checked.append(Skipped(routine.label, 1, f"cannot parse the body: {exc}"))
         return

@@ -11,6 +11,7 @@ from pglast import parser
 
 from prodclone.references.catalog import Routine, Trigger
 from prodclone.references.model import Finding, Skipped
+from prodclone.references.schemas import move_to_public, restore_schemas
 from prodclone.references.server import REFERENCE_ERRORS, Outcome, Server
 from prodclone.references.substitute import Scope, Substituted, Variable, created_relations
 from prodclone.references.substitute import substitute as substitute_variables
@@ -36,18 +37,22 @@ class Probe:
     fills: str = ""  # the record this statement fills, when it fills one from its query
 
 
-def parse(routine: Routine) -> dict[str, Any]:
+def parse(routine: Routine, schemas: set[str]) -> dict[str, Any]:
     """The PL/pgSQL parse tree; raises parser.ParseError on what pglast cannot parse."""
+    definition = routine.definition
+    # pglast's parser cannot type a VARIADIC argument; the body reads it as the array
+    # it is either way.
+    body_at = definition.rfind(routine.source)
+    head = definition[:body_at].replace("VARIADIC ", "")
     try:
-        parsed = json.loads(parser.parse_plpgsql_json(routine.definition))
-    except parser.ParseError:
-        # pglast's parser cannot type a VARIADIC argument; the body reads it as the array
-        # it is either way.
-        head, marker, body = routine.definition.partition(" AS ")
-        if "VARIADIC " not in head:
+        parsed = json.loads(parser.parse_plpgsql_json(head + definition[body_at:]))
+    except parser.ParseError as exc:
+        if "LookupExplicitNamespace" not in str(exc):
             raise
-        plain = head.replace("VARIADIC ", "") + marker + body
-        parsed = json.loads(parser.parse_plpgsql_json(plain))
+        source, moved = move_to_public(routine.source, schemas)
+        tail = definition[body_at + len(routine.source) :]
+        parsed = json.loads(parser.parse_plpgsql_json(head + source + tail))
+        restore_schemas(parsed[0]["PLpgSQL_function"], moved)
     return dict(parsed[0]["PLpgSQL_function"])
 
 
