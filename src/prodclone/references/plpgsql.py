@@ -201,7 +201,7 @@ class FunctionCheck:
                 continue
             for line, text, prefix in _probe_texts(probe):
                 self.statements += 1
-                outcome, substituted = self._prepare(text, scope, line)
+                outcome, substituted = self._prepare(text, scope, line, bool(probe.fills))
                 if substituted is None or outcome is None:
                     continue
                 pending += [(line, record, name) for record, name in substituted.pending]
@@ -221,7 +221,7 @@ class FunctionCheck:
                 self._finding(line, Outcome("42703", message), context, missing=name)
 
     def _prepare(
-        self, text: str, scope: Scope, line: int
+        self, text: str, scope: Scope, line: int, describe: bool
     ) -> tuple[Outcome | None, Substituted | None]:
         try:
             substituted = substitute_variables(text, scope)
@@ -231,12 +231,12 @@ class FunctionCheck:
         if substituted.unresolvable:
             self.skipped.append(Skipped(self.routine.label, line, substituted.unresolvable))
             return None, None
-        outcome = self.server.prepare(substituted.query, substituted.param_types)
+        outcome = self.server.prepare(substituted.query, substituted.param_types, describe)
         if not outcome.ok and substituted.untyped and outcome.code not in REFERENCE_ERRORS:
             # A parameter the server could not type (a record's field, say, in a
             # variadic "any" call): as text it usually gets past the typing, to the names.
             as_text = [param or TEXT for param in substituted.param_types]
-            retried = self.server.prepare(substituted.query, as_text)
+            retried = self.server.prepare(substituted.query, as_text, describe)
             if retried.ok or retried.code in REFERENCE_ERRORS:
                 outcome = retried
         return outcome, substituted

@@ -84,11 +84,16 @@ class Server:
             self.conn.execute("SELECT set_config('search_path', %s, false)", (wanted,))
             self._search_path = wanted
 
-    def prepare(self, query: str, param_types: list[int]) -> Outcome:
-        """Parse and analyse `query` as the unnamed statement; nothing is executed."""
+    def prepare(self, query: str, param_types: list[int], describe: bool = False) -> Outcome:
+        """Parse and analyse `query` as the unnamed statement; nothing is executed.
+
+        `describe` also reads its result columns (one more round trip).
+        """
         result = self.pgconn.prepare(b"", query.encode(), param_types or None)
         if result.status != pq.ExecStatus.COMMAND_OK:
             return self._error(result)
+        if not describe:
+            return Outcome()
         described = self.pgconn.describe_prepared(b"")
         columns = {
             described.fname(index).decode(): described.ftype(index)  # type: ignore[union-attr]
@@ -100,7 +105,7 @@ class Server:
         """A type name (or `(NULL::t).c`) resolved once per search_path: the OID in columns."""
         key = f"{self._search_path}\0{expression}"
         if key not in self._types:
-            self._types[key] = self.prepare(f"SELECT {expression} AS t", [])
+            self._types[key] = self.prepare(f"SELECT {expression} AS t", [], describe=True)
         return self._types[key]
 
     def validate_sql_function(self, oid: int, search_path: str | None) -> Outcome:
