@@ -144,6 +144,61 @@ def test_variables_records_and_search_path_raise_no_false_alarm(
     ]
 
 
+MORE_SHAPES = dedent(
+    """
+    CREATE TABLE docs (id serial PRIMARY KEY, status text, owner int, tags text[]);
+    CREATE TABLE owners (id int PRIMARY KEY, name text);
+    CREATE FUNCTION plus_one(v anyelement) RETURNS anyelement LANGUAGE plpgsql AS $$
+    BEGIN
+        RETURN v + 1;
+    END;
+    $$;
+    CREATE FUNCTION doc_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        status text;
+        copy docs%ROWTYPE;
+    BEGIN
+        SELECT d.status INTO status FROM docs d WHERE d.id = NEW.id;
+        copy.status := status;
+        copy := NEW;
+        NEW.tags := array_append(NEW.tags, TG_ARGV[0]);
+        PERFORM * FROM docs, LATERAL (SELECT o.name FROM owners o WHERE o.id = docs.owner) x;
+        RETURN NEW;
+    END;
+    $$;
+    CREATE TRIGGER doc_guard BEFORE INSERT ON docs
+        FOR EACH ROW EXECUTE FUNCTION doc_guard('open');
+    CREATE FUNCTION loop_total() RETURNS int LANGUAGE plpgsql AS $$
+    DECLARE
+        total int := 0;
+    BEGIN
+        <<numbers>>
+        FOR i IN 1..3 LOOP
+            total := total + numbers.i;
+        END LOOP;
+        RETURN total;
+    END;
+    $$;
+    """
+)
+
+
+def test_rowtype_fields_polymorphic_arguments_and_loop_labels_raise_no_false_alarm(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    run_sql(pg, fresh_db, MORE_SHAPES)
+    report = check(pg, fresh_db)
+    assert (report.findings, report.not_checked) == ([], []), render_text(report)
+    run_sql(pg, fresh_db, "ALTER TABLE docs RENAME COLUMN status TO state")
+    report = check(pg, fresh_db)
+    assert [finding.text() for finding in report.findings] == [
+        "public.doc_guard() line 6: column d.status does not exist "
+        "(trigger doc_guard on public.docs)",
+        'public.doc_guard() line 7: column "status" not found in data type docs '
+        "(trigger doc_guard on public.docs)",
+    ]
+
+
 def test_a_record_field_its_query_does_not_have_is_found(pg: LocalServer, fresh_db: str) -> None:
     run_sql(
         pg,

@@ -10,8 +10,13 @@ from typing import Any
 from pglast import parser
 
 from prodclone.references.catalog import Routine, Trigger
+from prodclone.references.declarations import (
+    move_to_public,
+    restore_rowtypes,
+    restore_schemas,
+    rowtypes_as_records,
+)
 from prodclone.references.model import Finding, Skipped
-from prodclone.references.schemas import move_to_public, restore_schemas
 from prodclone.references.server import REFERENCE_ERRORS, Outcome, Server
 from prodclone.references.substitute import Scope, Substituted, Variable, created_relations
 from prodclone.references.substitute import substitute as substitute_variables
@@ -20,6 +25,9 @@ from prodclone.references.substitute import substitute as substitute_variables
 STATEMENT, EXPRESSION = 0, 2
 ASSIGNMENTS = (3, 4, 5)
 TEXT = 25  # the OID of text
+# Polymorphic and pseudo types: a parameter of one of these is left for the server to infer.
+PSEUDO_TYPES = {2249, 2276, 2277, 2279, 2281, 2283, 2776, 3500, 3831, 4537, 4538}
+PSEUDO_TYPES |= {5077, 5078, 5079, 5080}
 # Statements that run a string built at run time: what they run cannot be known here.
 DYNAMIC = {
     "PLpgSQL_stmt_dynexecute": "EXECUTE of a string built at run time",
@@ -44,16 +52,28 @@ def parse(routine: Routine, schemas: set[str]) -> dict[str, Any]:
     # it is either way.
     body_at = definition.rfind(routine.source)
     head = definition[:body_at].replace("VARIADIC ", "")
-    try:
-        parsed = json.loads(parser.parse_plpgsql_json(head + definition[body_at:]))
-    except parser.ParseError as exc:
-        if "LookupExplicitNamespace" not in str(exc):
+    tail = definition[body_at + len(routine.source) :]
+    source = routine.source
+    moved: dict[str, str] = {}
+    rowtypes: dict[str, str] = {}
+    while True:
+        try:
+            parsed = json.loads(parser.parse_plpgsql_json(head + source + tail))
+            break
+        except parser.ParseError as exc:
+            if "LookupExplicitNamespace" in str(exc) and not moved:
+                source, moved = move_to_public(source, schemas)
+                if moved:
+                    continue
+            if "is not a known variable" in str(exc) and not rowtypes:
+                source, rowtypes = rowtypes_as_records(source)
+                if rowtypes:
+                    continue
             raise
-        source, moved = move_to_public(routine.source, schemas)
-        tail = definition[body_at + len(routine.source) :]
-        parsed = json.loads(parser.parse_plpgsql_json(head + source + tail))
-        restore_schemas(parsed[0]["PLpgSQL_function"], moved)
-    return dict(parsed[0]["PLpgSQL_function"])
+    function = dict(parsed[0]["PLpgSQL_function"])
+    restore_rowtypes(function, rowtypes)
+    restore_schemas(function, moved)
+    return function
 
 
 def walk(function: dict[str, Any], skipped: list[tuple[int, str]]) -> Iterator[Probe]:
@@ -167,7 +187,11 @@ class FunctionCheck:
                     variable.record = variable.dynamic = True
             variables.setdefault(name, variable)
         labels |= _labels(self.function.get("action"))
-        return Scope(variables, labels, list(self.routine.argtypes))
+        # $n of a polymorphic argument as text: every parameter needs a type, used or not
+        # (its named variable is a parameter of its own, left to the server).
+        arg_types = [TEXT if oid in PSEUDO_TYPES else oid for oid in self.routine.argtypes]
+        polymorphic = any(oid in PSEUDO_TYPES for oid in self.routine.argtypes)
+        return Scope(variables, labels, arg_types, polymorphic)
 
     def _type(self, typname: str, known: dict[str, Variable], datum: dict[str, Any]) -> int:
         """A declared type's OID; a stale %TYPE or %ROWTYPE is a finding at its declaration."""
@@ -185,7 +209,8 @@ class FunctionCheck:
             return 0
         outcome = self.server.type_of(expression)
         if outcome.ok:
-            return next(iter(outcome.columns.values()), 0)
+            oid = next(iter(outcome.columns.values()), 0)
+            return 0 if oid in PSEUDO_TYPES else oid
         if outcome.code in REFERENCE_ERRORS:
             line = datum.get("lineno", 1)
             self._finding(line, outcome, f"declaration of {datum.get('refname')} {typname}")

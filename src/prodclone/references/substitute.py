@@ -32,6 +32,7 @@ class Scope:
     variables: dict[str, Variable]
     labels: set[str]
     arg_types: list[int]  # $1..$n of the body: the function's arguments
+    polymorphic: bool = False  # some argument's type is only known at call time
 
 
 @dataclass
@@ -105,7 +106,7 @@ def substitute(query: str, scope: Scope) -> Substituted:
     tables: set[str] = set()
     _column_refs(json.loads(parser.parse_sql_json(query)), refs, tables)
     params = list(scope.arg_types)
-    result = Substituted(query, params)
+    result = Substituted(query, params, untyped=scope.polymorphic)
     if not refs:
         return result
     encoded = query.encode()
