@@ -12,9 +12,10 @@ from prodclone.references.catalog import Routine, read_routines
 from prodclone.references.literals import renamed_literals
 from prodclone.references.model import Finding, ReferenceReport, Skipped
 from prodclone.references.names import Renames
-from prodclone.references.plpgsql import FunctionCheck, parse
+from prodclone.references.plpgsql import FunctionCheck
 from prodclone.references.server import Server
 from prodclone.references.sqlfunctions import check_sql_function
+from prodclone.references.tree import parse
 
 
 def check_references(

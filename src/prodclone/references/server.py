@@ -18,6 +18,8 @@ REFERENCE_ERRORS = {
     "42704": "type",  # undefined_object
     "3F000": "schema",  # invalid_schema_name
 }
+# Statements per pipeline: small enough that neither side's socket buffer fills up.
+PIPELINE_BATCH = 100
 _QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 _BARE_COLUMN = re.compile(r"column (\S+) does not exist")
 _FUNCTION = re.compile(r"(?:function|procedure) (\S+?)\(")
@@ -100,6 +102,34 @@ class Server:
             for index in range(described.nfields)
         }
         return Outcome(columns=columns)
+
+    def prepare_many(self, statements: list[tuple[str, list[int]]]) -> list[Outcome]:
+        """`prepare` for each statement, sent in pipelines: one round trip per batch."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(statements), PIPELINE_BATCH):
+            outcomes += self._pipeline(statements[start : start + PIPELINE_BATCH])
+        return outcomes
+
+    def _pipeline(self, statements: list[tuple[str, list[int]]]) -> list[Outcome]:
+        pgconn = self.pgconn
+        pgconn.enter_pipeline_mode()
+        try:
+            for query, param_types in statements:
+                pgconn.send_prepare(b"", query.encode(), param_types or None)
+                pgconn.pipeline_sync()  # each its own: one failure aborts no other
+            outcomes = []
+            for _ in statements:
+                result = pgconn.get_result()
+                if result is None:
+                    raise psycopg.OperationalError("the server ended a pipeline early")
+                ok = result.status == pq.ExecStatus.COMMAND_OK
+                outcomes.append(Outcome() if ok else self._error(result))
+                # Then the end of its results (None), then its sync point.
+                while result is None or result.status != pq.ExecStatus.PIPELINE_SYNC:
+                    result = pgconn.get_result()
+        finally:
+            pgconn.exit_pipeline_mode()
+        return outcomes
 
     def type_of(self, expression: str) -> Outcome:
         """A type name (or `(NULL::t).c`) resolved once per search_path: the OID in columns."""
