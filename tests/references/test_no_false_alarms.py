@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from prodclone.local.server import LocalServer
@@ -130,6 +131,10 @@ def test_variables_records_and_search_path_raise_no_false_alarm(
 ) -> None:
     run_sql(pg, fresh_db, SCHEMA + FUNCTIONS)
     report = check(pg, fresh_db)
+    # Nothing ran: the functions' INSERTs and UPDATEs were prepared, never executed.
+    with psycopg.connect(pg.url(fresh_db)) as conn:
+        assert conn.execute("SELECT count(*) FROM billing.items").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM billing.audit").fetchone() == (0,)
     lines = render_text(report).splitlines()
     assert report.findings == [], lines
     # The temp table the function makes for itself is only not checked; BEGIN ATOMIC

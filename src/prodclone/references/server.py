@@ -66,6 +66,9 @@ class Server:
         # an aborted transaction behind.
         conn.autocommit = True
         conn.execute("SET default_transaction_read_only = on")
+        # Preparing takes the same light locks a query does: a table someone holds
+        # exclusively is reported as not checked rather than waited for.
+        conn.execute("SET lock_timeout = '5s'")
         with contextlib.suppress(psycopg.Error):
             # Only a superuser may change lc_messages; the names are quoted either way.
             conn.execute("SET lc_messages = 'C'")
@@ -77,7 +80,9 @@ class Server:
     def close(self) -> None:
         """The connection's settings as they were, for whoever uses it next."""
         if not self.conn.closed:
-            self.conn.execute("RESET default_transaction_read_only; RESET lc_messages")
+            self.conn.execute(
+                "RESET default_transaction_read_only; RESET lock_timeout; RESET lc_messages"
+            )
             self.use_search_path(None)
 
     def use_search_path(self, value: str | None) -> None:
