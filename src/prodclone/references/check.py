@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -86,8 +87,6 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 
 def _explained(finding: Finding, renames: Renames) -> Finding:
-    from dataclasses import replace
-
     return replace(finding, renamed_to=renames.explain(finding.missing))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pglast import parser
 
 from prodclone.references.catalog import Routine
-from prodclone.references.model import Warning
+from prodclone.references.model import RenamedLiteral
 from prodclone.references.names import Renames
 
 
@@ -20,7 +20,7 @@ def _unquote(text: str) -> str:
     return text
 
 
-def renamed_literals(routine: Routine, renames: Renames) -> list[Warning]:
+def renamed_literals(routine: Routine, renames: Renames) -> list[RenamedLiteral]:
     try:
         tokens = parser.scan(routine.source)
     except parser.ParseError:
@@ -33,5 +33,5 @@ def renamed_literals(routine: Routine, renames: Renames) -> list[Warning]:
         new_name = renames.new_name(value)
         if new_name:
             line = routine.source[: token.start].count("\n") + 1
-            warnings.append(Warning(routine.label, line, value, new_name))
+            warnings.append(RenamedLiteral(routine.label, line, value, new_name))
     return warnings

@@ -45,7 +45,7 @@ class Skipped:
 
 
 @dataclass(frozen=True)
-class Warning:
+class RenamedLiteral:
     """A string literal equal to a name this migration renamed (a payload key, say)."""
 
     function: str
@@ -69,7 +69,7 @@ class ReferenceReport:
     statements: int = 0
     findings: list[Finding] = field(default_factory=list)
     not_checked: list[Skipped] = field(default_factory=list)
-    warnings: list[Warning] = field(default_factory=list)
+    warnings: list[RenamedLiteral] = field(default_factory=list)
     # Findings the pre-migration database had too: production's own, older breakage.
     preexisting: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
