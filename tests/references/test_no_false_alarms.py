@@ -249,3 +249,38 @@ def test_older_server_checks_the_same(older: LocalServer) -> None:
         "(trigger audit_item on billing.items)"
         for line in (8, 9)
     ]
+
+
+def test_a_name_only_the_callers_search_path_finds_is_not_a_finding(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    run_sql(
+        pg,
+        fresh_db,
+        dedent(
+            """
+            SET check_function_bodies = off;  -- as a restore of a dump does
+            CREATE SCHEMA app;
+            CREATE TABLE app.jobs (id int);
+            CREATE FUNCTION app.job_count() RETURNS bigint LANGUAGE plpgsql AS $$
+            BEGIN
+                RETURN (SELECT count(*) FROM jobs);
+            END;
+            $$;
+            CREATE FUNCTION app.job_ids() RETURNS SETOF int LANGUAGE sql AS $$
+                SELECT id FROM jobs
+            $$;
+            CREATE FUNCTION app.lost() RETURNS bigint LANGUAGE sql AS $$
+                SELECT count(*) FROM no_such_jobs
+            $$;
+            """
+        ),
+    )
+    report = check(pg, fresh_db)
+    assert [item.text() for item in report.findings + report.not_checked] == [
+        'app.lost() line 2: relation "no_such_jobs" does not exist',
+        "app.job_count() line 3: finds jobs only with schema app on the search_path, which "
+        "the function does not set: its callers' decides",
+        "app.job_ids() line 2: finds jobs only with schema app on the search_path, which "
+        "the function does not set: its callers' decides",
+    ]

@@ -9,7 +9,7 @@ import psycopg
 
 # The database's own functions in SQL and PL/pgSQL, never an extension's members.
 _ROUTINES = """
-SELECT p.oid::bigint, format('%I.%I', n.nspname, p.proname) AS name, p.proname,
+SELECT p.oid::bigint, format('%I.%I', n.nspname, p.proname) AS name, p.proname, n.nspname,
        pg_get_function_identity_arguments(p.oid) AS args,
        l.lanname, p.prosrc, p.proconfig, {atomic} AS atomic,
        p.prorettype = 'trigger'::regtype AS is_trigger,
@@ -46,6 +46,7 @@ class Routine:
     oid: int
     name: str
     proname: str
+    schema: str
     args: str
     language: str
     source: str
@@ -77,14 +78,15 @@ def read_routines(conn: psycopg.Connection[Any]) -> list[Routine]:
             oid=row[0],
             name=row[1],
             proname=row[2],
-            args=row[3],
-            language=row[4],
-            source=row[5],
-            config=list(row[6] or []),
-            atomic=row[7],
-            is_trigger=row[8],
-            argtypes=[int(oid) for oid in row[9]],
-            definition=row[10] or "",
+            schema=row[3],
+            args=row[4],
+            language=row[5],
+            source=row[6],
+            config=list(row[7] or []),
+            atomic=row[8],
+            is_trigger=row[9],
+            argtypes=[int(oid) for oid in row[10]],
+            definition=row[11] or "",
         )
         for row in conn.execute(_ROUTINES.format(atomic=atomic)).fetchall()
     ]

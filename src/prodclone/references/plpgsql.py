@@ -14,6 +14,8 @@ from prodclone.references.substitute import substitute as substitute_variables
 from prodclone.references.tree import STATEMENT, Probe, block_labels, probe_texts, walk
 
 TEXT = 25  # the OID of text
+# Missing names that a caller's search_path could supply.
+OWN_SCHEMA_ERRORS = {"42P01", "42883", "42704"}
 # Polymorphic and pseudo types: a parameter of one of these is left for the server to infer.
 PSEUDO_TYPES = {2249, 2276, 2277, 2279, 2281, 2283, 2776, 3500, 3831, 4537, 4538}
 PSEUDO_TYPES |= {5077, 5078, 5079, 5080}
@@ -182,10 +184,25 @@ class FunctionCheck:
             reason = f"uses table {missing}, which the function creates itself"
         elif outcome.code == "42883" and substituted.untyped:
             reason = f"calls with arguments of types not known here ({outcome.message})"
+        elif self._found_in_own_schema(outcome, substituted):
+            reason = (
+                f"finds {outcome.missing} only with schema {self.routine.schema} on the "
+                "search_path, which the function does not set: its callers' decides"
+            )
         else:
             self._finding(line, outcome, context)
             return
         self.skipped.append(Skipped(self.routine.label, line, reason))
+
+    def _found_in_own_schema(self, outcome: Outcome, substituted: Substituted) -> bool:
+        """Whether a name the server missed is in the function's schema, off the search_path."""
+        if self.routine.search_path is not None or outcome.code not in OWN_SCHEMA_ERRORS:
+            return False
+        search_path = self.server.own_schema_first(self.routine.schema)
+        if search_path == self.server.default_search_path:
+            return False
+        query, types = substituted.query, substituted.param_types
+        return self.server.prepare_in(search_path, query, types).ok
 
     def _finding(self, line: int, outcome: Outcome, context: str, missing: str = "") -> None:
         self.findings.append(

@@ -85,6 +85,20 @@ class Server:
             )
             self.use_search_path(None)
 
+    def own_schema_first(self, schema: str) -> str:
+        """The default search_path with `schema` in front, as a caller of its functions may set."""
+        quoted = sql.Identifier(schema).as_string(self.conn)
+        return f"{quoted}, {self.default_search_path}"
+
+    def prepare_in(self, search_path: str, query: str, param_types: list[int]) -> Outcome:
+        """`prepare` under another search_path, which is then set back."""
+        previous = self._search_path
+        self.use_search_path(search_path)
+        try:
+            return self.prepare(query, param_types)
+        finally:
+            self.use_search_path(previous)
+
     def use_search_path(self, value: str | None) -> None:
         wanted = self.default_search_path if value is None else value
         if wanted != self._search_path:

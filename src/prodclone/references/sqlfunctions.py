@@ -20,6 +20,14 @@ def check_sql_function(server: Server, routine: Routine) -> tuple[list[Finding],
         routine.source
     ):
         reason = f"uses table {missing}, which the function creates itself"
+    elif (
+        routine.search_path is None
+        and server.validate_sql_function(routine.oid, server.own_schema_first(routine.schema)).ok
+    ):
+        reason = (
+            f"finds {missing} only with schema {routine.schema} on the search_path, which "
+            "the function does not set: its callers' decides"
+        )
     else:
         finding = Finding(routine.oid, routine.label, line, missing, outcome.message, outcome.code)
         return [finding], []
