@@ -69,6 +69,8 @@ class Server:
         # Preparing takes the same light locks a query does: a table someone holds
         # exclusively is reported as not checked rather than waited for.
         conn.execute("SET lock_timeout = '5s'")
+        # What CREATE FUNCTION would check: a database or role may have turned it off.
+        conn.execute("SET check_function_bodies = on")
         with contextlib.suppress(psycopg.Error):
             # Only a superuser may change lc_messages; the names are quoted either way.
             conn.execute("SET lc_messages = 'C'")
@@ -81,7 +83,8 @@ class Server:
         """The connection's settings as they were, for whoever uses it next."""
         if not self.conn.closed:
             self.conn.execute(
-                "RESET default_transaction_read_only; RESET lock_timeout; RESET lc_messages"
+                "RESET default_transaction_read_only; RESET lock_timeout;"
+                " RESET check_function_bodies; RESET lc_messages"
             )
             self.use_search_path(None)
 
@@ -161,12 +164,10 @@ class Server:
         """What CREATE FUNCTION with check_function_bodies would say of a SQL function now."""
         self.use_search_path(search_path)
         try:
-            with self.conn.transaction():
-                self.conn.execute("SET LOCAL check_function_bodies = on")
-                self.conn.execute(
-                    sql.SQL("SELECT {}(%s::oid)").format(sql.Identifier("fmgr_sql_validator")),
-                    (oid,),
-                )
+            self.conn.execute(
+                sql.SQL("SELECT {}(%s::oid)").format(sql.Identifier("fmgr_sql_validator")),
+                (oid,),
+            )
         except psycopg.Error as exc:
             diag = exc.diag
             return Outcome(
