@@ -30,13 +30,19 @@ def check_references(
     # Functions sharing a search_path run together: one SET for each group.
     routines.sort(key=lambda routine: routine.search_path or "")
     schemas = {str(row[0]) for row in conn.execute("SELECT nspname FROM pg_namespace")}
+    checks: list[FunctionCheck] = []
     try:
         for routine in routines:
-            _check_one(server, routine, report, schemas)
+            checks += _check_one(server, routine, report, schemas)
             if renames is not None:
                 report.warnings += renamed_literals(routine, renames)
+        server.drain()
     finally:
         server.close()
+    for check in checks:
+        report.statements += check.statements
+        report.findings += _unique(check.findings)
+        report.not_checked += list(dict.fromkeys(check.skipped))
     if renames is not None:
         report.findings = [_explained(finding, renames) for finding in report.findings]
     report.findings.sort(key=lambda finding: (finding.function, finding.line))
@@ -47,9 +53,10 @@ def check_references(
 
 def _check_one(
     server: Server, routine: Routine, report: ReferenceReport, schemas: set[str]
-) -> None:
+) -> list[FunctionCheck]:
+    """Checks SQL functions here; a PL/pgSQL one's results arrive later (Server.submit)."""
     if routine.atomic:
-        return  # BEGIN ATOMIC: PostgreSQL tracks what such a body depends on itself
+        return []  # BEGIN ATOMIC: PostgreSQL tracks what such a body depends on itself
     report.functions += 1
     if routine.language == "sql":
         report.sql += 1
@@ -57,13 +64,13 @@ def _check_one(
         findings, skipped = check_sql_function(server, routine)
         report.findings += findings
         report.not_checked += skipped
-        return
+        return []
     report.plpgsql += 1
     try:
         function = parse(routine, schemas)
     except parser.ParseError as exc:
         report.not_checked.append(Skipped(routine.label, 1, f"cannot parse the body: {exc}"))
-        return
+        return []
     check = FunctionCheck(server, routine, function)
     try:
         check.run()
@@ -71,9 +78,7 @@ def _check_one(
         # A parse tree shape this check does not know: say so rather than stop the gate.
         reason = f"not followed by this check ({type(exc).__name__}: {exc})"
         check.skipped.append(Skipped(routine.label, 1, reason))
-    report.statements += check.statements
-    report.findings += _unique(check.findings)
-    report.not_checked += list(dict.fromkeys(check.skipped))
+    return [check]
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -117,7 +117,8 @@ class FunctionCheck:
                     continue
                 pending += [(line, record, name) for record, name in substituted.pending]
                 if not (probe.fills and prefix == 0):
-                    queued.append((probe, line, text, prefix, substituted))
+                    if not substituted.names_nothing:
+                        queued.append((probe, line, text, prefix, substituted))
                     continue
                 # Later statements read this record's fields: its columns are needed now.
                 record = scope.variables[probe.fills]
@@ -128,13 +129,21 @@ class FunctionCheck:
                 else:
                     record.dynamic = True
                     self._outcome(outcome, substituted, probe, text, prefix, context, created)
-        batch = [(item[4].query, item[4].param_types) for item in queued]
-        for (probe, _line, text, prefix, substituted), outcome in zip(
-            queued, self.server.prepare_many(batch), strict=True
-        ):
-            outcome = self._retried(substituted, outcome, False)
-            if not outcome.ok:
-                self._outcome(outcome, substituted, probe, text, prefix, context, created)
+
+        def finish(outcomes: list[Outcome]) -> None:
+            for (probe, line, text, prefix, substituted), outcome in zip(
+                queued, outcomes, strict=True
+            ):
+                try:
+                    outcome = self._retried(substituted, outcome, False)
+                    if not outcome.ok:
+                        self._outcome(outcome, substituted, probe, text, prefix, context, created)
+                except (KeyError, IndexError, TypeError, ValueError) as exc:
+                    reason = f"not followed by this check ({type(exc).__name__}: {exc})"
+                    self.skipped.append(Skipped(self.routine.label, line, reason))
+
+        # Read back while the next function is parsed: see Server.submit.
+        self.server.submit([(item[4].query, item[4].param_types) for item in queued], finish)
         for line, record_name, name in pending:
             record = scope.variables[record_name]
             if record.filled and not record.dynamic and name not in record.fields:

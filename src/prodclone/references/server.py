@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ REFERENCE_ERRORS = {
     "42704": "type",  # undefined_object
     "3F000": "schema",  # invalid_schema_name
 }
+Done = Callable[[list["Outcome"]], None]
 # Statements per pipeline: small enough that neither side's socket buffer fills up.
 PIPELINE_BATCH = 100
 _QUOTED = re.compile(r'"((?:[^"]|"")+)"')
@@ -78,9 +80,11 @@ class Server:
         self.default_search_path = str(row[0]) if row else ""
         self._search_path = self.default_search_path
         self._types: dict[str, Outcome] = {}
+        self._in_flight: tuple[int, Done] | None = None
 
     def close(self) -> None:
         """The connection's settings as they were, for whoever uses it next."""
+        self.drain()
         if not self.conn.closed:
             self.conn.execute(
                 "RESET default_transaction_read_only; RESET lock_timeout;"
@@ -103,6 +107,7 @@ class Server:
             self.use_search_path(previous)
 
     def use_search_path(self, value: str | None) -> None:
+        self.drain()
         wanted = self.default_search_path if value is None else value
         if wanted != self._search_path:
             self.conn.execute("SELECT set_config('search_path', %s, false)", (wanted,))
@@ -113,6 +118,7 @@ class Server:
 
         `describe` also reads its result columns (one more round trip).
         """
+        self.drain()
         result = self.pgconn.prepare(b"", query.encode(), param_types or None)
         if result.status != pq.ExecStatus.COMMAND_OK:
             return self._error(result)
@@ -127,20 +133,48 @@ class Server:
 
     def prepare_many(self, statements: list[tuple[str, list[int]]]) -> list[Outcome]:
         """`prepare` for each statement, sent in pipelines: one round trip per batch."""
+        self.drain()
         outcomes: list[Outcome] = []
         for start in range(0, len(statements), PIPELINE_BATCH):
-            outcomes += self._pipeline(statements[start : start + PIPELINE_BATCH])
+            batch = statements[start : start + PIPELINE_BATCH]
+            self._send(batch)
+            outcomes += self._read(len(batch))
         return outcomes
 
-    def _pipeline(self, statements: list[tuple[str, list[int]]]) -> list[Outcome]:
+    def submit(self, statements: list[tuple[str, list[int]]], done: Done) -> None:
+        """`prepare_many` without waiting: `done` gets the outcomes once they are read.
+
+        They are read before the connection's next use (or at `drain`), so the server
+        prepares one function's statements while the next function is parsed here.
+        """
+        if len(statements) > PIPELINE_BATCH:
+            done(self.prepare_many(statements))
+            return
+        self.drain()
+        if statements:
+            self._send(statements)
+        self._in_flight = (len(statements), done)
+
+    def drain(self) -> None:
+        """Read what `submit` sent and hand it over."""
+        if self._in_flight is None:
+            return
+        count, done = self._in_flight
+        self._in_flight = None
+        done(self._read(count) if count else [])
+
+    def _send(self, statements: list[tuple[str, list[int]]]) -> None:
         pgconn = self.pgconn
         pgconn.enter_pipeline_mode()
+        for query, param_types in statements:
+            pgconn.send_prepare(b"", query.encode(), param_types or None)
+            pgconn.pipeline_sync()  # each its own: one failure aborts no other
+
+    def _read(self, count: int) -> list[Outcome]:
+        pgconn = self.pgconn
+        outcomes = []
         try:
-            for query, param_types in statements:
-                pgconn.send_prepare(b"", query.encode(), param_types or None)
-                pgconn.pipeline_sync()  # each its own: one failure aborts no other
-            outcomes = []
-            for _ in statements:
+            for _ in range(count):
                 result = pgconn.get_result()
                 if result is None:
                     raise psycopg.OperationalError("the server ended a pipeline early")
@@ -162,6 +196,7 @@ class Server:
 
     def validate_sql_function(self, oid: int, search_path: str | None) -> Outcome:
         """What CREATE FUNCTION with check_function_bodies would say of a SQL function now."""
+        self.drain()
         self.use_search_path(search_path)
         try:
             self.conn.execute(

@@ -14,6 +14,23 @@ from typing import Any
 from pglast import parser
 
 UNKNOWN = 0  # a parameter whose type the server infers
+# Parse-tree nodes that name nothing in the catalog: a statement made only of these (and
+# of variables) cannot hold a stale name, and is not sent to the server.
+NAMES_NOTHING = {
+    "SelectStmt",
+    "ResTarget",
+    "A_Const",
+    "ParamRef",
+    "A_Expr",
+    "BoolExpr",
+    "NullTest",
+    "BooleanTest",
+    "String",
+    "Integer",
+    "Float",
+    "Boolean",
+    "ColumnRef",
+}
 
 
 @dataclass
@@ -41,6 +58,7 @@ class Substituted:
     param_types: list[int]
     untyped: bool = False  # some parameter's type is left to the server
     unresolvable: str = ""  # why the statement cannot be checked, when it cannot
+    names_nothing: bool = False  # constants, operators and whole variables only
     # (record, field) pairs read before any static query filled that field.
     pending: list[tuple[str, str]] = field(default_factory=list)
     edits: list[tuple[int, int, int]] = field(default_factory=list)  # (start, old len, new len)
@@ -57,9 +75,12 @@ class Substituted:
         return position - shift
 
 
-def _column_refs(node: Any, found: list[tuple[int, list[str]]], tables: set[str]) -> None:
-    """Every column reference, and every name a table goes by in the statement."""
+def _column_refs(
+    node: Any, found: list[tuple[int, list[str]]], tables: set[str], kinds: set[str]
+) -> None:
+    """Every column reference, every name a table goes by, every kind of node."""
     if isinstance(node, dict):
+        kinds.update(key for key in node if key[:1].isupper())
         ref = node.get("ColumnRef")
         if ref is not None and "location" in ref:
             names = [part["String"]["sval"] if "String" in part else "*" for part in ref["fields"]]
@@ -78,10 +99,10 @@ def _column_refs(node: Any, found: list[tuple[int, list[str]]], tables: set[str]
                     if name
                 )
         for value in node.values():
-            _column_refs(value, found, tables)
+            _column_refs(value, found, tables, kinds)
     elif isinstance(node, list):
         for item in node:
-            _column_refs(item, found, tables)
+            _column_refs(item, found, tables, kinds)
 
 
 def created_relations(query: str) -> set[str]:
@@ -104,9 +125,13 @@ def substitute(query: str, scope: Scope) -> Substituted:
     """`query` with its variable references as $n; raises parser.ParseError on bad SQL."""
     refs: list[tuple[int, list[str]]] = []
     tables: set[str] = set()
-    _column_refs(json.loads(parser.parse_sql_json(query)), refs, tables)
+    kinds: set[str] = set()
+    tree = json.loads(parser.parse_sql_json(query))
+    for statement in tree.get("stmts", []):
+        _column_refs(statement.get("stmt"), refs, tables, kinds)
     params = list(scope.arg_types)
     result = Substituted(query, params, untyped=scope.polymorphic)
+    result.names_nothing = kinds <= NAMES_NOTHING
     if not refs:
         return result
     encoded = query.encode()
@@ -116,18 +141,23 @@ def substitute(query: str, scope: Scope) -> Substituted:
     edits: list[tuple[int, int, str]] = []
     for location, names in sorted(refs):
         start = location if ascii_only else len(encoded[:location].decode(errors="ignore"))
-        if len(names) > 1 and names[0] in tables:
-            continue  # alias.column: a table's column comes before a variable of that name
-        replacement = _replacement(names, scope, params, result)
-        if replacement is None:
+        first = by_start.get(start)
+        # alias.column: a table's column comes before a variable of that name.
+        aliased = len(names) > 1 and names[0] in tables
+        replacement = (
+            None if first is None or aliased else _replacement(names, scope, params, result)
+        )
+        if first is None or replacement is None:
+            result.names_nothing = False  # a column, for the server to resolve
             continue
         consumed, text = replacement
-        first = by_start.get(start)
-        if first is None:
-            continue
         last = first + 2 * (consumed - 1)
         if last >= len(tokens):
+            del params[-1]
+            result.names_nothing = False
             continue
+        if text.startswith("("):
+            result.names_nothing = False  # ($n).field: the field is the server's to find
         edits.append((start, tokens[last].end + 1, text))
     pieces, cursor = [], 0
     for start, end, text in edits:
