@@ -261,7 +261,8 @@ def test_env_var_overrides_a_list_set_in_invoke_yaml(project: Project, pg: Local
             "db.fresh",
             env={
                 "INVOKE_PRODCLONE_COMMANDS_SMOKE": '["./smoke c"]',
-                "INVOKE_PRODCLONE_COMMANDS_MIGRATE": "echo from-env",
+                # A migrate command that migrates: db.fresh refuses to leave the database empty.
+                "INVOKE_PRODCLONE_COMMANDS_MIGRATE": "echo from-env && psql -qc 'CREATE TABLE t()'",
             },
         )
         assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,10 @@ from prodclone.local.tools import ClientTool
 DUMP_GLOB = "prod-*.dump"
 PARTIAL_SUFFIX = ".partial"
 _CUSTOM_MAGIC = b"PGDMP"
+_DUMPED_FROM = re.compile(r"^;\s+Dumped from database version: (\d+)", re.MULTILINE)
+_DUMPED_BY = re.compile(r"^;\s+Dumped by pg_dump version: (\d+)", re.MULTILINE)
+# `<id>; <catalog> <oid> EXTENSION - <name> <owner>`; a COMMENT on one reads `COMMENT - EXTENSION`.
+_EXTENSION = re.compile(r"^\d+; \d+ \d+ EXTENSION - (\S+)", re.MULTILINE)
 
 
 def new_dump_path(dump_dir: Path, now: datetime | None = None) -> Path:
@@ -71,6 +76,9 @@ class DumpInfo:
     path: Path
     size_bytes: int
     items: int  # table-of-contents entries, the restore's unit of progress
+    source_major: int | None = None  # the server it was dumped from
+    pg_dump_major: int | None = None  # the pg_dump that wrote it
+    extensions: tuple[str, ...] = ()
 
 
 def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
@@ -92,7 +100,19 @@ def check_dump(path: Path, pg_restore: ClientTool) -> DumpInfo:
                 )
     listing = pg_restore.output("--list", str(path), failure=f"dump {path} cannot be read")
     entries = [line for line in listing.splitlines() if line and not line.startswith(";")]
-    return DumpInfo(path=path, size_bytes=size_on_disk(path), items=len(entries))
+    return DumpInfo(
+        path=path,
+        size_bytes=size_on_disk(path),
+        items=len(entries),
+        source_major=_first_number(_DUMPED_FROM, listing),
+        pg_dump_major=_first_number(_DUMPED_BY, listing),
+        extensions=tuple(sorted(set(_EXTENSION.findall(listing)))),
+    )
+
+
+def _first_number(pattern: re.Pattern[str], listing: str) -> int | None:
+    match = pattern.search(listing)
+    return int(match.group(1)) if match else None
 
 
 def size_on_disk(path: Path) -> int:

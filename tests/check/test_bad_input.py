@@ -118,3 +118,20 @@ def test_demo_with_no_rows(checker: CheckProject) -> None:
     done = checker.project.inv("demo", "--rows", "0")
     result = Result(done.returncode, done.stdout + done.stderr, Path("unused"))
     assert one_line(result) == "prodclone: --rows must be at least 1 (documents in the demo's data)"
+
+
+def test_bad_gained_rows_switch(checker: CheckProject) -> None:
+    checker.configure(check={"fail_on_gained_rows": "sometimes"})
+    line = one_line(checker.check())
+    assert "prodclone.check.fail_on_gained_rows" in line, line
+    assert "INVOKE_PRODCLONE_CHECK_FAIL_ON_GAINED_ROWS" in line, line
+
+
+@pytest.mark.parametrize("pattern", ["/etc/*.conf", "../elsewhere/*.py", "~/migrations/*.py"])
+def test_fresh_inputs_outside_the_project(checker: CheckProject, pattern: str) -> None:
+    checker.configure(commands={"fresh_inputs": ["migrations/*.sql", pattern]})
+    result = checker.check()
+    line = one_line(result)
+    assert line.startswith("prodclone: prodclone.commands.fresh_inputs takes paths or globs"), line
+    assert repr(pattern) in line and "INVOKE_PRODCLONE_COMMANDS_FRESH_INPUTS" in line, line
+    assert not result.report.exists()

@@ -353,3 +353,67 @@ def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) 
         assert process_gone(pid_in(smoke_pid))
     finally:
         kill_quietly(pid_in(smoke_pid))
+
+
+def test_missed_rename_is_shown_in_the_terminal_as_a_rename(checker: CheckProject) -> None:
+    checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "schema")
+    lines = result.output.splitlines()
+    # The differences themselves, not only their count, and objects are counted.
+    assert any("schema: failed in" in line and "4 objects differ" in line for line in lines)
+    assert "    public.idx_documents_legal_entity: only in a" in lines
+    assert "    public.documents_tenant_id_idx: only in b" in lines
+    advice = [line for line in lines if line.startswith("  - index ")]
+    assert advice == [
+        "  - index public.idx_documents_legal_entity only in a and "
+        "public.documents_tenant_id_idx only in b on public.documents: likely one object under "
+        "two names. A migration step that looked for it by its expected name (IF EXISTS, a DO "
+        "block, a catalog lookup) skipped it on production; rename by what the object is, not "
+        "by its expected name."
+    ]
+
+
+def test_bookkeeping_tables_grow_and_gained_rows_are_listed(checker: CheckProject) -> None:
+    """yoyo's history tables are known without being listed; gained rows fail only on request."""
+    checker.add_migration(
+        "0006_more_organizations.sql",
+        "INSERT INTO organizations (name) VALUES ('Added by a migration');\n",
+    )
+    checker.configure(check={"expected_data_changes": []})
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    summary = result.stage("data")["summary"]
+    assert "no rows lost" in summary
+    assert "1 table(s) gained rows: public.organizations (+1)" in summary
+    assert "bookkeeping table(s) grew: public._yoyo_log, public._yoyo_migration" in summary
+    assert "gained rows: public.organizations (+1)" in result.output
+
+    checker.configure(check={"expected_data_changes": [], "fail_on_gained_rows": True})
+    result = checker.check("--skip-smoke")
+    assert_failed_at(result, "data")
+    assert "gained rows (check.fail_on_gained_rows)" in result.stage("data")["summary"]
+    assert "**GAINED** " in result.markdown
+    yoyo = [t for t in result.stage("data")["figures"]["tables"] if "_yoyo" in t["table"]]
+    assert yoyo and not any(table["problem"] for table in yoyo)
+
+
+def test_skipped_smoke_is_in_the_verdict(checker: CheckProject) -> None:
+    checker.configure()
+    result = checker.check("--skip-smoke")
+    assert result.code == 0, result.output
+    assert "refactor-check: PASSED (smoke skipped)" in result.output
+    assert result.markdown.startswith("# refactor-check: PASSED (smoke skipped)\n")
+    assert result.json["verdict"] == "PASSED (smoke skipped)"
+    # The clone was migrated: there is something to click through.
+    assert "UI smoke checklist" in result.output
+
+
+def test_no_ui_checklist_before_the_clone_is_migrated(checker: CheckProject) -> None:
+    checker.add_migration("0006_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    checker.configure()
+    result = checker.check()
+    assert_failed_at(result, "migrate")
+    assert "UI smoke checklist" not in result.output
+    assert "UI smoke checklist" not in result.markdown
+    assert result.json["ui_checklist"] == []

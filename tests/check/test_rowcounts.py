@@ -62,3 +62,53 @@ def test_counts_follow_renames_and_name_every_loss(pg: LocalServer, fresh_db: st
     allowed = {c.name: c for c in compare_counts(before, after, ("dropped", "public.rebuilt"))}
     assert not allowed["public.dropped"].problem and not allowed["public.rebuilt"].problem
     assert "expected" in allowed["public.dropped"].note
+
+
+GROWTH_SETUP = """
+CREATE TABLE django_migrations (id serial, name text);
+INSERT INTO django_migrations (name) VALUES ('0001_initial');
+CREATE TABLE "__EFMigrationsHistory" (id text);
+INSERT INTO "__EFMigrationsHistory" VALUES ('1');
+CREATE TABLE auth_permission (id serial, codename text);
+INSERT INTO auth_permission (codename) VALUES ('add_book');
+CREATE TABLE orders (id int);   INSERT INTO orders SELECT generate_series(1, 10);
+CREATE TABLE invoices (id int); INSERT INTO invoices SELECT generate_series(1, 10);
+"""
+
+GROWTH_MIGRATION = """
+INSERT INTO django_migrations (name) VALUES ('0002_rename'), ('0003_author');
+INSERT INTO "__EFMigrationsHistory" VALUES ('2');
+INSERT INTO auth_permission (codename) VALUES ('add_author'), ('view_author');
+INSERT INTO orders VALUES (11), (12);
+DELETE FROM invoices WHERE id = 1;
+"""
+
+
+def test_gained_rows_are_told_apart_from_lost_ones(pg: LocalServer, fresh_db: str) -> None:
+    run_sql(pg, fresh_db, GROWTH_SETUP)
+    with pg.connect(fresh_db) as conn:
+        before = count_rows(conn, exact_max_bytes=1024 * 1024)
+    run_sql(pg, fresh_db, GROWTH_MIGRATION)
+    with pg.connect(fresh_db) as conn:
+        after = count_rows(conn, exact_max_bytes=1024 * 1024)
+
+    changes = {change.name: change for change in compare_counts(before, after, ())}
+    # Migration tools' own history tables and Django's registry grow: never a failure.
+    for table in ("public.django_migrations", "public.__EFMigrationsHistory"):
+        assert not changes[table].problem and changes[table].bookkeeping
+        assert "migration bookkeeping" in changes[table].note
+    assert not changes["public.auth_permission"].problem
+    assert changes["public.django_migrations"].gained == 2
+    # Rows gained elsewhere: listed, not a failure by default.
+    assert not changes["public.orders"].problem
+    assert changes["public.orders"].gained == 2
+    assert changes["public.orders"].note == "rows 10 -> 12 (gained 2)"
+    # Rows lost: a failure.
+    assert changes["public.invoices"].problem and changes["public.invoices"].gained == 0
+
+    strict = {c.name: c for c in compare_counts(before, after, (), fail_on_gained=True)}
+    assert strict["public.orders"].problem
+    assert "check.fail_on_gained_rows" in strict["public.orders"].note
+    # Even then, the bookkeeping tables are meant to grow.
+    assert not strict["public.django_migrations"].problem
+    assert not strict["public.auth_permission"].problem

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -18,22 +17,13 @@ from prodclone.local.embedded import SERVICE_USER
 from prodclone.local.server import LocalServer
 from tests.conftest import Project, run_sql
 from tests.local.test_load_clone import SOURCE_SQL, fingerprint
-
-
-def older_server_bin(newer_than: int) -> Path | None:
-    """The newest installed PostgreSQL server older than `newer_than`, if any."""
-    found = []
-    for path in glob.glob("/usr/lib/postgresql/*/bin/postgres"):
-        major = Path(path).parent.parent.name
-        if major.isdigit() and int(major) < newer_than:
-            found.append((int(major), Path(path).parent))
-    return max(found)[1] if found else None
+from tests.schema.older_server import older_bin_dir
 
 
 @pytest.fixture(scope="module")
 def old_dump(pg: LocalServer) -> Iterator[tuple[Path, tuple[object, ...]]]:
     """A custom-format dump made by an older pg_dump from an older server, and its fingerprint."""
-    bin_dir = older_server_bin(pg.major_version())
+    bin_dir = older_bin_dir(pg.major_version())
     if bin_dir is None:
         pytest.skip("no older PostgreSQL server in /usr/lib/postgresql to take a dump with")
     root = Path(tempfile.mkdtemp(prefix="prodclone-old-"))

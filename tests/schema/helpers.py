@@ -100,3 +100,17 @@ def dump_and_restore(pg: LocalServer, source: str, target: str, dump: Path) -> N
         env=env,
         check=True,
     )
+
+
+def write_prod_dump(pg: LocalServer, dbs: Databases, folder: Path, statements: str) -> Path:
+    """A stand-in production built by `statements`, dumped as db.clone-prod would."""
+    prod = dbs.create(statements, "prod")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / "prod-20260101T000000Z.dump"
+    pg_dump = find_tool("pg_dump", pg.major_version(), pg.extra_bin_dirs)
+    subprocess.run(
+        [str(pg_dump), "-Fc", "-f", str(path)],
+        env={**os.environ, **pg.libpq_env(prod)},
+        check=True,
+    )
+    return path

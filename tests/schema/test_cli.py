@@ -44,7 +44,9 @@ def test_differences_exit_1_grouped_by_kind(project: Project, cli_dbs: dict[str,
     assert "  public.orders_old: only in a" in lines
     assert "column (1)" in lines
     assert "    default: a \"'open'::text\" | b \"'new'::text\"" in lines
-    assert lines[-1] == ("schema-diff: 2 differences (1 table, 1 column); 0 hidden by ignore rules")
+    assert lines[-1] == (
+        "schema-diff: 2 objects differ (1 table, 1 column); 0 hidden by ignore rules"
+    )
 
 
 def test_json_is_versioned_and_sorted(
@@ -79,7 +81,7 @@ def test_output_file_gets_the_report(project: Project, cli_dbs: dict[str, str]) 
     report = (project.root / "diff.txt").read_text()
     assert "  public.orders_old: only in a" in report
     assert done.stdout.splitlines() == [
-        "schema-diff: 2 differences (1 table, 1 column); 0 hidden by ignore rules",
+        "schema-diff: 2 objects differ (1 table, 1 column); 0 hidden by ignore rules",
         f"report: {project.root / 'diff.txt'}",
     ]
 

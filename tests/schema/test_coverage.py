@@ -68,6 +68,14 @@ def test_attribute_rule_hides_only_that_attribute(pg: LocalServer, dbs: Database
     assert [(d.kind, d.attribute) for d in result.hidden] == [("table", "comment")]
 
 
+def test_rules_match_names_quoted_or_written_plain(pg: LocalServer, dbs: Databases) -> None:
+    a = dbs.create('CREATE TABLE "Orders_old" (id int); CREATE TABLE "Tmp" (id int);', "a")
+    b = dbs.create("", "b")
+    result = compare(pg, a, b, ignore=('table:public."Orders*', "table:public.Tmp"))
+    assert result.differences == [], render_text(result)
+    assert sorted(d.name for d in result.hidden) == ['public."Orders_old"', 'public."Tmp"']
+
+
 def test_unsupported_rule_is_refused(pg: LocalServer, dbs: Databases) -> None:
     a = dbs.create(TABLE, "a")
     with pytest.raises(SchemaDiffError) as raised:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prodclone.local.server import LocalServer
 from prodclone.schema import DiffResult, render_text
-from tests.schema.helpers import Databases, compare
+from tests.schema.helpers import Databases, compare, dump_and_restore
 
 ORDERS = """
 CREATE TABLE customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE);
@@ -151,6 +153,14 @@ def test_changed_partial_index_predicate(pg: LocalServer, dbs: Databases) -> Non
     }
 
 
+def test_objects_are_counted_not_attributes(pg: LocalServer, dbs: Databases) -> None:
+    index = "CREATE INDEX orders_open_idx ON orders (created_at) WHERE status = '{}';"
+    result, text = found(pg, dbs, ORDERS + index.format("new"), ORDERS + index.format("open"))
+    assert len(result.differences) == 2  # the definition and the predicate
+    assert "\nindex (1)\n" in text
+    assert result.summary().startswith("schema-diff: 1 object differs (1 index); ")
+
+
 def test_changed_view_column(pg: LocalServer, dbs: Databases) -> None:
     view = "CREATE VIEW order_totals AS SELECT id, total AS {} FROM orders;"
     result, _ = found(pg, dbs, ORDERS + view.format("amount"), ORDERS + view.format("total"))
@@ -187,6 +197,19 @@ def test_missing_grant(pg: LocalServer, dbs: Databases, reader_role: str) -> Non
     result, text = found(pg, dbs, ORDERS, ORDERS + grant)
     assert attributes(result) == {("table", "public.orders", "privileges")}
     assert f"only in b: {reader_role}:SELECT" in text
+
+
+def test_missing_grant_among_grants_in_another_order(
+    pg: LocalServer, dbs: Databases, reader_role: str
+) -> None:
+    both = ORDERS + f"GRANT SELECT ON orders TO {reader_role}; GRANT SELECT ON orders TO sd_owner;"
+    other_order = (
+        ORDERS + f"GRANT SELECT ON orders TO sd_owner; GRANT SELECT ON orders TO {reader_role};"
+    )
+    result, text = found(pg, dbs, both + f"GRANT DELETE ON orders TO {reader_role};", other_order)
+    assert attributes(result) == {("table", "public.orders", "privileges")}
+    assert f"only in a: {reader_role}:DELETE" in text
+    assert "pg_dump" not in text
 
 
 def test_disabled_trigger(pg: LocalServer, dbs: Databases) -> None:
@@ -243,3 +266,88 @@ def test_function_body_whitespace(pg: LocalServer, dbs: Databases) -> None:
     function = "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT {}1';"
     result, _ = found(pg, dbs, function.format("  "), function.format(" "))
     assert attributes(result) == {("function", "public.one()", "body")}
+
+
+DOTTED = """CREATE SCHEMA a; CREATE SCHEMA "a.b";
+CREATE TABLE a."b.c" (id int PRIMARY KEY, note text);
+"""
+
+
+def test_dotted_names_are_two_objects(pg: LocalServer, dbs: Databases) -> None:
+    # `a."b.c"` and `"a.b".c` would both read `a.b.c` unquoted: one would hide the other.
+    result, text = found(pg, dbs, DOTTED + 'CREATE TABLE "a.b".c (id int, "Note" text);', DOTTED)
+    assert kinds_and_names(result) == {("table", '"a.b".c')}
+    assert '  "a.b".c: only in a' in text
+    assert result.coverage["table"].a == 2 and result.coverage["column"].a == 4
+
+
+def test_dotted_names_compared_each_with_its_own(pg: LocalServer, dbs: Databases) -> None:
+    other = 'CREATE TABLE "a.b".c (id int, "Note" {});'
+    result, text = found(pg, dbs, DOTTED + other.format("text"), DOTTED + other.format("int"))
+    assert attributes(result) == {("column", '"a.b".c."Note"', "type")}
+    assert "type: a 'text' | b 'integer'" in text
+
+
+EVENTS = "CREATE TABLE ev (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);"
+EV_2024 = "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+EV_2025 = "CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+NOTES = """CREATE TABLE note (id int, ev_id int, ev_day date,
+    CONSTRAINT note_ev_fk FOREIGN KEY (ev_id, ev_day) REFERENCES ev {});"""
+
+
+def test_changed_foreign_key_to_partitioned_table(pg: LocalServer, dbs: Databases) -> None:
+    result, text = found(
+        pg,
+        dbs,
+        EVENTS + NOTES.format("ON DELETE CASCADE") + EV_2025 + EV_2024,
+        EVENTS + EV_2024 + EV_2025 + NOTES.format(""),
+    )
+    # The key and its copy for each partition, each known by what it is, not its number.
+    assert attributes(result) == {
+        ("constraint", "public.note.note_ev_fk", "definition"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2024)", "definition"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2025)", "definition"),
+    }
+    assert "note_ev_fk_1" not in text
+
+
+def test_partition_only_on_one_side_takes_its_foreign_key_copy(
+    pg: LocalServer, dbs: Databases
+) -> None:
+    result, _ = found(
+        pg,
+        dbs,
+        EVENTS + NOTES.format("") + EV_2025 + EV_2024,
+        EVENTS + EV_2024 + NOTES.format(""),
+    )
+    assert kinds_and_names(result) == {
+        ("table", "public.ev_2025"),
+        ("constraint", "public.note.note_ev_fk (copy for public.ev_2025)"),
+    }
+
+
+CHOICES = """
+CREATE DOMAIN shop_status AS varchar(10) CHECK (VALUE IN ({choices}));
+CREATE TABLE shop_order (id int, status varchar(10)
+    CONSTRAINT shop_order_status_check CHECK (status IN ({choices})));
+CREATE INDEX shop_order_open_idx ON shop_order (id) WHERE status IN ({choices});
+"""
+
+
+def test_changed_in_list_against_a_restored_database(
+    pg: LocalServer, dbs: Databases, tmp_path: Path
+) -> None:
+    # b went through pg_dump | pg_restore (its casts moved) and has another list.
+    source = dbs.create(CHOICES.format(choices="'new', 'paid', 'void'"), "src")
+    restored = dbs.create(label="restored")
+    dump_and_restore(pg, source, restored, tmp_path / "src.dump")
+    a = dbs.create(CHOICES.format(choices="'new', 'paid'"), "a")
+    result = compare(pg, a, restored)
+    assert result.exit_code == 1
+    assert attributes(result) == {
+        ("domain", "public.shop_status", "constraints"),
+        ("constraint", "public.shop_order.shop_order_status_check", "definition"),
+        ("index", "public.shop_order_open_idx", "definition"),
+        ("index", "public.shop_order_open_idx", "predicate"),
+    }
+    assert "'void'" in render_text(result)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from psycopg import sql
 
 from prodclone.local.server import LocalServer
 from prodclone.schema import DiffResult, render_text
-from tests.schema.helpers import Databases, compare
+from tests.schema.helpers import Databases, compare, dump_and_restore
 
 
 def same(pg: LocalServer, dbs: Databases, sql_a: str, sql_b: str) -> DiffResult:
@@ -259,4 +261,60 @@ CREATE VIEW app.v AS SELECT id FROM app.t WHERE day > '2025-01-31';"""
                 )
             )
     result = compare(pg, a, b)
+    assert result.differences == [], render_text(result)
+
+
+def test_same_grants_issued_in_another_order(
+    pg: LocalServer, dbs: Databases, reader_role: str
+) -> None:
+    grants = [
+        "GRANT SELECT ON customers TO {}",
+        "GRANT UPDATE (email) ON customers TO {}",
+        "GRANT USAGE ON SEQUENCE customers_id_seq TO {}",
+        "GRANT EXECUTE ON FUNCTION answer() TO {}",
+        "GRANT USAGE ON SCHEMA public TO {}",
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}",
+    ]
+    roles = (reader_role, "sd_owner")
+    first = "".join(grant.format(role) + ";\n" for grant in grants for role in roles)
+    second = "".join(grant.format(role) + ";\n" for grant in grants for role in reversed(roles))
+    # The acl items, and so pg_dump's GRANT lines, come in the order they were issued.
+    same(pg, dbs, CUSTOMERS + HELPER + first, CUSTOMERS + HELPER + second)
+
+
+EVENTS = "CREATE TABLE ev (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);"
+EV_2024 = "CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+EV_2025 = "CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+NOTES = """CREATE TABLE note (id int, ev_id int, ev_day date,
+    CONSTRAINT note_ev_fk FOREIGN KEY (ev_id, ev_day) REFERENCES ev ON DELETE CASCADE);"""
+
+
+def test_foreign_key_copies_numbered_in_another_partition_order(
+    pg: LocalServer, dbs: Databases
+) -> None:
+    # Partitions made after the key get its copies `_1`, `_2` in the order they were made;
+    # a restore makes every partition first, and numbers them in partition order.
+    result = same(pg, dbs, EVENTS + NOTES + EV_2025 + EV_2024, EVENTS + EV_2024 + EV_2025 + NOTES)
+    assert result.coverage["constraint"].a == 6  # two keys, the foreign key, three copies
+
+
+# Django's CharField with choices, its conditional index, and a view over both.
+CHOICES = """
+CREATE DOMAIN shop_status AS varchar(10) CHECK (VALUE IN ({choices}));
+CREATE TABLE shop_order (id int, status varchar(10) NOT NULL DEFAULT 'new'::varchar
+    CONSTRAINT shop_order_status_check CHECK (status IN ({choices})), state shop_status);
+CREATE POLICY shop_order_open ON shop_order USING (status IN ({choices}));
+CREATE INDEX shop_order_open_idx ON shop_order (id) WHERE status IN ({choices});
+CREATE VIEW open_orders AS SELECT id FROM shop_order WHERE status IN ({choices});
+"""
+
+
+def test_database_against_its_own_dump_and_restore(
+    pg: LocalServer, dbs: Databases, tmp_path: Path
+) -> None:
+    # The restored copy stores the IN lists' casts elsewhere; they mean the same.
+    original = dbs.create(CHOICES.format(choices="'new', 'paid'"), "orig")
+    restored = dbs.create(label="restored")
+    dump_and_restore(pg, original, restored, tmp_path / "orig.dump")
+    result = compare(pg, original, restored)
     assert result.differences == [], render_text(result)

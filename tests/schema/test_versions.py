@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +31,18 @@ COMMENT ON TABLE app.orders IS 'orders';
 
 
 @pytest.fixture(scope="module")
-def older(pg: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def older(pg: LocalServer) -> Iterator[LocalServer]:
     bin_dir = older_bin_dir(pg.major_version())
     if bin_dir is None:
         pytest.skip("no older PostgreSQL server is installed (/usr/lib/postgresql/<N>/bin)")
-    with older_server(bin_dir, tmp_path_factory.mktemp("older")) as server:
-        yield server
+    # Not in pytest's temp folders: another pytest starting makes their root 0700 again,
+    # and the server's user could no longer reach its data.
+    root = Path(tempfile.mkdtemp(prefix="prodclone-older-"))
+    try:
+        with older_server(bin_dir, root) as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +89,25 @@ def test_version_mismatch_is_refused_unless_allowed(
     allowed = project.inv("db.schema-diff", "-a", new, "-b", old_url, "--allow-version-mismatch")
     assert allowed.returncode in (0, 1), allowed.stderr
     assert allowed.stdout.splitlines()[-1].startswith("schema-diff: "), allowed.stdout
+
+
+def test_schema_diff_of_two_urls_finds_the_packaged_tools_with_local_url_set(
+    project: Project, pg: LocalServer, dbs: Databases
+) -> None:
+    # Only PostgreSQL 15's pg_dump is installed on the system; the package ships 18's.
+    a, b = dbs.create(SCHEMA, "a"), dbs.create(SCHEMA, "b")
+    project.configure({"local": {"url": pg.base_url}})
+    done = project.inv("db.schema-diff", "-a", pg.url(a), "-b", pg.url(b))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("schema-diff: no differences"), done.stdout
+
+
+def test_compare_databases_with_default_options_finds_the_packaged_pg_dump(
+    pg: LocalServer, dbs: Databases
+) -> None:
+    a = dbs.create(SCHEMA, "a")
+    b = dbs.create(SCHEMA + "ALTER TABLE app.orders ALTER COLUMN note SET NOT NULL;", "b")
+    result = compare_databases(pg.url(a), pg.url(b), DiffOptions())
+    assert result.cross_checked
+    found = {(d.kind, d.name, d.attribute) for d in result.differences}
+    assert ("column", "app.orders.note", "not_null") in found, render_text(result)

@@ -113,7 +113,12 @@ def plugin_invocation(
 def plugin_version(path: str) -> tuple[int, ...]:
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=10,
+            check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ()
@@ -232,6 +237,7 @@ def ssm_tunnel(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",
             start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
         )
         output = _PluginOutput(process, local_port)

@@ -171,6 +171,7 @@ def _dump_production(plan: DemoPlan, server: LocalServer) -> Path:
             env={**os.environ, **server.libpq_env(PROD_DB)},
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
             umask=0o077,  # personal data: 0600 from the first byte
         )

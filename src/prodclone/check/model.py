@@ -11,6 +11,9 @@ from typing import Any, TextIO
 
 # The app's output during the smoke stage, kept in the report folder.
 APP_LOG = "app.log"
+# The migrate command's whole output (the terminal gets a summary), on the clone and fresh.
+MIGRATE_LOG = "migrate.log"
+FRESH_LOG = "fresh-migrate.log"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class StageResult:
     summary: str = ""
     details: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    # Shown under the stage's line as it ends: the first of what the report holds in full.
+    terminal: list[str] = field(default_factory=list)
 
     @property
     def tool_seconds(self) -> float:
@@ -112,7 +117,15 @@ class CheckRun:
             return f"INTERRUPTED during {self.interrupted_at}"
         if self.failed:
             return "FAILED at " + ", ".join(stage.key for stage in self.failed)
+        if self.stage("smoke").status is Status.SKIPPED:
+            # Not the same pass: the app never ran on the migrated clone.
+            return "PASSED (smoke skipped)"
         return "PASSED"
+
+    @property
+    def shown_checklist(self) -> list[str]:
+        """The manual UI checklist, once there is a migrated clone to click through."""
+        return self.checklist if self.stage("migrate").status is Status.PASSED else []
 
     @property
     def tool_seconds(self) -> float:

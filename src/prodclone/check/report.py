@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from prodclone.check.model import APP_LOG, CheckRun, StageResult, Status
+from prodclone.check.model import APP_LOG, FRESH_LOG, MIGRATE_LOG, CheckRun, StageResult, Status
 
 MAX_DETAIL_LINES = 200
 MAX_LOCK_ROWS = 30
@@ -55,8 +55,13 @@ def render_markdown(run: CheckRun) -> str:
         f"{_duration(run.seconds)} ({_duration(run.tool_seconds)} of it prodclone's own work, "
         "the rest the app's commands)",
     ]
-    if (run.report_dir / APP_LOG).exists():
-        lines.append(f"- the app's output during the smoke stage: [{APP_LOG}]({APP_LOG})")
+    for log, what in (
+        (MIGRATE_LOG, "the migrate command's output on the clone"),
+        (FRESH_LOG, "the migrate command's output on the fresh database"),
+        (APP_LOG, "the app's output during the smoke stage"),
+    ):
+        if (run.report_dir / log).exists():
+            lines.append(f"- {what}: [{log}]({log})")
     if run.interrupted_at:
         lines.append(
             f"- interrupted during **{run.interrupted_at}**: the clone was left as it was; "
@@ -85,9 +90,9 @@ def render_markdown(run: CheckRun) -> str:
         if stage.details and stage.key not in shown:
             lines += ["", f"## {stage.key}: {stage.title}", "", stage.summary]
             lines += _details(stage)
-    if run.checklist:
+    if run.shown_checklist:
         lines += ["", "## UI smoke checklist (manual)", ""]
-        lines += [f"- [ ] {item}" for item in run.checklist]
+        lines += [f"- [ ] {item}" for item in run.shown_checklist]
     return "\n".join(lines) + "\n"
 
 
@@ -142,7 +147,9 @@ def _lock_lines(stage: StageResult) -> list[str]:
 def _data_lines(stage: StageResult) -> list[str]:
     lines = ["| table | before | after | what happened |", "|---|---|---|---|"]
     for table in stage.figures["tables"]:
-        mark = "**LOST/CHANGED** " if table["problem"] else ""
+        mark = ""
+        if table["problem"]:
+            mark = "**GAINED** " if table.get("gained") else "**LOST/CHANGED** "
         lines.append(
             f"| {_cell(table['table'])} | {table['before']} | {table['after']} "
             f"| {mark}{_cell(table['note'])} |"
@@ -179,7 +186,7 @@ def render_json(run: CheckRun) -> str:
         "seconds": round(run.seconds, 3),
         "tool_seconds": round(run.tool_seconds, 3),
         "stages": [_stage_dict(stage) for stage in run.stages],
-        "ui_checklist": run.checklist,
+        "ui_checklist": run.shown_checklist,
     }
     return json.dumps(document, indent=2, default=str) + "\n"
 
@@ -237,7 +244,7 @@ def print_summary(run: CheckRun, console: Console) -> None:
             stage.summary,
         )
     console.print(table)
-    if run.checklist:
+    if run.shown_checklist:
         console.print("\nUI smoke checklist (manual, against the migrated clone):")
-        for item in run.checklist:
+        for item in run.shown_checklist:
             console.print(f"  [ ] {item}", markup=False)

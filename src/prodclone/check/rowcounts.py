@@ -17,6 +17,35 @@ from psycopg import sql
 # Estimates are compared with this much slack: ANALYZE samples, it does not count.
 ESTIMATE_TOLERANCE = 0.10
 
+# Where migration tools record what they applied: every migration adds rows to them.
+# Django, Rails, Alembic, Flyway, Liquibase, Knex, goose, Prisma, Entity Framework, yoyo,
+# and the older Flyway and Rails names.
+BOOKKEEPING_TABLES: frozenset[str] = frozenset(
+    {
+        "django_migrations",
+        "schema_migrations",
+        "ar_internal_metadata",
+        "alembic_version",
+        "flyway_schema_history",
+        "databasechangelog",
+        "databasechangeloglock",
+        "knex_migrations",
+        "knex_migrations_lock",
+        "goose_db_version",
+        "_prisma_migrations",
+        "__efmigrationshistory",
+        "_yoyo_migration",
+        "_yoyo_log",
+        "_yoyo_version",
+        "yoyo_lock",
+        "schema_version",
+    }
+)
+# Django fills these from the models after every `migrate` (its post_migrate signal):
+# a model added or renamed adds a content type and its permissions.
+DJANGO_REGISTRY_TABLES: frozenset[str] = frozenset({"django_content_type", "auth_permission"})
+KNOWN_GROWING = BOOKKEEPING_TABLES | DJANGO_REGISTRY_TABLES
+
 _TABLES = """
 SELECT c.oid, n.nspname, c.relname, c.reltuples, pg_relation_size(c.oid)
 FROM pg_class c
@@ -86,6 +115,10 @@ class TableChange:
     after: TableCount | None
     note: str
     problem: bool = False
+    # Rows the table gained (0 when it kept or lost rows); `bookkeeping` when it is a
+    # migration tool's own table, which is meant to grow.
+    gained: int = 0
+    bookkeeping: bool = False
 
     @property
     def name(self) -> str:
@@ -104,6 +137,10 @@ def _is_expected(expected: tuple[str, ...], *tables: TableCount | None) -> bool:
     return False
 
 
+def _is_bookkeeping(*tables: TableCount | None) -> bool:
+    return any(table is not None and table.name.lower() in KNOWN_GROWING for table in tables)
+
+
 def _same_rows(before: TableCount, after: TableCount) -> bool:
     if not (before.estimated or after.estimated):
         return before.rows == after.rows
@@ -111,44 +148,78 @@ def _same_rows(before: TableCount, after: TableCount) -> bool:
     return abs(before.rows - after.rows) / largest <= ESTIMATE_TOLERANCE
 
 
-def compare_counts(before: Counts, after: Counts, expected: tuple[str, ...]) -> list[TableChange]:
-    """Follow every baseline table by OID; flag lost, dropped or changed rows."""
+def compare_counts(
+    before: Counts,
+    after: Counts,
+    expected: tuple[str, ...],
+    fail_on_gained: bool = False,
+) -> list[TableChange]:
+    """Follow every baseline table by OID; flag lost or dropped rows.
+
+    Rows a table gained are reported apart (`TableChange.gained`) and are a problem
+    only with `fail_on_gained`, and never in a migration tool's bookkeeping table.
+    """
+    rule = _Rule(expected, fail_on_gained)
     changes: list[TableChange] = []
     by_name = {table.qualified: table for table in after.values()}
     recreated: set[int] = set()
     for oid, old in before.items():
         new = after.get(oid)
-        allowed = _is_expected(expected, old, new)
         if new is not None:
             renamed = f"renamed to {new.qualified}; " if new.qualified != old.qualified else ""
             if _same_rows(old, new):
                 changes.append(TableChange(old, new, f"{renamed}rows kept ({new.shown()})"))
             else:
                 note = f"{renamed}rows {old.shown()} -> {new.shown()}"
-                changes.append(_changed(old, new, note, allowed))
+                changes.append(rule.changed(old, new, note, new))
             continue
         twin = by_name.get(old.qualified)
         if twin is not None and twin.oid not in before:
             recreated.add(twin.oid)
-            allowed = allowed or _is_expected(expected, twin)
             note = f"dropped and recreated (OID {old.oid} -> {twin.oid}); rows "
             if _same_rows(old, twin):
                 changes.append(TableChange(old, twin, note + f"kept ({twin.shown()})"))
             else:
                 note += f"{old.shown()} -> {twin.shown()}"
-                changes.append(_changed(old, twin, note, allowed))
+                changes.append(rule.changed(old, twin, note, twin))
             continue
         if old.rows == 0:
             changes.append(TableChange(old, None, "dropped (it was empty)"))
         else:
-            changes.append(_changed(old, None, f"dropped with its {old.shown()} rows", allowed))
+            changes.append(rule.changed(old, None, f"dropped with its {old.shown()} rows", None))
     for oid, new in after.items():
         if oid not in before and oid not in recreated:
             changes.append(TableChange(None, new, f"new table ({new.shown()} rows)"))
     return changes
 
 
-def _changed(before: TableCount, after: TableCount | None, note: str, allowed: bool) -> TableChange:
-    if allowed:
-        return TableChange(before, after, note + " (expected: check.expected_data_changes)")
-    return TableChange(before, after, note, problem=True)
+@dataclass(frozen=True)
+class _Rule:
+    """What a change in a table's row count means: expected, bookkeeping, gained or lost."""
+
+    expected: tuple[str, ...]
+    fail_on_gained: bool
+
+    def changed(
+        self, before: TableCount, after: TableCount | None, note: str, counted: TableCount | None
+    ) -> TableChange:
+        """`counted` is the table the rows are now in (None: dropped)."""
+        gained = counted.rows - before.rows if counted is not None else -before.rows
+        bookkeeping = _is_bookkeeping(before, after)
+        if _is_expected(self.expected, before, after):
+            note += " (expected: check.expected_data_changes)"
+            return TableChange(before, after, note, gained=max(gained, 0), bookkeeping=bookkeeping)
+        if gained <= 0:
+            return TableChange(before, after, note, problem=True, bookkeeping=bookkeeping)
+        if bookkeeping:
+            return TableChange(
+                before,
+                after,
+                f"{note} (gained {gained}: migration bookkeeping)",
+                gained=gained,
+                bookkeeping=True,
+            )
+        if self.fail_on_gained:
+            note += f" (gained {gained}: check.fail_on_gained_rows)"
+            return TableChange(before, after, note, problem=True, gained=gained)
+        return TableChange(before, after, f"{note} (gained {gained})", gained=gained)

@@ -181,3 +181,5 @@ def _run_stage(
             markup=False,
             highlight=False,
         )
+        for line in stage.terminal:
+            console.print(f"  {line}" if line else "", markup=False, highlight=False)

@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING, Any
 from prodclone.check import rowcounts
 from prodclone.check.app import AppNotReady, running_app
 from prodclone.check.locks import sampling
-from prodclone.check.model import APP_LOG, CheckOptions, CheckRun, StageResult
+from prodclone.check.model import (
+    APP_LOG,
+    FRESH_LOG,
+    MIGRATE_LOG,
+    CheckOptions,
+    CheckRun,
+    StageResult,
+)
 from prodclone.check.patterns import scan
 from prodclone.check.references_gate import take_baseline as take_reference_baseline
-from prodclone.local.appcmd import CommandResult, run_command
+from prodclone.local.appcmd import CommandResult, Fold, run_command
+from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
 
@@ -39,8 +47,14 @@ class StageContext:
     def env(self, dbname: str | None = None) -> dict[str, str]:
         return app_env(self.server, dbname or self.clone, self.settings.local.db_env)
 
-    def command(self, command: str, label: str, limited: bool = True) -> CommandResult:
-        """Run an app command on the clone; `limited` ones stop at check.command_timeout."""
+    def command(
+        self, command: str, label: str, limited: bool = True, log: str = ""
+    ) -> CommandResult:
+        """Run an app command on the clone; `limited` ones stop at check.command_timeout.
+
+        With `log`, the output is folded in the terminal and kept whole in that file of
+        the report folder.
+        """
         return run_command(
             command,
             self.env(),
@@ -48,7 +62,11 @@ class StageContext:
             timeout=self.settings.check.command_timeout if limited else None,
             echo=self.options.echo,
             cwd=str(self.settings.project_dir),
+            fold=self.fold(log) if log else None,
         )
+
+    def fold(self, log: str) -> Fold:
+        return Fold(self.run.report_dir / log)
 
 
 def _command_failure(result: CommandResult, what: str) -> list[str]:
@@ -115,10 +133,14 @@ def migrate(context: StageContext, stage: StageResult) -> None:
 
     command = require_migrate(context.settings)
     check = context.settings.check
+    with context.server.connect(context.clone) as conn:
+        schema_before = catalog_fingerprint(conn)
     with sampling(
         context.server.url(context.clone), check.lock_sample_seconds, check.slow_statement_seconds
     ) as sampler:
-        result = context.command(command, "migrate", limited=False)
+        result = context.command(command, "migrate", limited=False, log=MIGRATE_LOG)
+    with context.server.connect(context.clone) as conn:
+        unchanged = catalog_fingerprint(conn) == schema_before
     report = sampler.report
     stage.figures = {
         "command_seconds": round(result.seconds, 3),
@@ -128,6 +150,9 @@ def migrate(context: StageContext, stage: StageResult) -> None:
         "locks": [hold.as_dict() for hold in report.holds],
         "slow_statements": [statement.as_dict() for statement in report.slow],
         "sampler_error": report.error,
+        "schema_unchanged": unchanged,
+        "output_lines": len(result.output.splitlines()),
+        "log": MIGRATE_LOG,
     }
     longest = report.longest()
     locks = (
@@ -136,37 +161,60 @@ def migrate(context: StageContext, stage: StageResult) -> None:
         else "no blocking lock seen"
     )
     slow = f"; {len(report.slow)} statement(s) over {check.slow_statement_seconds:g}s"
+    # Nothing pending, or a command that migrated another database: the fresh stage tells.
+    same = "; the clone's schema did not change" if unchanged else ""
     _record_command(
         stage,
         result,
         "the migrate command",
-        f"migrated in {result.seconds:.2f}s; {locks}{slow if report.slow else ''}",
+        f"migrated in {result.seconds:.2f}s; {locks}{slow if report.slow else ''}{same}",
     )
 
 
 def data(context: StageContext, stage: StageResult) -> None:
     before = context.baseline
+    check = context.settings.check
     estimated = [oid for oid, table in before.items() if table.estimated]
     with context.server.connect(context.clone) as conn:
-        after = rowcounts.count_rows(
-            conn, context.settings.check.exact_count_max_bytes, estimate_oids=estimated
-        )
-    changes = rowcounts.compare_counts(before, after, context.settings.check.expected_data_changes)
+        after = rowcounts.count_rows(conn, check.exact_count_max_bytes, estimate_oids=estimated)
+    changes = rowcounts.compare_counts(
+        before, after, check.expected_data_changes, fail_on_gained=check.fail_on_gained_rows
+    )
     stage.figures = {"tables": [_change_dict(change) for change in changes]}
+    gained = [change for change in changes if change.gained and not change.bookkeeping]
+    grown = [change for change in changes if change.gained and change.bookkeeping]
+    gained_line = (
+        f"{len(gained)} table(s) gained rows: "
+        + ", ".join(f"{change.name} (+{change.gained})" for change in gained[:5])
+        + (f" and {len(gained) - 5} more" if len(gained) > 5 else "")
+        if gained
+        else ""
+    )
     problems = [change for change in changes if change.problem]
     if problems:
+        lost = [change for change in problems if not change.gained]
+        what = "lost or changed rows" if lost else "gained rows (check.fail_on_gained_rows)"
         stage.fail(
-            f"{len(problems)} table(s) lost or changed rows: "
+            f"{len(problems)} table(s) {what}: "
             + "; ".join(f"{change.name} {change.note}" for change in problems[:5]),
             *(f"{change.name}: {change.note}" for change in problems),
+            *([gained_line] if gained_line and lost else []),
             "If the migration means to change these, list them in "
             "prodclone.check.expected_data_changes.",
         )
         return
     renamed = sum("renamed to" in change.note for change in changes)
-    stage.passed(
-        f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost or changed"
-    )
+    parts = [f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost"]
+    if gained_line:
+        parts.append(gained_line)
+    if grown:
+        parts.append(
+            f"{len(grown)} migration bookkeeping table(s) grew: "
+            + ", ".join(change.name for change in grown)
+        )
+    if gained:
+        stage.details.extend(f"{change.name}: {change.note}" for change in gained)
+    stage.passed("; ".join(parts))
 
 
 def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
@@ -179,23 +227,52 @@ def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
         "after": change.after.shown() if change.after else "",
         "note": change.note,
         "problem": change.problem,
+        "gained": change.gained,
+        "bookkeeping": change.bookkeeping,
     }
 
 
 def fresh(context: StageContext, stage: StageResult) -> None:
-    from prodclone.local.fresh import build_fresh
+    from prodclone.local.fresh import MigratedElsewhere, build_fresh, fresh_inputs, reusable_fresh
 
-    result = build_fresh(context.settings, context.server)
+    settings = context.settings
+    name = settings.local.fresh_db
+    inputs = fresh_inputs(settings)
+    stage.figures = {"inputs": inputs.digest, "input_files": inputs.files, "reused": False}
+    # A migrate command that changed nothing in the clone may be writing elsewhere now
+    # (settings are not among the inputs): only a new build can tell.
+    clone_same = bool(context.run.stage("migrate").figures.get("schema_unchanged"))
+    if not clone_same and reusable_fresh(context.server, name, inputs):
+        stage.figures["reused"] = True
+        stage.passed(
+            f"{name} reused: commands.fresh_inputs ({inputs.files} files) and the migrate "
+            "command are unchanged since it was built"
+        )
+        return
+    why = ""
+    if inputs.unmatched:
+        why = f" (rebuilt: commands.fresh_inputs {', '.join(inputs.unmatched)} matched no file)"
+    elif inputs.reusable and clone_same:
+        why = " (rebuilt: the migrate command changed nothing in the clone)"
+    try:
+        result = build_fresh(
+            settings, context.server, echo=context.options.echo, fold=context.fold(FRESH_LOG)
+        )
+    except MigratedElsewhere as exc:
+        also = ["The migrate command changed nothing in the clone either."] if clone_same else []
+        stage.fail(str(exc), *also)
+        return
     _record_command(
         stage,
         result,
         "the migrate command on the fresh database",
-        f"{context.settings.local.fresh_db} built by all migrations",
+        f"{name} built by all migrations{why}",
     )
 
 
 def schema(context: StageContext, stage: StageResult) -> None:
-    from prodclone.schema import DiffOptions, compare_databases, render_text
+    from prodclone.check.schemagate import gate_text
+    from prodclone.schema import DiffOptions, compare_databases
 
     settings = context.settings
     options = DiffOptions(
@@ -209,24 +286,16 @@ def schema(context: StageContext, stage: StageResult) -> None:
         options,
         labels=(context.clone, settings.local.fresh_db),
     )
-    stage.figures = {
-        "differences": len(result.differences),
-        "hidden": result.hidden_count,
-        "by_kind": result.counts_by_kind(),
-    }
+    text = gate_text(
+        result, context.clone, settings.local.fresh_db, context.run.report_dir / "report.md"
+    )
+    stage.figures = text.figures
+    stage.terminal = text.terminal
     if result.differences:
-        stage.fail(
-            f"{result.summary()}: production's schema is not what the migrations produce",
-            *render_text(result).splitlines(),
-            "",
-            f"a is the migrated clone (production's state), b is {settings.local.fresh_db} (what "
-            "the migrations produce). An object only in a under an old name was left as",
-            "production had it: a migration step that looked for another name (IF EXISTS, a DO "
-            "block, a catalog lookup) skipped it. Prod drifted (hotfixes, edited migrations,",
-            "names from older PostgreSQL); rename by what an object is, not by its expected name.",
-        )
+        stage.fail(text.summary, *text.details)
     else:
-        stage.passed(result.summary())
+        stage.details.extend(text.details)
+        stage.passed(text.summary)
 
 
 @dataclass

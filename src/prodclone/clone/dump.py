@@ -124,7 +124,7 @@ def dump_database(
         report.step(
             f"pg_dump {plan.database} ({total / 1024**2:.0f} MiB in the database) -> {target.name}"
         )
-        with tempfile.TemporaryFile("w+") as errors:
+        with tempfile.TemporaryFile("w+", errors="replace") as errors:
             process = subprocess.Popen(
                 _pg_dump_args(plan, target, jobs),
                 env=_pg_dump_env(end, user, plan.database, passfile),

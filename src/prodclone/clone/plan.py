@@ -151,6 +151,7 @@ def _check_compression(pg_dump: ClientTool, compression: str) -> None:
         ],
         capture_output=True,
         text=True,
+        errors="replace",
         timeout=30,
         check=False,
     )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,77 @@ class CommandResult:
 
     def tail(self, lines: int = 10) -> str:
         return "\n".join(self.output.rstrip().splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Echo only the first `head` and last `tail` lines of an output; all of it goes to `log`.
+
+    A Django `migrate` prints a line per migration, hundreds per run: the terminal
+    gets a summary, the report folder the whole output (0600, it may quote data).
+    """
+
+    log: Path
+    head: int = 5
+    tail: int = 5
+
+
+def open_private(path: Path) -> TextIO:
+    """`path` opened for writing as a 0600 file (made anew if it was there)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileNotFoundError):
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return open(descriptor, "w", encoding="utf-8", errors="replace")
+
+
+class _Echo:
+    """Writes a command's lines to the terminal as `[label] ...`, folded when asked."""
+
+    def __init__(self, label: str, echo: TextIO | None, fold: Fold | None) -> None:
+        self.label = label
+        self.echo = echo
+        self.fold = fold
+        self.count = 0
+        self.held: deque[str] = deque(maxlen=fold.tail if fold else None)
+        self.log = open_private(fold.log) if fold else None
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def line(self, line: str) -> None:
+        with self._lock:
+            if self.closed:  # a child that outlived the command still writing to the pipe
+                return
+            self.count += 1
+            if self.log is not None:
+                self.log.write(line)
+                self.log.flush()
+            if self.fold is None or self.count <= self.fold.head:
+                self._write(line)
+            else:
+                self.held.append(line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self.log is not None:
+                self.log.close()
+        if self.fold is None:
+            return
+        hidden = self.count - self.fold.head - len(self.held)
+        if hidden > 0:
+            self._write(f"... ({hidden} lines not shown)\n")
+        for line in self.held:
+            self._write(line)
+        if hidden > 0:
+            self._write(f"{self.count} lines, whole output in {self.fold.log}\n")
+
+    def _write(self, line: str) -> None:
+        if self.echo is not None:
+            self.echo.write(f"  [{self.label}] {line}")
+            self.echo.flush()
 
 
 def start_shell(command: str, env: dict[str, str], cwd: str | Path | None) -> subprocess.Popen[str]:
@@ -70,21 +142,29 @@ def run_command(
     timeout: float | None = None,
     echo: TextIO | None = sys.stdout,
     cwd: str | None = None,
+    fold: Fold | None = None,
 ) -> CommandResult:
-    """Run `command` in a shell, echo each line as `[label] ...`, keep the whole output."""
+    """Run `command` in a shell, echo each line as `[label] ...`, keep the whole output.
+
+    With `fold`, the terminal gets the first and last lines and the whole output is
+    written to `fold.log` as it comes (so an interrupted run keeps it too).
+    """
     if not command.strip():
         raise ProdcloneError(f"no {label} command is configured")
+    writer = _Echo(label, echo, fold)
     started = time.monotonic()
-    process = start_shell(command, env, cwd)
+    try:
+        process = start_shell(command, env, cwd)
+    except BaseException:
+        writer.close()
+        raise
     lines: list[str] = []
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if echo is not None:
-                echo.write(f"  [{label}] {line}")
-                echo.flush()
+            writer.line(line)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -96,8 +176,11 @@ def run_command(
         stop_group(process)
     except BaseException:
         stop_group(process)
+        reader.join(timeout=5)
+        writer.close()
         raise
     reader.join(timeout=5)
+    writer.close()
     return CommandResult(
         command=command,
         returncode=process.returncode,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -13,7 +13,22 @@ from psycopg.conninfo import conninfo_to_dict
 def url_for(base: str, dbname: str) -> str:
     """`base` (a postgresql:// URL) pointed at `dbname`, everything else kept."""
     parts = urlsplit(base)
-    return parts._replace(path="/" + quote(dbname, safe="")).geturl()
+    return _unsplit(parts._replace(path="/" + quote(dbname, safe="")))
+
+
+def _unsplit(parts: SplitResult) -> str:
+    """`geturl()`, keeping the `//` of a URL with no host (`postgresql:///db?host=/socket`).
+
+    urllib drops it for schemes it does not know, and libpq then rejects the URL.
+    """
+    url = parts.geturl()
+    if (
+        not parts.netloc
+        and url.startswith(f"{parts.scheme}:")
+        and not url.startswith(f"{parts.scheme}://")
+    ):
+        url = f"{parts.scheme}://{url.removeprefix(parts.scheme + ':')}"
+    return url
 
 
 def socket_url(socket_dir: str, port: int, user: str, dbname: str) -> str:
@@ -36,7 +51,7 @@ def mask(url: str) -> str:
     if any(key == "password" for key, _ in query):
         masked = [(key, "***" if key == "password" else value) for key, value in query]
         parts = parts._replace(query=urlencode(masked, safe="/*"))
-    return parts.geturl()
+    return _unsplit(parts)
 
 
 def hosts(url: str, environ: Mapping[str, str] | None = None) -> list[str]:

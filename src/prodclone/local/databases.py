@@ -72,7 +72,8 @@ def require_ours_or_absent(conn: psycopg.Connection, name: str) -> DatabaseInfo 
     if info is not None and not info.ours:
         raise ProdcloneError(
             f"database {name!r} exists but was not made by prodclone; refusing to touch it "
-            "(choose another name in prodclone.local, or drop it yourself)"
+            "(name another in prodclone.local.clone_db or prodclone.local.fresh_db, "
+            "or drop it yourself)"
         )
     return info
 

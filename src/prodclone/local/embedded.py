@@ -145,7 +145,7 @@ class EmbeddedServer:
         user = self._service_user() if self.pgdata.exists() else None
         # Files, not pipes: the server that `pg_ctl start` leaves behind would
         # inherit a pipe and keep this call waiting for its end.
-        with tempfile.TemporaryFile("w+") as out:
+        with tempfile.TemporaryFile("w+", errors="replace") as out:
             result = subprocess.run(
                 args,
                 user=user,
@@ -153,6 +153,7 @@ class EmbeddedServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 text=True,
+                errors="replace",
                 timeout=timeout,
                 cwd=self.data_dir,
                 check=False,

@@ -1,13 +1,30 @@
-"""db.fresh: a database built from nothing by all of the app's migrations."""
+"""db.fresh: a database built from nothing by all of the app's migrations.
+
+A build that succeeded is marked with what it was built from (a hash of the migrate
+command and of the files `commands.fresh_inputs` names) and with the fingerprint of
+the schema it left. refactor-check reuses such a database when both still match,
+and builds it again otherwise.
+"""
 
 from __future__ import annotations
 
-from prodclone.errors import SettingsError
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.local import databases
-from prodclone.local.appcmd import CommandResult, run_command
+from prodclone.local.appcmd import CommandResult, Fold, run_command
+from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.lock import local_lock
+from prodclone.local.roundtrip import round_trip
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
+
+# Where the docs say how an app command is pointed at a database.
+DB_ENV_DOCS = 'docs/configuration.md, "How app commands find their database"'
 
 
 def require_migrate(settings: Settings) -> str:
@@ -20,16 +37,115 @@ def require_migrate(settings: Settings) -> str:
     return settings.commands.migrate
 
 
-def build_fresh(settings: Settings, server: LocalServer, name: str | None = None) -> CommandResult:
+class MigratedElsewhere(ProdcloneError):
+    """The migrate command succeeded but did not touch the database it was given."""
+
+
+def migrated_elsewhere(dbname: str) -> MigratedElsewhere:
+    return MigratedElsewhere(
+        f"the migrate command exited 0 but left {dbname} empty: it migrated some other "
+        "database. Make the app take its database from DATABASE_URL, or map its own "
+        f"variables in prodclone.local.db_env (see {DB_ENV_DOCS})"
+    )
+
+
+@dataclass(frozen=True)
+class FreshInputs:
+    """What a fresh build is made from; `digest` is empty when it cannot be told."""
+
+    digest: str
+    files: int
+    # Patterns that matched no file: a typo would otherwise freeze the build forever.
+    unmatched: tuple[str, ...] = ()
+
+    @property
+    def reusable(self) -> bool:
+        return bool(self.digest) and not self.unmatched
+
+
+def fresh_inputs(settings: Settings) -> FreshInputs:
+    """Hash the migrate command and the content of every file `commands.fresh_inputs` names."""
+    patterns = settings.commands.fresh_inputs
+    if not patterns:
+        return FreshInputs("", 0)
+    project = settings.project_dir
+    found: set[Path] = set()
+    unmatched = []
+    for pattern in patterns:
+        matched = {path for path in project.glob(pattern) if path.is_file()}
+        if not matched:
+            unmatched.append(pattern)
+        found |= matched
+    digest = hashlib.sha256()
+    for part in (settings.commands.migrate, *sorted(settings.local.db_env.items())):
+        digest.update(repr(part).encode() + b"\0")
+    for path in sorted(found):
+        digest.update(path.relative_to(project).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return FreshInputs(digest.hexdigest()[:32], len(found), tuple(unmatched))
+
+
+def _mark_text(inputs: FreshInputs, catalog: str) -> str:
+    return f"fresh inputs={inputs.digest or '-'} catalog={catalog}"
+
+
+def _marked(comment: str, key: str) -> str:
+    for word in comment.split():
+        if word.startswith(f"{key}="):
+            return word[len(key) + 1 :]
+    return ""
+
+
+def reusable_fresh(server: LocalServer, dbname: str, inputs: FreshInputs) -> bool:
+    """True when `dbname` is ours, was built whole from `inputs`, and is unchanged since."""
+    if not inputs.reusable:
+        return False
+    with server.connect() as conn:
+        info = databases.find(conn, dbname)
+    if info is None or not info.ours or info.role != "fresh":
+        return False
+    if _marked(info.comment, "inputs") != inputs.digest:
+        return False
+    with server.connect(dbname) as conn:
+        fingerprint = catalog_fingerprint(conn)
+    return not fingerprint.empty and _marked(info.comment, "catalog") == fingerprint.short
+
+
+def build_fresh(
+    settings: Settings,
+    server: LocalServer,
+    name: str | None = None,
+    *,
+    echo: TextIO | None = sys.stdout,
+    fold: Fold | None = None,
+) -> CommandResult:
     """Drop and recreate the fresh database, then run the migrate command against it.
 
     Returns the command's result (check `.ok`); the database is left as the
-    command left it, for a look at what went wrong.
+    command left it, for a look at what went wrong. A command that succeeded but
+    left the database empty raises MigratedElsewhere. A database the command
+    built whole is sent through pg_dump and pg_restore, the route the clone took,
+    and then marked with its inputs, for `reusable_fresh`.
     """
     command = require_migrate(settings)
     dbname = name or settings.local.fresh_db
+    inputs = fresh_inputs(settings)
     with local_lock(server, "db.fresh"), server.connect() as conn:
         databases.drop(conn, dbname)
         databases.create(conn, dbname, "fresh")
     env = app_env(server, dbname, settings.local.db_env)
-    return run_command(command, env, label="migrate", cwd=str(settings.project_dir))
+    result = run_command(
+        command, env, label="migrate", cwd=str(settings.project_dir), echo=echo, fold=fold
+    )
+    if not result.ok:
+        return result
+    with server.connect(dbname) as conn:
+        if catalog_fingerprint(conn).empty:
+            raise migrated_elsewhere(dbname)
+    round_trip(server, dbname, "fresh", settings.local.restore_jobs)
+    # Taken after the round trip: some expressions come back from it in another form.
+    with server.connect(dbname) as conn:
+        fingerprint = catalog_fingerprint(conn)
+    with server.connect() as conn:
+        databases.mark(conn, dbname, _mark_text(inputs, fingerprint.short))
+    return result

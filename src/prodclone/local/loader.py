@@ -25,11 +25,12 @@ from prodclone.local.copies import (
     start_background,
     swap_into_place,
 )
+from prodclone.local.dumpfit import check_extensions, choose_pg_restore
 from prodclone.local.lock import local_lock
 from prodclone.local.restore import restore_dump
 from prodclone.local.roles import create_missing_roles, roles_in_dump
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool, find_tool
+from prodclone.local.tools import ClientTool
 from prodclone.settings import Settings
 
 
@@ -86,8 +87,9 @@ def load_clone(
     started = time.monotonic()
     path = (dump or dumps.newest_dump(settings.dump_dir)).resolve()
     major = server.major_version()
-    pg_restore = find_tool("pg_restore", major, server.extra_bin_dirs)
-    info = dumps.check_dump(path, pg_restore)
+    pg_restore, info = choose_pg_restore(server, major, path)
+    with server.connect() as conn:
+        check_extensions(conn, info, server)
     digest = dumps.checksum(path, settings.local.data_dir / "checksums.json")
     names = CloneNames(settings.local.clone_db, digest)
     clone_mark = f"clone sha256={digest} dump={path.name} loaded={_now()}"
@@ -141,6 +143,7 @@ def _restore_template(
     created = create_missing_roles(conn, roles_in_dump(path, pg_restore))
     if created:
         print(f"created NOLOGIN roles the dump references: {', '.join(created)}")
+    print(f"restoring with pg_restore {pg_restore.major}.{pg_restore.minor} ({pg_restore.path})")
     databases.drop(conn, names.restoring)
     databases.create(conn, names.restoring, "staging restore")
     try:

@@ -53,7 +53,13 @@ def restore_dump(
     with progress:
         bar = progress.add_task("restore", total=max(items, 1), name=dump.name)
         process = subprocess.Popen(
-            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            args,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            # Object names come in the dump's own encoding (LATIN1, say): never fail on them.
+            errors="backslashreplace",
         )
         assert process.stderr is not None
         try:

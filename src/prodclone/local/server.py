@@ -18,11 +18,16 @@ from prodclone.settings import LocalSettings
 
 @dataclass(frozen=True)
 class LocalServer:
-    """How to reach the local server; `base_url` names its maintenance database."""
+    """How to reach the local server; `base_url` names its maintenance database.
+
+    `bin_dir` is the folder of client tools the user named (`prodclone.local.bin_dir`);
+    `extra_bin_dirs` are searched first for tools and put first on an app command's PATH.
+    """
 
     base_url: str
     embedded: bool
     extra_bin_dirs: tuple[Path, ...] = ()
+    bin_dir: Path | None = None
 
     def url(self, dbname: str) -> str:
         return conninfo.url_for(self.base_url, dbname)
@@ -37,8 +42,10 @@ class LocalServer:
         except psycopg.OperationalError as exc:
             # The first line names the failure; libpq's hint ("Is the server running...") follows.
             reason = (str(exc).strip().splitlines() or ["no answer"])[0]
+            # An external server is the user's setting: say which key to fix.
+            key = "" if self.embedded else " (prodclone.local.url, INVOKE_PRODCLONE_LOCAL_URL)"
             raise ProdcloneError(
-                f"cannot connect to the local server {conninfo.mask(url)}: {reason}"
+                f"cannot connect to the local server {conninfo.mask(url)}{key}: {reason}"
             ) from None
 
     def major_version(self) -> int:
@@ -78,13 +85,25 @@ def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
         base = local.url
         if not urlsplit(base).path.strip("/"):
             base = conninfo.url_for(base, "postgres")
-        # The embedded package's client tools (PostgreSQL 18) fit any older server too.
-        return LocalServer(base_url=base, embedded=False, extra_bin_dirs=(bin_dir(),))
+        return LocalServer(
+            base_url=base, embedded=False, extra_bin_dirs=_tool_dirs(local), bin_dir=local.bin_dir
+        )
     server = EmbeddedServer(local.data_dir)
     status = server.ensure_running() if start else server.status()
     if not status.running:
         raise ProdcloneError("the embedded server is not running; any db task starts it")
-    return LocalServer(base_url=status.url("postgres"), embedded=True, extra_bin_dirs=(bin_dir(),))
+    return LocalServer(
+        base_url=status.url("postgres"),
+        embedded=True,
+        extra_bin_dirs=_tool_dirs(local),
+        bin_dir=local.bin_dir,
+    )
+
+
+def _tool_dirs(local: LocalSettings) -> tuple[Path, ...]:
+    """The user's folder of client tools first, then the packaged ones."""
+    named = (local.bin_dir,) if local.bin_dir is not None else ()
+    return (*named, bin_dir())
 
 
 def app_env(server: LocalServer, dbname: str, db_env: dict[str, str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ print(render_text(result)); sys.exit(result.exit_code)
 from prodclone.schema.compare import compare_databases
 from prodclone.schema.errors import SchemaDiffError
 from prodclone.schema.model import Difference
-from prodclone.schema.render import JSON_FORMAT_VERSION, render_json, render_text
+from prodclone.schema.render import JSON_FORMAT_VERSION, render_hidden, render_json, render_text
 from prodclone.schema.result import DiffOptions, DiffResult
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Difference",
     "SchemaDiffError",
     "compare_databases",
+    "render_hidden",
     "render_json",
     "render_text",
 ]

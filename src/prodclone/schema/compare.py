@@ -15,7 +15,7 @@ from prodclone.local.conninfo import mask
 from prodclone.local.tools import ClientTool, find_tool
 from prodclone.schema.catalog import read_catalog
 from prodclone.schema.crosscheck import dump_differences
-from prodclone.schema.diff import compare_catalogs
+from prodclone.schema.diff import compare_and_fold
 from prodclone.schema.dumptext import dump_schema, normalized_entries
 from prodclone.schema.errors import SchemaDiffError
 from prodclone.schema.ignore import apply_rules, parse_rules
@@ -68,11 +68,13 @@ def compare_databases(
         catalog_a, catalog_b = (future.result() for future in catalogs)
         dump_texts = [future.result() for future in dumps]
     kinds = [kind.name for kind in ALL_KINDS]
-    differences = apply_rules(compare_catalogs(catalog_a, catalog_b, kinds), rules, options.owners)
+    shown, folded = compare_and_fold(catalog_a, catalog_b, kinds)
+    differences = apply_rules(shown, rules, options.owners)
     # Identical dumps need no reading: the usual case when the gate passes.
     if dump_texts and dump_texts[0] != dump_texts[1]:
         entries = [normalized_entries(text) for text in dump_texts]
-        from_dump = dump_differences(entries[0], entries[1], differences)
+        # What was folded into a missing table explains its dump entries too (INDEX ATTACH).
+        from_dump = dump_differences(entries[0], entries[1], differences + folded)
         differences += apply_rules(from_dump, rules, options.owners)
     ordered = sorted(differences, key=_report_order)
     return DiffResult(

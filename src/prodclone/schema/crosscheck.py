@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterable
 
 from prodclone.schema.dumptext import DumpEntry, EntryKey
+from prodclone.schema.expressions import same_sql
 from prodclone.schema.ignore import DUMP_KIND
 from prodclone.schema.kinds.fallback import OTHER_OBJECTS
-from prodclone.schema.model import Change, Difference
+from prodclone.schema.model import Change, Difference, plain_name
 
 _TOKEN = re.compile(r"[ .(),]+")
 _SEPARATOR = re.compile(r"[.(]")
@@ -24,14 +25,20 @@ def dump_differences(
     `known` includes hidden differences: what an ignore rule hides in the
     catalog it also hides in the text.
     """
+    # pg_dump's headers name objects without quotes.
     names = _name_prefixes(
-        d.name.rsplit(" (", 1)[0] if d.kind == OTHER_OBJECTS.name else d.name for d in known
+        plain_name(d.name.rsplit(" (", 1)[0] if d.kind == OTHER_OBJECTS.name else d.name)
+        for d in known
     )
     has_default_privileges = any(d.kind == "default privileges" for d in known)
     found: list[Difference] = []
     for key in sorted(a.keys() | b.keys()):
         left, right = a.get(key), b.get(key)
-        if left is not None and right is not None and left.text == right.text:
+        if (
+            left is not None
+            and right is not None
+            and (left.text == right.text or same_sql(left.text, right.text))
+        ):
             continue
         entry = left or right
         assert entry is not None

@@ -37,6 +37,9 @@ _DROPPED_PREFIXES = (
     "-- PostgreSQL database dump",
 )
 
+# Entry types whose lines are GRANT and REVOKE statements, one per line.
+_GRANTS = ("ACL", "DEFAULT ACL")
+
 EntryKey = tuple[str, str, str]
 
 
@@ -67,6 +70,8 @@ def dump_schema(tool: ClientTool, url: str, owners: bool) -> str:
         str(tool.path),
         "--schema-only",
         "--no-password",
+        # Both sides in one encoding, whatever each database's (a LATIN1 production, say).
+        "--encoding=UTF8",
         "--dbname",
         make_conninfo("", **params),
     ]
@@ -79,7 +84,7 @@ def dump_schema(tool: ClientTool, url: str, owners: bool) -> str:
         lines = done.stderr.decode(errors="replace").strip().splitlines()
         reason = lines[-1] if lines else f"exit status {done.returncode}"
         raise SchemaDiffError(f"pg_dump -s of {mask(url)} failed: {reason}")
-    return done.stdout.decode()
+    return done.stdout.decode(errors="replace")
 
 
 def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
@@ -89,7 +94,10 @@ def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
     lines: list[str] = []
 
     def flush() -> None:
-        text = "\n".join(lines).strip()
+        # The order of GRANT lines is the order the grants were issued in: the same
+        # privileges granted in another order are the same privileges.
+        kept = sorted(filter(str.strip, lines), key=_revokes_first) if key[0] in _GRANTS else lines
+        text = "\n".join(kept).strip()
         if text or key[0] != "PRELUDE":
             previous = entries.get(key)
             joined = f"{previous.text}\n{text}" if previous else text
@@ -107,3 +115,9 @@ def normalized_entries(dump: str) -> dict[EntryKey, DumpEntry]:
             lines.append(line)
     flush()
     return entries
+
+
+def _revokes_first(line: str) -> tuple[bool, str]:
+    """REVOKEs (of the defaults) before GRANTs, as pg_dump prints them; each sorted, since
+    pg_dump keeps the order they were issued in."""
+    return (not line.startswith("REVOKE "), line)

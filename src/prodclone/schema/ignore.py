@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from prodclone.schema.errors import SchemaDiffError
 from prodclone.schema.kinds import KINDS_BY_NAME
-from prodclone.schema.model import Difference, Value
+from prodclone.schema.model import Difference, Value, plain_name
 
 DUMP_KIND = "pg_dump"
 ROLE = "role"
@@ -41,7 +41,11 @@ class IgnoreRule:
             return _role_hides(self.pattern, difference)
         if self.kind not in ("*", difference.kind):
             return False
-        if not fnmatch.fnmatchcase(difference.name, self.pattern):
+        # The name as printed (quoted where needed), or as written without quotes.
+        if not any(
+            fnmatch.fnmatchcase(name, self.pattern)
+            for name in (difference.name, plain_name(difference.name))
+        ):
             return False
         return self.attribute is None or fnmatch.fnmatchcase(
             difference.attribute or "", self.attribute

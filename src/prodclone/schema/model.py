@@ -11,6 +11,15 @@ Value = str | int | float | bool | list[str] | None
 Change = Literal["only in a", "only in b", "changed"]
 
 
+def plain_name(name: str) -> str:
+    """A quoted identity without its quotes (`public."Order"` -> `public.Order`).
+
+    For matching where names come unquoted (pg_dump's entry headers, ignore
+    patterns written by hand); never a key, since it may collide.
+    """
+    return name.replace('""', "\0").replace('"', "").replace("\0", '"')
+
+
 class SchemaObject(NamedTuple):
     """One object: its attribute values in the order of `fields` (shared by its kind).
 
@@ -58,6 +67,11 @@ class Difference:
     b: Value = None
     note: str | None = None
     hidden_by: str | None = None
+    # For an object on one side only: the table (say) it belongs to, and what it is
+    # apart from its name (an index's definition after its name, say), so that a
+    # reader can tell a missed rename from drift. Not part of the JSON output.
+    parent: str | None = None
+    signature: str | None = None
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.kind, self.name, self.change, self.attribute or "")

@@ -26,7 +26,7 @@ def render_text(result: DiffResult) -> str:
     for kind, group in groupby(result.differences, key=lambda d: d.kind):
         members = list(group)
         lines.append("")
-        lines.append(f"{kind} ({len(members)})")
+        lines.append(f"{kind} ({len({d.name for d in members})})")
         for name, changes in groupby(members, key=lambda d: d.name):
             lines.extend(_object_lines(name, list(changes)))
     if result.not_modelled:
@@ -43,6 +43,28 @@ def render_text(result: DiffResult) -> str:
         lines.append("")
     lines.append(result.summary())
     return "\n".join(lines) + "\n"
+
+
+def render_hidden(result: DiffResult, per_rule: int | None = None) -> list[str]:
+    """What the ignore rules hid, rule by rule: `per_rule` objects each, then a count."""
+    lines: list[str] = []
+    for rule, group in groupby(sorted(result.hidden, key=_by_rule), key=lambda d: d.hidden_by):
+        members = list(group)
+        lines.append(f"hidden by {rule} ({len(members)}):")
+        shown = members if per_rule is None else members[:per_rule]
+        lines.extend(f"  {_hidden_line(d)}" for d in shown)
+        if len(shown) < len(members):
+            lines.append(f"  ... and {len(members) - len(shown)} more")
+    return lines
+
+
+def _by_rule(difference: Difference) -> tuple[str, tuple[str, str, str, str]]:
+    return (difference.hidden_by or "", difference.sort_key())
+
+
+def _hidden_line(difference: Difference) -> str:
+    what = difference.attribute if difference.change == "changed" else difference.change
+    return f"{difference.kind} {difference.name}: {what}"
 
 
 def _object_lines(name: str, changes: list[Difference]) -> list[str]:
@@ -120,6 +142,8 @@ def render_json(result: DiffResult) -> str:
             "text": result.summary(),
             "differences": len(result.differences),
             "by_kind": result.counts_by_kind(),
+            "objects": len(result.differing_objects()),
+            "objects_by_kind": result.objects_by_kind(),
             "hidden": result.hidden_count,
             "hidden_by_rule": result.hidden_by_rule(),
             "objects_compared": result.objects_compared(),

@@ -15,7 +15,7 @@ class DiffOptions:
 
     `ignore` holds rule texts (`kind:pattern[:attribute]`, `role:pattern`, `rds`);
     owners are compared only when `owners` is true; `extra_bin_dirs` are searched
-    first for pg_dump (the embedded server's binaries, say).
+    first for pg_dump (the packaged PostgreSQL binaries are always searched too).
     """
 
     ignore: tuple[str, ...] = ()
@@ -56,7 +56,15 @@ class DiffResult:
         return sum(max(count.a, count.b) for count in self.coverage.values())
 
     def counts_by_kind(self) -> dict[str, int]:
+        """Differences (an object on one side only, or one of its attributes) by kind."""
         return dict(Counter(d.kind for d in self.differences))
+
+    def differing_objects(self) -> list[tuple[str, str]]:
+        """Each object that differs once, as (kind, name), in report order."""
+        return list(dict.fromkeys((d.kind, d.name) for d in self.differences))
+
+    def objects_by_kind(self) -> dict[str, int]:
+        return dict(Counter(kind for kind, _name in self.differing_objects()))
 
     def hidden_by_rule(self) -> dict[str, int]:
         return dict(sorted(Counter(d.hidden_by or "" for d in self.hidden).items()))
@@ -64,9 +72,11 @@ class DiffResult:
     def summary(self) -> str:
         """One line: the verdict, counts by kind, and what ignore rules hid."""
         if self.differences:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in self.counts_by_kind().items())
-            noun = "difference" if len(self.differences) == 1 else "differences"
-            line = f"schema-diff: {len(self.differences)} {noun} ({kinds})"
+            # Objects, not attributes: an index whose definition and predicate differ is one.
+            kinds = ", ".join(f"{n} {kind}" for kind, n in self.objects_by_kind().items())
+            count = len(self.differing_objects())
+            verb = "object differs" if count == 1 else "objects differ"
+            line = f"schema-diff: {count} {verb} ({kinds})"
         else:
             line = f"schema-diff: no differences ({self.objects_compared()} objects compared)"
         if self.hidden:

@@ -42,6 +42,8 @@ MAX_PORT = 65535
 CHECK_DEFAULTS: dict[str, Any] = {
     # Tables whose row count the migration is meant to change (old or new name).
     "expected_data_changes": "",
+    # Rows a table gained are listed; they fail the data check only when this is on.
+    "fail_on_gained_rows": False,
     # Lists are JSON text by default so that an env var can replace them.
     "log_patterns": json.dumps(list(DEFAULT_LOG_PATTERNS)),
     "exact_count_max_mb": 512,
@@ -61,6 +63,7 @@ CHECK_DEFAULTS: dict[str, Any] = {
 @dataclass(frozen=True)
 class CheckSettings:
     expected_data_changes: tuple[str, ...]
+    fail_on_gained_rows: bool
     log_patterns: tuple[str, ...]
     exact_count_max_bytes: int
     lock_sample_seconds: float
@@ -104,6 +107,7 @@ def parse_check(reader: Reader) -> CheckSettings:
     timeout = reader.number("command_timeout", 600, minimum=0)
     return CheckSettings(
         expected_data_changes=reader.text_list("expected_data_changes"),
+        fail_on_gained_rows=reader.flag("fail_on_gained_rows"),
         log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
         exact_count_max_bytes=reader.whole("exact_count_max_mb", 512, minimum=0) * 1024 * 1024,
         lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),

@@ -6,11 +6,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from prodclone.settings.reader import Reader
 
 LOCAL_DEFAULTS: dict[str, Any] = {
     "url": "",
+    "bin_dir": "",
     "data_dir": ".prodclone",
     "clone_db": "",
     "fresh_db": "",
@@ -25,6 +30,9 @@ COMMAND_DEFAULTS: dict[str, Any] = {
     "boot": "",
     "serve": "",
     "smoke": "",
+    # Paths or globs (relative to the project) whose content, with the migrate command,
+    # decides whether the last fresh build can be reused; empty: always rebuild.
+    "fresh_inputs": "",
 }
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
@@ -40,6 +48,7 @@ class LocalSettings:
     allow_remote: bool
     restore_jobs: int
     keep_spare: bool
+    bin_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -52,6 +61,7 @@ class CommandSettings:
     boot: str
     serve: str
     smoke: tuple[str, ...]
+    fresh_inputs: tuple[str, ...] = ()
 
 
 def db_name_problem(name: str) -> str:
@@ -77,6 +87,8 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
     url = reader.text("url")
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise reader.error("url", f"must be a postgresql:// URL or empty (got {url!r})")
+    if url:
+        _check_url(reader, url)
     return LocalSettings(
         url=url,
         data_dir=data_dir,
@@ -86,7 +98,50 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
         allow_remote=reader.flag("allow_remote"),
         restore_jobs=reader.whole("restore_jobs", 2, minimum=1),
         keep_spare=reader.flag("keep_spare", True),
+        bin_dir=_bin_dir(reader, project_dir),
     )
+
+
+def _check_url(reader: Reader, url: str) -> None:
+    """A URL libpq cannot parse stops here, named by its key and without echoing it."""
+    try:
+        conninfo_to_dict(url)
+        _ = urlsplit(url).port  # raises on a port that is not a number
+    except (psycopg.ProgrammingError, ValueError) as exc:
+        # libpq's message quotes the URL, which may hold a password.
+        reason = str(exc).split(" in URI", 1)[0].strip().rstrip(":")
+        raise reader.error(
+            "url",
+            f"is not a valid postgresql:// URL ({reason}); write "
+            "postgresql://user@host:port/dbname or postgresql:///dbname?host=/socket/dir",
+        ) from None
+
+
+def _bin_dir(reader: Reader, project_dir: Path) -> Path | None:
+    text = reader.text("bin_dir")
+    if not text:
+        return None
+    folder = Path(text).expanduser()
+    if not folder.is_absolute():
+        folder = project_dir / folder
+    if not folder.is_dir():
+        raise reader.error(
+            "bin_dir", f"must be a folder of PostgreSQL client tools ({folder} is not)"
+        )
+    return folder
+
+
+def _relative_globs(reader: Reader, key: str) -> tuple[str, ...]:
+    patterns = reader.text_list(key)
+    for pattern in patterns:
+        parts = Path(pattern).parts
+        if Path(pattern).is_absolute() or pattern.startswith("~") or ".." in parts:
+            raise reader.error(
+                key,
+                f"takes paths or globs inside the project folder, like */migrations/*.py "
+                f"(got {pattern!r})",
+            )
+    return patterns
 
 
 def parse_commands(reader: Reader) -> CommandSettings:
@@ -95,4 +150,5 @@ def parse_commands(reader: Reader) -> CommandSettings:
         boot=reader.text("boot"),
         serve=reader.text("serve"),
         smoke=reader.text_list("smoke"),
+        fresh_inputs=_relative_globs(reader, "fresh_inputs"),
     )

@@ -184,7 +184,9 @@ def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple
     from prodclone.local.server import resolve_server
 
     if all(target.startswith(URL_PREFIXES) for target in (a, b)):
-        return (a, b), ((bin_dir(),) if settings.local.embedded else ())
+        # No local server is needed, but the user's tools and the packaged ones still are.
+        named = (settings.local.bin_dir,) if settings.local.bin_dir is not None else ()
+        return (a, b), (*named, bin_dir())
     server = resolve_server(settings.local)
     urls = tuple(t if t.startswith(URL_PREFIXES) else server.url(t) for t in (a, b))
     return (urls[0], urls[1]), server.extra_bin_dirs

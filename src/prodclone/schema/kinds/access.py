@@ -8,15 +8,17 @@ from prodclone.schema.kinds.sqlparts import (
     USER_RELATION,
     comment,
     enabled_state,
+    ident,
     join_relation,
     owner,
+    qualified,
 )
 
 POLICIES = Kind(
     "policy",
     fixed(
         f"""
-SELECT {RELATION_NAME} || '.' || p.polname AS name,
+SELECT {RELATION_NAME} || '.' || {ident("p.polname")} AS name,
        {RELATION_NAME} AS _parent,
        CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
             WHEN 'd' THEN 'delete' ELSE 'all' END AS command,
@@ -38,7 +40,7 @@ RULES = Kind(
     # `_RETURN` is how a view is stored; views are compared by their definition.
     fixed(
         f"""
-SELECT {RELATION_NAME} || '.' || r.rulename AS name,
+SELECT {RELATION_NAME} || '.' || {ident("r.rulename")} AS name,
        {RELATION_NAME} AS _parent,
        pg_catalog.pg_get_ruledef(r.oid) AS definition,
        {enabled_state("r.ev_enabled")} AS enabled,
@@ -64,14 +66,15 @@ def _publications(version: int) -> str:
         else "NULL::text[]"
     )
     return f"""
-SELECT p.pubname AS name,
+SELECT {ident("p.pubname")} AS name,
        p.puballtables AS all_tables,
        pg_catalog.concat_ws(',', CASE WHEN p.pubinsert THEN 'insert' END,
                             CASE WHEN p.pubupdate THEN 'update' END,
                             CASE WHEN p.pubdelete THEN 'delete' END,
                             CASE WHEN p.pubtruncate THEN 'truncate' END) AS operations,
        p.pubviaroot AS via_root,
-       (SELECT pg_catalog.array_agg(tn.nspname || '.' || tc.relname || {row_filter} ORDER BY 1)
+       (SELECT pg_catalog.array_agg({qualified("tn.nspname", "tc.relname")} || {row_filter}
+                                 ORDER BY 1)
           FROM pg_catalog.pg_publication_rel pr
           JOIN pg_catalog.pg_class tc ON tc.oid = pr.prrelid
           JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prodclone.schema.kinds.base import Kind, fixed
 from prodclone.schema.kinds.sqlparts import (
     comment,
+    ident,
     not_extension_member,
     owner,
     privileges,
@@ -16,7 +17,7 @@ SCHEMAS = Kind(
     "schema",
     fixed(
         f"""
-SELECT n.nspname AS name,
+SELECT {ident("n.nspname")} AS name,
        {owner("n.nspowner")} AS owner,
        {comment("pg_namespace", "n.oid")} AS comment,
        {privileges("n.nspacl", "n", "n.nspowner")} AS privileges
@@ -30,9 +31,9 @@ EXTENSIONS = Kind(
     "extension",
     fixed(
         f"""
-SELECT e.extname AS name,
+SELECT {ident("e.extname")} AS name,
        e.extversion AS version,
-       n.nspname AS schema,
+       {ident("n.nspname")} AS schema,
        {comment("pg_extension", "e.oid")} AS comment
 FROM pg_catalog.pg_extension e
 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace

@@ -7,6 +7,7 @@ from prodclone.schema.kinds.sqlparts import (
     RELATION_NAME,
     USER_RELATION,
     comment,
+    ident,
     owner_comment_privileges,
     privileges,
     qualified,
@@ -37,12 +38,13 @@ SELECT {RELATION_NAME} AS name,
                       ELSE 'foreign table' END AS kind,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
-       (SELECT pn.nspname || '.' || pc.relname FROM pg_catalog.pg_inherits i
+       (SELECT {qualified("pn.nspname", "pc.relname")} FROM pg_catalog.pg_inherits i
           JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
           JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
          WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of,
        pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS partition_bound,
-       (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname ORDER BY i.inhseqno)
+       (SELECT pg_catalog.array_agg({qualified("pn.nspname", "pc.relname")}
+                                     ORDER BY i.inhseqno)
           FROM pg_catalog.pg_inherits i
           JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
           JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
@@ -91,12 +93,12 @@ def _columns(version: int) -> str:
     # `OFFSET 0` keeps a joined subquery one scan, hashed, instead of one index probe
     # per column (a third of the query's time on large schemas).
     return f"""
-SELECT {RELATION_NAME} || '.' || a.attname AS name,
+SELECT {RELATION_NAME} || '.' || {ident("a.attname")} AS name,
        {RELATION_NAME} AS _parent,
        a.attnum::int AS position,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
        CASE WHEN a.attcollation <> t.typcollation THEN
-         (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
+         (SELECT {qualified("cn.nspname", "co.collname")} FROM pg_catalog.pg_collation co
             JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
            WHERE co.oid = a.attcollation) END AS collation,
        a.attnotnull AS not_null,
@@ -128,11 +130,31 @@ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND {USER_RELATION}
 
 COLUMNS = Kind("column", _columns)
 
+# Constraints PostgreSQL derives from another (conparentid): a partition's copy of its
+# parent's key or foreign key, and a foreign key's copy for each partition of the table
+# it references. Their names are generated (`<name>_1`, `<name>_2` in the order the
+# partitions were made), so they are known by what they are: the constraint they derive
+# from (the root of the chain), the table they are on, and the table they reference.
+_DERIVED_ROOTS = """WITH RECURSIVE up(oid, root) AS (
+    SELECT oid, conparentid FROM pg_catalog.pg_constraint WHERE conparentid <> 0
+  UNION ALL
+    SELECT up.oid, p.conparentid FROM up
+      JOIN pg_catalog.pg_constraint p ON p.oid = up.root WHERE p.conparentid <> 0
+)"""
+_CONSTRAINT_NAME = f"""CASE WHEN root.oid IS NULL
+       THEN {RELATION_NAME} || '.' || {ident("k.conname")}
+       ELSE {RELATION_NAME} || '.' || {ident("root.conname")} || ' (copy'
+         || CASE WHEN root.conrelid <> k.conrelid
+                 THEN ' of ' || root.conrelid::pg_catalog.regclass::text ELSE '' END
+         || CASE WHEN k.contype = 'f' AND k.confrelid <> root.confrelid
+                 THEN ' for ' || k.confrelid::pg_catalog.regclass::text ELSE '' END
+         || ')' END"""
+
 CONSTRAINTS = Kind(
     "constraint",
     fixed(
-        f"""
-SELECT {RELATION_NAME} || '.' || k.conname AS name,
+        f"""{_DERIVED_ROOTS}
+SELECT {_CONSTRAINT_NAME} AS name,
        {RELATION_NAME} AS _parent,
        CASE k.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key'
             WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'x' THEN 'exclusion'
@@ -145,6 +167,9 @@ SELECT {RELATION_NAME} || '.' || k.conname AS name,
        {comment("pg_constraint", "k.oid")} AS comment
 {_REL_FROM}
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid
+LEFT JOIN (SELECT up.oid, r.conname, r.conrelid, r.confrelid FROM up
+             JOIN pg_catalog.pg_constraint r ON r.oid = up.root AND r.conparentid = 0) root
+       ON root.oid = k.oid
 WHERE k.contype IN ('c', 'f', 'p', 'u', 'x') AND {USER_RELATION}
 """
     ),
@@ -163,7 +188,7 @@ SELECT {qualified("n.nspname", "ic.relname")} AS name,
        pg_catalog.pg_get_expr(x.indpred, x.indrelid) AS predicate,
        x.indisvalid AS valid,
        x.indisclustered AS clustered,
-       pi.nspname || '.' || pi.relname AS attached_to,
+       {qualified("pi.nspname", "pi.relname")} AS attached_to,
        CASE WHEN ic.reloptions IS NOT NULL
             THEN {_SORTED_OPTIONS.format(arr="ic.reloptions")} END AS options,
        ts.spcname AS tablespace,
@@ -195,7 +220,7 @@ SELECT {RELATION_NAME} AS name,
        s.seqcache AS cache,
        s.seqcycle AS cycle,
        CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END AS persistence,
-       (SELECT tn.nspname || '.' || tc.relname || '.' || ta.attname
+       (SELECT {qualified("tn.nspname", "tc.relname", "ta.attname")}
                || CASE dep.deptype WHEN 'i' THEN ' (identity '
                     || CASE ta.attidentity WHEN 'a' THEN 'always' ELSE 'by default' END || ')'
                   ELSE '' END

@@ -8,10 +8,12 @@ from prodclone.schema.kinds.sqlparts import (
     USER_RELATION,
     comment,
     enabled_state,
+    ident,
     join_relation,
     not_extension_member,
     owner,
     owner_comment_privileges,
+    qualified,
     user_schema,
 )
 
@@ -94,11 +96,11 @@ TRIGGERS = Kind(
     # only a clone enabled differently from its parent is listed, with the parent.
     fixed(
         f"""
-SELECT {RELATION_NAME} || '.' || tg.tgname AS name,
+SELECT {RELATION_NAME} || '.' || {ident("tg.tgname")} AS name,
        {RELATION_NAME} AS _parent,
        pg_catalog.pg_get_triggerdef(tg.oid) AS definition,
        {enabled_state("tg.tgenabled")} AS enabled,
-       (SELECT pg_catalog.array_agg(pn.nspname || '.' || pc.relname || ': '
+       (SELECT pg_catalog.array_agg({qualified("pn.nspname", "pc.relname")} || ': '
                                     || {enabled_state("ct.tgenabled")} ORDER BY 1)
           FROM pg_catalog.pg_trigger ct
           JOIN pg_catalog.pg_class pc ON pc.oid = ct.tgrelid
@@ -115,7 +117,7 @@ EVENT_TRIGGERS = Kind(
     "event trigger",
     fixed(
         f"""
-SELECT e.evtname AS name,
+SELECT {ident("e.evtname")} AS name,
        e.evtevent AS event,
        (SELECT pg_catalog.array_agg(tag ORDER BY tag) FROM pg_catalog.unnest(e.evttags) tag)
          AS tags,

@@ -64,9 +64,17 @@ def owner_comment_privileges(
        {privileges(acl, default_kind, owner_oid)} AS privileges"""
 
 
-def qualified(schema: str, name: str) -> str:
-    """Identity text `schema.name`, unquoted: readable, and stable across databases."""
-    return f"{schema} || '.' || {name}"
+def ident(name: str) -> str:
+    """A name as SQL writes it: quoted only where it must be (`"Order"`, `"a.b"`)."""
+    return f"pg_catalog.quote_ident({name})"
+
+
+def qualified(*parts: str) -> str:
+    """Identity text `schema.name` (or `schema.table.name`), each part quoted where needed.
+
+    Quoted, so that `a."b.c"` and `"a.b".c` stay two objects; plain names read as before.
+    """
+    return " || '.' || ".join(ident(part) for part in parts)
 
 
 # A relation `c` in schema `n`: joined from any catalog that points at it, kept

@@ -20,8 +20,8 @@ JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"""
 _WHERE = f"{user_schema('n')} AND {not_extension_member('pg_type', 't.oid')}"
 
 # A collation named only when it is not the type's own default.
-_COLLATION = """(SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
-   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {coll})"""
+_COLLATION = f"""(SELECT {qualified("cn.nspname", "co.collname")} FROM pg_catalog.pg_collation co
+   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = {{coll}})"""
 
 ENUMS = Kind(
     "enum",
