@@ -104,5 +104,20 @@ def project(tmp_path: Path, pg_data_dir: Path, pg: LocalServer) -> Project:
     return Project(tmp_path, pg_data_dir)
 
 
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temp folder others may pass through (0755), unlike pytest's (0700).
+
+    Run as root, the embedded server runs as its own system user, which must reach
+    a data folder inside: prodclone refuses rather than open closed folders.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="prodclone-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def dedent(text: str) -> str:
     return textwrap.dedent(text).strip() + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -109,8 +110,11 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
             conn.execute(f'DROP ROLE "{role}"')
 
 
-def test_embedded_server_starts_on_first_use_is_reused_and_stops(project: Project) -> None:
+def test_embedded_server_starts_on_first_use_is_reused_and_stops(
+    open_tmp: Path, pg_data_dir: Path
+) -> None:
     """Its own data folder under the project (`.prodclone`), not the session's server."""
+    project = Project(open_tmp, pg_data_dir)
     project.configure({"local": {"data_dir": ".prodclone"}})
     server = EmbeddedServer(project.root / ".prodclone")
     try:
@@ -206,3 +210,33 @@ def test_bad_numbers_in_flags_are_one_line(
     result = project.inv(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
+
+
+# Loopback only, fake keys: even a run that got past the check would reach no one.
+NO_CLOUD = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.mark.parametrize("task", ["db.load-clone", "db.clone-prod"])
+def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
+    result = project.inv(task, "--jobs", "99999", env=NO_CLOUD)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: --jobs must be at most 64 (got 99999): "
+        "each job holds its own database connection"
+    ]
+    assert result.stdout == ""
+
+
+def test_restore_jobs_setting_has_an_upper_bound(project: Project) -> None:
+    result = project.inv("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip().splitlines()
+    assert len(line) == 1
+    assert line[0].startswith(
+        "prodclone: prodclone.local.restore_jobs must be at most 64 (got 99999)"
+    )

@@ -10,13 +10,15 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.tools import ClientTool
+from prodclone.private import make_private_dir
+
+DUMPS_WHY = "dumps hold personal data"
 
 DUMP_GLOB = "prod-*.dump"
 PARTIAL_SUFFIX = ".partial"
@@ -34,31 +36,7 @@ def new_dump_path(dump_dir: Path, now: datetime | None = None) -> Path:
 
 def prepare_dump_dir(dump_dir: Path, project_dir: Path) -> list[str]:
     """Create the folder private (0700) and make sure git ignores it; returns what was done."""
-    notices: list[str] = []
-    if not dump_dir.exists():
-        notices.append(f"created {dump_dir} (0700)")
-    dump_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(dump_dir, 0o700)
-    try:
-        relative = dump_dir.resolve().relative_to(project_dir.resolve())
-    except ValueError:
-        return notices  # outside the project: not ours to put in .gitignore
-    if not (project_dir / ".git").exists():
-        return notices
-    ignored = subprocess.run(
-        ["git", "check-ignore", "-q", str(relative / "x.dump")],
-        cwd=project_dir,
-        capture_output=True,
-        check=False,
-    )
-    if ignored.returncode != 0:
-        gitignore = project_dir / ".gitignore"
-        existing = gitignore.read_text() if gitignore.exists() else ""
-        separator = "" if not existing or existing.endswith("\n") else "\n"
-        entry = f"/{relative.as_posix()}/"
-        gitignore.write_text(f"{existing}{separator}# dumps hold personal data\n{entry}\n")
-        notices.append(f"added {entry} to .gitignore: dumps hold personal data")
-    return notices
+    return make_private_dir(dump_dir, project_dir, DUMPS_WHY)
 
 
 def newest_dump(dump_dir: Path) -> Path:

@@ -162,7 +162,11 @@ def cloud(
     socket_dir = pg.libpq_env("postgres")["PGHOST"]
     port = pg.libpq_env("postgres").get("PGPORT", "5432")
     call_log = tmp_path / "aws-calls.jsonl"
+    # The run's own temp folder: a password folder or file left there is seen by the tests.
+    run_tmp = tmp_path / "tmp"
+    run_tmp.mkdir()
     env = {
+        "TMPDIR": str(run_tmp),
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ENDPOINT_URL_SSM": fake_ssm.url,
         "AWS_ACCESS_KEY_ID": "testing",

@@ -1,8 +1,15 @@
 """A small evaluator for docs/iam-policy.json: enough of IAM to judge the calls we make.
 
 Supports Allow statements with Action/Resource wildcards, `${aws:userid}` in
-resources, and StringLike conditions on `aws:RequestTag/...` and
-`aws:ResourceTag/...` (the only kinds the policy uses).
+resources, StringLike conditions on `aws:RequestTag/...` and
+`aws:ResourceTag/...`, and `BoolIfExists` on `ssm:SessionDocumentAccessCheck`
+(the only kinds the policy uses).
+
+Session Manager and that condition: `StartSession` names a session document, or
+none, and then runs the default shell document `SSM-SessionManagerRunShell`.
+Only a statement carrying `ssm:SessionDocumentAccessCheck` = true makes AWS check
+that the caller may use the document the session really runs; without it, a
+request naming no document opens a shell on any instance the statement allows.
 """
 
 from __future__ import annotations
@@ -14,6 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DOCUMENT_CHECK = "ssm:SessionDocumentAccessCheck"
+DEFAULT_SESSION_DOCUMENT = "SSM-SessionManagerRunShell"
+
+
+def session_document(region: str, account: str, name: str) -> str:
+    """The ARN of a session document: AWS-owned ones have no account in it."""
+    owner = "" if name.startswith(("AWS-", "SSM-")) else account
+    return f"arn:aws:ssm:{region}:{owner}:document/{name}"
+
 
 @dataclass(frozen=True)
 class Request:
@@ -21,6 +37,7 @@ class Request:
     resources: tuple[str, ...]
     request_tags: frozenset[str] = frozenset()
     resource_tags: frozenset[str] = frozenset()
+    document: str = ""  # ssm:StartSession: the ARN of the session document it runs
 
 
 @dataclass
@@ -48,6 +65,13 @@ class Policy:
         if not any(_like(resource, p) for p in patterns):
             return False
         for operator, tests in statement.get("Condition", {}).items():
+            if operator == "BoolIfExists" and set(tests) == {DOCUMENT_CHECK}:
+                if str(tests[DOCUMENT_CHECK]).lower() != "true":
+                    return False
+                # AWS checks the document the session runs, named or the default one.
+                if not self._document_allowed(statement, request):
+                    return False
+                continue
             if operator != "StringLike":
                 return False
             for key in tests:
@@ -60,6 +84,12 @@ class Policy:
                 else:
                     return False
         return True
+
+    def _document_allowed(self, statement: dict[str, Any], request: Request) -> bool:
+        if not request.document:
+            return False
+        patterns = [self._substitute(r) for r in _many(statement["Resource"])]
+        return any(_like(request.document, p) for p in patterns)
 
     def _substitute(self, pattern: str) -> str:
         for name, value in self.variables.items():
@@ -97,13 +127,14 @@ def requests_from_log(
         params = call["params"]
         tags = frozenset(call["tag_keys"])
         if call["service"] == "ssm" and call["action"] == "StartSession":
+            instance = f"arn:aws:ec2:{region}:{account}:instance/{params['Target']}"
+            named = params.get("DocumentName", "")
+            document = session_document(region, account, named or DEFAULT_SESSION_DOCUMENT)
             found.append(
                 Request(
                     action,
-                    (
-                        f"arn:aws:ec2:{region}:{account}:instance/{params['Target']}",
-                        f"arn:aws:ssm:{region}::document/{params['DocumentName']}",
-                    ),
+                    (instance, document) if named else (instance,),
+                    document=document,
                 )
             )
         elif call["service"] == "ssm" and call["action"] == "TerminateSession":
@@ -126,6 +157,8 @@ def requests_from_log(
             found.append(Request("rds:AddTagsToResource", (db(instance),), tags))
             if "prodclone:run" in tags:
                 tagged.add(instance)
+        elif call["action"] == "AddTagsToResource":
+            found.append(Request(action, (params["ResourceName"],), tags))
         elif call["action"] in ("ModifyDBInstance", "DeleteDBInstance"):
             instance = params["DBInstanceIdentifier"]
             marks = frozenset({"prodclone:run"}) if instance in tagged else frozenset()

@@ -141,3 +141,29 @@ def test_region_from_aws_region_env_var(
     result = clone_project.inv("db.clone-prod", "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     assert "dry run: nothing was created" in result.stdout
+
+
+def test_dry_run_names_every_missing_setting_before_calling_aws(
+    project: Project, cloud: Cloud
+) -> None:
+    project.configure(
+        aws_settings(region="", source_instance="", bastion="", ssm_plugin="no-such-ssm-plugin")
+    )
+    env = {k: v for k, v in cloud.env.items() if k != "AWS_DEFAULT_REGION"}
+    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: db.clone-prod needs, before it calls AWS: "
+        "prodclone.aws.source_instance is not set (INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE): "
+        "the production RDS instance's id; "
+        "prodclone.aws.region is not set (INVOKE_PRODCLONE_AWS_REGION): "
+        "set it or AWS_REGION to the source's region; "
+        "prodclone.aws.bastion is not set (INVOKE_PRODCLONE_AWS_BASTION): "
+        "with tunnel ssm, the EC2 instance id of a bastion; "
+        "prodclone.aws.ssm_plugin 'no-such-ssm-plugin' is not on PATH "
+        "(INVOKE_PRODCLONE_AWS_SSM_PLUGIN): "
+        "install the AWS Session Manager plugin or name it there"
+    ]
+    calls = cloud.call_log.read_text() if cloud.call_log.exists() else ""
+    assert calls == ""  # not even the identity check
+    assert cloud.instances() == [] and cloud.snapshots() == []

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,14 @@ from tests.conftest import Project
 pytestmark = pytest.mark.filterwarnings("ignore:Exception\\(RDSClientError\\):UserWarning")
 
 
+def password_folders(project: Project, cloud: Cloud) -> list[str]:
+    """Password folders of clone-prod runs: in the project's state folder, or the run's TMPDIR."""
+    state = project.data_dir / "clone-prod"
+    found = sorted(state.glob("pgpass-*")) if state.is_dir() else []
+    found += sorted(Path(cloud.env["TMPDIR"]).iterdir())
+    return [str(path) for path in found]
+
+
 def assert_nothing_left(project: Project, cloud: Cloud) -> None:
     assert cloud.instances() == []
     assert cloud.snapshots() == []
@@ -30,6 +40,7 @@ def assert_nothing_left(project: Project, cloud: Cloud) -> None:
     dump_dir = project.root / "dump"
     leftovers = [p.name for p in dump_dir.iterdir()] if dump_dir.exists() else []
     assert [name for name in leftovers if name.startswith("prod-")] == []
+    assert password_folders(project, cloud) == []
     assert cloud.source_untouched()
 
 
@@ -75,6 +86,81 @@ def test_sigterm_cleans_up(clone_project: Project, cloud: Cloud) -> None:
         process.kill()
     assert process.returncode == 130
     assert_nothing_left(clone_project, cloud)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT], ids=["SIGHUP", "SIGQUIT"])
+def test_hangup_and_quit_mid_dump_clean_up(
+    clone_project: Project, cloud: Cloud, signum: signal.Signals
+) -> None:
+    """A closed terminal or SSH session (SIGHUP), or Ctrl-\\ (SIGQUIT), during the dump:
+    the snapshot, the instance, the plugin, the SSM session, the password folder and
+    the partial dump all exist at that point, and all go."""
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": "dump:pause"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, "test hook: pause at dump")
+        assert cloud.instances() and cloud.snapshots() and plugin_processes(cloud)
+        assert len(password_folders(clone_project, cloud)) == 1
+        assert list((clone_project.root / "dump").glob("prod-*.partial"))
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "prodclone: interrupted" in err
+    assert "CLEANUP FAILED" not in err
+    assert_nothing_left(clone_project, cloud)
+
+
+def test_second_ctrl_c_at_the_first_line_of_teardown_does_not_stop_it(
+    clone_project: Project, cloud: Cloud
+) -> None:
+    # The "teardown" hook sits on the teardown's very first line and holds it there.
+    env = {**cloud.env, "PRODCLONE_TEST_FAULT": "instance-ready:pause,teardown:slow"}
+    process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, "test hook: pause at instance-ready")
+        process.send_signal(signal.SIGINT)
+        wait_for_line(process.stderr, "test hook: slow at teardown")
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "still cleaning up" in err
+    assert "CLEANUP FAILED" not in err
+    assert_nothing_left(clone_project, cloud)
+
+
+# Where the first Ctrl-C lands, and how long after it the second one follows.
+DOUBLE_CTRL_C = [
+    ("snapshot", 0.0),
+    ("instance-ready", 0.0005),
+    ("tunnel", 0.001),
+    ("dump", 0.002),
+    ("verify", 0.003),
+]
+
+
+def test_two_ctrl_c_back_to_back_leave_nothing(clone_project: Project, cloud: Cloud) -> None:
+    for step, gap in DOUBLE_CTRL_C:
+        env = {**cloud.env, "PRODCLONE_TEST_FAULT": f"{step}:pause"}
+        process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
+        try:
+            wait_for_line(process.stderr, f"test hook: pause at {step}")
+            process.send_signal(signal.SIGINT)
+            until = time.perf_counter() + gap
+            while time.perf_counter() < until:
+                pass  # a sleep this short would oversleep
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        where = f"second Ctrl-C {gap * 1000:.1f} ms after the first, at {step}"
+        assert process.returncode == 130, f"{where}:\n{err}"
+        assert "Traceback" not in err, where
+        assert_nothing_left(clone_project, cloud)
 
 
 def test_second_ctrl_c_during_cleanup_does_not_stop_it(

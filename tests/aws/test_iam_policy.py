@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws.conftest import REGION, SOURCE, Cloud
-from tests.aws.iam_eval import Policy, Request, requests_from_log
+from tests.aws.conftest import BASTION, REGION, SOURCE, Cloud
+from tests.aws.iam_eval import (
+    DEFAULT_SESSION_DOCUMENT,
+    Policy,
+    Request,
+    requests_from_log,
+    session_document,
+)
 from tests.conftest import REPO, Project
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -71,3 +77,35 @@ def test_policy_denies_mutations_outside_ours(policy: Policy) -> None:
         Request("ssm:TerminateSession", (f"arn:aws:ssm:{REGION}:{ACCOUNT}:session/alice-1",))
     )
     assert policy.allows(Request("rds:DeleteDBInstance", (db("prodclone-x"),), resource_tags=ours))
+
+
+def _start_session(document: str, target: str = BASTION) -> Request:
+    """StartSession as AWS authorises it; no document name means the default shell."""
+    instance = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{target}"
+    arn = session_document(REGION, ACCOUNT, document or DEFAULT_SESSION_DOCUMENT)
+    return Request("ssm:StartSession", (instance, arn) if document else (instance,), document=arn)
+
+
+@pytest.mark.parametrize(
+    "document", ["AWS-StartPortForwardingSession", "AWS-StartPortForwardingSessionToRemoteHost"]
+)
+def test_policy_allows_port_forwarding_sessions(policy: Policy, document: str) -> None:
+    assert policy.allows(_start_session(document))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "",  # no document: Session Manager's default, an interactive shell
+        DEFAULT_SESSION_DOCUMENT,
+        "AWS-StartInteractiveCommand",
+        "AWS-StartSSHSession",
+        "AWS-StartNonInteractiveCommand",
+    ],
+    ids=["no-document", "shell", "interactive-command", "ssh", "non-interactive-command"],
+)
+def test_policy_opens_no_shell_on_any_instance(policy: Policy, document: str) -> None:
+    """Without the ssm:SessionDocumentAccessCheck condition, a StartSession naming no
+    document would open a shell on every managed instance `instance/*` allows."""
+    assert not policy.allows(_start_session(document))
+    assert not policy.allows(_start_session(document, target="i-0fedcba9876543210"))

@@ -15,6 +15,7 @@ from prodclone.local import databases
 from prodclone.local.server import LocalServer
 from tests.aws.conftest import SOURCE, Cloud, tagged_clone
 from tests.conftest import Project
+from tests.pipes import assert_no_traceback, inv_into_closed_pipe
 
 
 @pytest.fixture
@@ -107,5 +108,39 @@ def test_delete_turns_deletion_protection_off_first(clone_project: Project, clou
 
 def test_unknown_format_is_one_line(clone_project: Project, cloud: Cloud) -> None:
     result = clone_project.inv("db.list-clones", "--format", "yaml", env=cloud.env)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad flag, not "strays found"
     assert result.stderr.strip() == "prodclone: --format must be text or json (got 'yaml')"
+
+
+def test_json_even_for_an_error_with_exit_2(clone_project: Project, estate: Cloud) -> None:
+    unreachable = {**estate.env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    result = clone_project.inv("db.list-clones", "--format", "json", env=unreachable)
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 2
+    assert error["error"].startswith("cannot reach AWS: Could not connect")
+    assert result.stderr.strip() == f"prodclone: {error['error']}"
+
+
+def test_json_error_for_missing_settings(clone_project: Project, estate: Cloud) -> None:
+    clone_project.configure({"aws": {"region": "", "source_instance": ""}})
+    env = {k: v for k, v in estate.env.items() if k != "AWS_DEFAULT_REGION"}
+    result = clone_project.inv("db.list-clones", "--format", "json", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "prodclone.aws.region" in json.loads(result.stdout)["error"]
+
+
+def test_strays_exit_1_into_a_closed_pipe_without_a_traceback(
+    clone_project: Project, estate: Cloud
+) -> None:
+    result = inv_into_closed_pipe(clone_project.root, "db.list-clones", env=estate.env)
+    assert_no_traceback(result.stderr)
+    assert result.returncode == 1
+
+
+def test_dry_delete_only_says_what_it_would_delete(clone_project: Project, estate: Cloud) -> None:
+    result = clone_project.inv("--dry", "db.list-clones", "--delete", "--yes", env=estate.env)
+    assert result.returncode == 1, result.stderr
+    assert "would delete instance prodclone-old" in result.stderr
+    assert "would delete snapshot prodclone-old" in result.stderr
+    assert "prodclone-old" in estate.instances() and "prodclone-old" in estate.snapshots()

@@ -242,6 +242,39 @@ def test_missing_roles_are_created_nologin(app_project: Project, pg: LocalServer
         assert default_acl is not None and defaults in default_acl[0]
 
 
+def test_roles_come_from_statements_not_from_text_that_reads_like_them(
+    app_project: Project, pg: LocalServer
+) -> None:
+    """A policy's string or a function body saying `TO someone` creates no role `someone`."""
+    tag = uuid.uuid4().hex[:6]
+    viewer, market, body = f"viewer_{tag}", f"market_{tag}", f"body_{tag}"
+    with pg.connect() as conn:
+        conn.execute(f"CREATE ROLE {viewer}")
+    make_dump(
+        pg,
+        app_project.root / "dump",
+        f"""
+        ALTER TABLE customer ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY shown ON customer TO {viewer} USING (email <> 'GO TO {market}');
+        CREATE POLICY hidden ON customer USING (email <> 'x
+        GO TO {market}');
+        CREATE FUNCTION note() RETURNS text LANGUAGE sql AS $f$SELECT '
+        GRANT ALL ON customer TO {body}'$f$;
+        """,
+    )
+    with pg.connect() as conn:
+        conn.execute(f"DROP OWNED BY {viewer}")
+        conn.execute(f"DROP ROLE {viewer}")
+    result = app_project.inv("db.load-clone")
+    assert result.returncode == 0, result.stderr
+    assert f"created NOLOGIN roles the dump references: {viewer}\n" in result.stdout
+    with pg.connect() as conn:
+        made = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", ([viewer, market, body],)
+        ).fetchall()
+    assert made == [(viewer,)]
+
+
 @pytest.mark.parametrize(
     ("kind", "message"),
     [

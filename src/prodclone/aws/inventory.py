@@ -1,8 +1,9 @@
 """What `db.list-clones` shows: our cloud resources, local clone databases, dump files.
 
 A cloud resource is a stray once its `prodclone:expires-at` has passed: a
-running clone is always younger than its timeout, so anything older was left
-behind (or kept with --keep-instance and forgotten).
+running clone's heartbeat keeps that tag ahead of now, so anything past it was
+left behind (or kept with --keep-instance and forgotten). A run killed moments
+ago is not expired yet: it is named with the command that removes it at once.
 """
 
 from __future__ import annotations
@@ -150,7 +151,27 @@ def render_text(inventory: Inventory) -> list[str]:
             f"{len(strays)} stray cloud resource(s) past their expiry; "
             "remove them with `inv db.list-clones --delete`"
         )
+    for run, expires in live_runs(inventory.cloud):
+        lines.append(
+            f"run {run} is live until {expires or '?'}: a running clone-prod keeps that ahead "
+            "of now; if its process was killed, remove it at once with "
+            f"`inv db.list-clones --delete --run {run}`"
+        )
     return lines
+
+
+def live_runs(cloud: list[CloudItem]) -> list[tuple[str, str]]:
+    """Runs with resources not (yet) past their expiry: (run, latest expiry)."""
+    found: dict[str, str] = {}
+    for item in cloud:
+        if item.stray or item.status in ("deleting", "deleted"):
+            continue
+        found[item.run] = max(found.get(item.run, ""), item.expires_at)
+    return sorted(found.items())
+
+
+def of_run(cloud: list[CloudItem], run: str) -> list[CloudItem]:
+    return [item for item in cloud if item.run == run]
 
 
 def render_json(inventory: Inventory) -> str:
@@ -166,10 +187,10 @@ def render_json(inventory: Inventory) -> str:
     )
 
 
-def delete_strays(
+def delete_items(
     client: RDSClient, strays: list[CloudItem], wait: WaitPolicy
 ) -> list[tuple[CloudItem, str]]:
-    """Remove strays (instances first: a snapshot may still feed a restore); returns outcomes."""
+    """Remove these (instances first: a snapshot may still feed a restore); returns outcomes."""
     outcomes: list[tuple[CloudItem, str]] = []
     for item in sorted(strays, key=lambda item: item.kind != "instance"):
         try:

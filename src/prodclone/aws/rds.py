@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation, WaitPolicy, poll_until
-from prodclone.aws.tags import as_dict, is_ours, require_ours
+from prodclone.aws.tags import (
+    TAG_EXPIRES_AT,
+    TAG_RUN,
+    as_dict,
+    format_time,
+    is_ours,
+    require_ours,
+)
 from prodclone.errors import ProdcloneError
 
 if TYPE_CHECKING:
@@ -194,6 +201,18 @@ def instance_exists(rds: RDSClient, instance_id: str) -> bool:
     return _instance(rds, instance_id) is not None
 
 
+def snapshot_is_ours(rds: RDSClient, snapshot_id: str, run: str) -> bool:
+    """Whether the snapshot exists and carries this run's tag."""
+    snap = _snapshot(rds, snapshot_id)
+    return snap is not None and is_ours(_tags(rds, snap, "DBSnapshotArn"), run)
+
+
+def instance_is_ours(rds: RDSClient, instance_id: str, run: str) -> bool:
+    """Whether the instance exists and carries this run's tag."""
+    item = _instance(rds, instance_id)
+    return item is not None and is_ours(_tags(rds, item, "DBInstanceArn"), run)
+
+
 def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
     """Whether `exists` turns true within the wait: a create whose answer never arrived
     (interrupted mid-call) may still have happened, and lists can lag behind a create."""
@@ -365,6 +384,26 @@ def _tags(rds: RDSClient, item: dict[str, Any], arn_key: str) -> dict[str, str]:
     if "TagList" in item:
         return as_dict(item["TagList"])
     return as_dict(rds.list_tags_for_resource(ResourceName=str(item[arn_key]))["TagList"])
+
+
+def extend_expiry(rds: RDSClient, kind: str, identifier: str, run: str, expires: datetime) -> bool:
+    """Set this run's resource's expiry tag to `expires`; False when it is absent or going."""
+    if kind == "instance":
+        item, arn_key, status = _instance(rds, identifier), "DBInstanceArn", "DBInstanceStatus"
+    else:
+        item, arn_key, status = _snapshot(rds, identifier), "DBSnapshotArn", "Status"
+    if item is None or str(item.get(status, "")) in ("deleting", "deleted"):
+        return False
+    require_ours(kind, identifier, _tags(rds, item, arn_key), run)
+    # The run tag goes along: the IAM policy lets us tag only with it in the request.
+    rds.add_tags_to_resource(
+        ResourceName=str(item[arn_key]),
+        Tags=[
+            {"Key": TAG_RUN, "Value": run},
+            {"Key": TAG_EXPIRES_AT, "Value": format_time(expires)},
+        ],
+    )
+    return True
 
 
 # -- listing ----------------------------------------------------------------------------

@@ -37,11 +37,15 @@ def make_tags(
         TAG_RUN: run,
         TAG_CREATED_BY: created_by or "unknown",
         TAG_SOURCE: source,
-        TAG_EXPIRES_AT: expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAG_EXPIRES_AT: format_time(expires_at),
     }
     if keep:
         tags[TAG_KEEP] = "true"
     return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def format_time(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def expiry(minutes: float, now: datetime | None = None) -> datetime:

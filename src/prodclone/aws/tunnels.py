@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -199,8 +199,12 @@ def ssm_tunnel(
     region: str,
     profile: str,
     ready_seconds: float,
+    on_started: Callable[[str, int], None] = lambda session_id, plugin_pid: None,
 ) -> Iterator[LocalEnd]:
-    """Port-forward through an SSM managed instance, the way `aws ssm start-session` does."""
+    """Port-forward through an SSM managed instance, the way `aws ssm start-session` does.
+
+    `on_started(session_id, plugin_pid)` hears of the plugin as soon as it runs.
+    """
     plugin_path = find_plugin(plugin)
     check_port_free(local_port)
     request: dict[str, Any] = {
@@ -212,11 +216,13 @@ def ssm_tunnel(
             "localPortNumber": [str(local_port)],
         },
     }
-    response = ssm.start_session(**request)
-    session_id = str(response["SessionId"])
+    session_id = ""
     process: subprocess.Popen[str] | None = None
     output: _PluginOutput | None = None
     try:
+        # Inside the try: an interrupt right after the answer still ends the session.
+        response = ssm.start_session(**request)
+        session_id = str(response["SessionId"])
         argv, env = plugin_invocation(
             plugin_path,
             plugin_version(plugin_path),
@@ -240,6 +246,7 @@ def ssm_tunnel(
             errors="replace",
             start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
         )
+        on_started(session_id, process.pid)
         output = _PluginOutput(process, local_port)
         deadline = time.monotonic() + ready_seconds
         while not (output.opened.is_set() and _accepts(local_port)):
@@ -268,7 +275,8 @@ def ssm_tunnel(
                 if output is not None:
                     output.join()
             finally:
-                _terminate_session(ssm, session_id)
+                if session_id:
+                    _terminate_session(ssm, session_id)
 
 
 def _terminate_session(ssm: SSMClient, session_id: str) -> None:

@@ -1,4 +1,5 @@
-"""pg_dump through the tunnel into a `.partial` path, the password in a 0600 pgpass file."""
+"""pg_dump through the tunnel into a `.partial` path, the password in a 0600 pgpass file
+in a 0700 folder under the project's private state folder."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from prodclone.aws.tunnels import LocalEnd
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
 from prodclone.errors import ProdcloneError
+from prodclone.settings import Settings
 
 # How often the progress bar looks at the bytes written so far.
 PROGRESS_SECONDS = 0.3
@@ -47,15 +49,60 @@ def _pgpass_line(host: str, port: int, database: str, user: str, password: str) 
     return ":".join(escape(v) for v in (host, str(port), database, user, password)) + "\n"
 
 
+# Under the project's private state folder, never the shared /tmp: a folder left by a
+# killed run is found and removed by the next one (and by `db.list-clones --delete`).
+PGPASS_FOLDER = "clone-prod"
+_PGPASS_PREFIX = "pgpass-"
+
+
+def pgpass_dir(settings: Settings) -> Path:
+    return settings.local.data_dir / PGPASS_FOLDER
+
+
+def remove_stale_pgpass(parent: Path) -> int:
+    """Remove password folders whose run (named by its pid) is no longer alive; how many."""
+    if not parent.is_dir():
+        return 0
+    removed = 0
+    for folder in parent.glob(f"{_PGPASS_PREFIX}*"):
+        pid_text = folder.name.removeprefix(_PGPASS_PREFIX).split("-", 1)[0]
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        if pid_text.isdigit() and pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
+
+
 @contextlib.contextmanager
-def pgpass_file(host: str, port: int, database: str, user: str, password: str) -> Iterator[Path]:
-    """A 0600 password file in a private folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="prodclone-") as folder:
-        path = Path(folder) / "pgpass"
+def pgpass_file(
+    parent: Path, host: str, port: int, database: str, user: str, password: str
+) -> Iterator[Path]:
+    """A 0600 password file in a private (0700) folder under `parent`, removed afterwards."""
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(parent, 0o700)
+    remove_stale_pgpass(parent)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_PGPASS_PREFIX}{os.getpid()}-", dir=parent))
+    try:
+        path = folder / "pgpass"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(_pgpass_line(host, port, database, user, password))
         yield path
+    finally:
+        with shielded():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _database_size(end: LocalEnd, database: str, user: str, passfile: Path) -> int:
@@ -115,10 +162,11 @@ def dump_database(
     password: str,
     target: Path,
     report: Report,
+    pgpass_parent: Path,
     on_started: Callable[[], None] = lambda: None,
 ) -> None:
     """pg_dump through the tunnel into `target`; a bar of bytes written against the db size."""
-    with pgpass_file(end.host, end.port, plan.database, user, password) as passfile:
+    with pgpass_file(pgpass_parent, end.host, end.port, plan.database, user, password) as passfile:
         total = _database_size(end, plan.database, user, passfile)
         jobs = plan.jobs if end.parallel_ok else 1
         report.step(

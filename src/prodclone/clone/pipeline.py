@@ -1,7 +1,8 @@
 """One clone run: snapshot -> throwaway instance -> password -> tunnel -> pg_dump -> cleanup.
 
 The resources stack in an ExitStack whose unwinding (on success, any error,
-Ctrl-C, or SIGTERM turned into Ctrl-C) is shielded from further signals.
+Ctrl-C, or SIGTERM, SIGHUP or SIGQUIT turned into Ctrl-C) is shielded from
+further signals from its first line.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.aws.signals import shielded, sigterm_interrupts
+from prodclone.aws.signals import shielded, signals_interrupt
 from prodclone.clone.cleanup import Cleanup
-from prodclone.clone.dump import dump_database, partial_path
+from prodclone.clone.dump import dump_database, partial_path, pgpass_dir
 from prodclone.clone.faults import checkpoint
+from prodclone.clone.heartbeat import Heartbeat, beat_seconds
 from prodclone.clone.plan import CloneOptions, ClonePlan
 from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
+from prodclone.clone.stack import enter
 from prodclone.errors import ProdcloneError
 from prodclone.settings import Settings
 
@@ -41,39 +44,47 @@ def run_clone(
     report = Report(console)
     cleanup = Cleanup(report)
     deadline = time.monotonic() + settings.aws.timeout_minutes * 60
-    cloud = Resources(settings.aws, clients, plan, report, cleanup, deadline)
+    cloud = Resources(
+        settings.aws, clients, plan, report, cleanup, deadline, state_dir=pgpass_dir(settings)
+    )
     if options.out is None:  # --out names a place of the user's choosing: leave it as it is
         for notice in dumps.prepare_dump_dir(plan.dump_path.parent, settings.project_dir):
             report.line(f"    {notice}")
     resources = contextlib.ExitStack()
-    try:
-        with sigterm_interrupts():
-            try:
-                resources.enter_context(cloud.snapshot())
-                resources.enter_context(cloud.instance())
-                password, endpoint = cloud.new_password()
-                end = resources.enter_context(cloud.tunnel(endpoint))
-                checkpoint("tunnel")
-                partial = resources.enter_context(partial_path(plan.dump_path))
-                dump_database(
-                    plan,
-                    end,
-                    endpoint.master_username,
-                    password,
-                    partial,
-                    report,
-                    on_started=lambda: checkpoint("dump"),
-                )
-                checkpoint("verify")
-                info = dumps.check_dump(partial, plan.pg_restore)
-                os.replace(partial, plan.dump_path)
-            finally:
+    heartbeat = Heartbeat(clients.rds, plan, beat_seconds(settings.aws.poll_max_seconds))
+    with signals_interrupt():
+        try:
+            heartbeat.start()
+            enter(resources, cloud.snapshot())
+            enter(resources, cloud.instance())
+            password, endpoint = cloud.new_password()
+            end = enter(resources, cloud.tunnel(endpoint))
+            checkpoint("tunnel")
+            partial = enter(resources, partial_path(plan.dump_path))
+            dump_database(
+                plan,
+                end,
+                endpoint.master_username,
+                password,
+                partial,
+                report,
+                pgpass_dir(settings),
+                on_started=lambda: checkpoint("dump"),
+            )
+            checkpoint("verify")
+            info = dumps.check_dump(partial, plan.pg_restore)
+            os.replace(partial, plan.dump_path)
+        finally:
+            # Shielded from the first line: after a signal, the first one already marked
+            # the run interrupted before it raised, so a second one only prints.
+            with shielded():
+                checkpoint("teardown")
                 report.step("cleanup")
-                with shielded():
-                    checkpoint("cleanup")
-                    resources.close()
-    finally:
-        cleanup.summary(sys.stderr)
+                checkpoint("cleanup")
+                heartbeat.stop()  # before any removal: nothing re-tags what is being deleted
+                resources.close()
+                with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                    cleanup.summary(sys.stderr)
     if cleanup.left:
         raise ProdcloneError(
             f"the dump {plan.dump_path} is complete, but cleanup left resources behind (above)"

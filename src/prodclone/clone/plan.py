@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 # A kept instance stays out of `db.list-clones`' strays for this long.
 KEEP_HOURS = 24
-# Expiry tags leave this much room after the run's own deadline before a resource is a stray.
+# Expiry tags leave this much room after the run's own deadline before a resource is a stray;
+# while the run lives, its heartbeat keeps the tags at least this far ahead of now.
 EXPIRY_MARGIN_MINUTES = 30
 
 
@@ -56,6 +58,7 @@ class ClonePlan:
     local_port: int
     tunnel: str
     keep_instance: bool
+    expires_at: datetime  # what the tags say at the start; the heartbeat never moves it back
     estimate_usd: float
     usual_minutes: float
 
@@ -104,6 +107,7 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
         local_port=local_port,
         tunnel=aws.tunnel,
         keep_instance=options.keep_instance,
+        expires_at=expires,
         estimate_usd=cost.run_estimate(aws.instance_class, source.allocated_gb),
         usual_minutes=cost.usual_minutes(source.allocated_gb),
     )

@@ -19,10 +19,13 @@ class Report:
         self._last_status: dict[str, str] = {}
 
     def step(self, text: str) -> None:
-        self.console.print(f"==> {text}", highlight=False)
+        self.line(f"==> {text}")
 
     def line(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        # The terminal may be gone (SIGHUP, a closed SSH session): the run, and above
+        # all its cleanup, goes on without it.
+        with contextlib.suppress(OSError):
+            self.console.print(text, highlight=False)
 
     def observer(self, what: str) -> Observer:
         """Prints a line whenever the status (or its detail) changes, with the elapsed time."""

@@ -1,8 +1,9 @@
 """The run's cloud resources, each a context manager that removes what it created.
 
 A resource counts as created once its create call was sent: an interrupted call
-may still have happened, so cleanup then looks for it for a while. A create AWS
-refused (it answered with an error code) created nothing and needs no cleanup.
+may still have happened, so cleanup then looks for it for a while. A create
+answered with an error code is looked for once by name and run tag: found, it is
+removed; not found, AWS refused it and there is nothing to clean up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.progress import TextColumn
@@ -20,6 +22,7 @@ from rich.progress import TextColumn
 from prodclone.aws import cost, rds, tunnels
 from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation, WaitPolicy
+from prodclone.clone import leftovers
 from prodclone.clone.cleanup import Cleanup, delete_instance_command, delete_snapshot_command
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
@@ -41,25 +44,47 @@ class Resources:
     report: Report
     cleanup: Cleanup
     deadline: float  # time.monotonic() by which every wait of the run must be over
+    state_dir: Path | None = None  # where the open tunnel is recorded, for a killed run
 
     def _wait(self, seconds: float | None = None) -> WaitPolicy:
         remaining = max(self.deadline - time.monotonic(), 1.0) if seconds is None else seconds
         return WaitPolicy(remaining, self.aws.poll_max_seconds)
 
     @contextlib.contextmanager
-    def _created(self, create: Callable[[], None], remove: Callable[[], None]) -> Iterator[None]:
-        """`create`, then the caller's block; `remove` afterwards unless AWS refused the create."""
+    def _created(
+        self,
+        what: str,
+        create: Callable[[], None],
+        made: Callable[[], bool],
+        remove: Callable[[], None],
+    ) -> Iterator[None]:
+        """`create`, then the caller's block; `remove` afterwards unless AWS refused the create.
+
+        An error answer is not proof that nothing was made: AWS may have carried the
+        call out and still answered with an error, and a retry of a create that went
+        through is answered "already exists". So after an error answer `made` looks
+        once, by name and run tag, and what it finds is removed like anything else.
+        """
         refused = False
         try:
             try:
                 create()
             except Exception as exc:
-                refused = bool(error_code(exc))
+                refused = bool(error_code(exc)) and not self._made_anyway(what, made)
                 raise
             yield
         finally:
             if not refused:
                 remove()
+
+    def _made_anyway(self, what: str, made: Callable[[], bool]) -> bool:
+        try:
+            found = made()
+        except Exception:
+            return True  # cannot tell: cleanup looks for it, as for an unanswered call
+        if found:
+            self.report.line(f"    the create answered with an error, but {what} exists")
+        return found
 
     def _remove(
         self, what: str, command: str, delete: Callable[[], str], exists: Callable[[], bool]
@@ -80,7 +105,9 @@ class Resources:
         plan, client, region = self.plan, self.clients.rds, self.clients.region
         self.report.step(f"snapshot {plan.snapshot_id} of {plan.source.identifier}")
         with self._created(
+            f"snapshot {plan.snapshot_id}",
             lambda: rds.create_snapshot(client, plan.source, plan.snapshot_id, plan.tags),
+            lambda: rds.snapshot_is_ours(client, plan.snapshot_id, plan.run),
             lambda: self._remove(
                 f"snapshot {plan.snapshot_id}",
                 delete_snapshot_command(plan.snapshot_id, region),
@@ -112,6 +139,7 @@ class Resources:
         plan, client = self.plan, self.clients.rds
         self.report.step(f"restore {plan.instance_id} ({plan.instance_class})")
         with self._created(
+            f"instance {plan.instance_id}",
             lambda: rds.restore_instance(
                 client,
                 instance_id=plan.instance_id,
@@ -121,6 +149,7 @@ class Resources:
                 security_groups=plan.security_groups,
                 tags=plan.tags,
             ),
+            lambda: rds.instance_is_ours(client, plan.instance_id, plan.run),
             self._announce_kept if plan.keep_instance else self._remove_instance,
         ):
             checkpoint("instance")
@@ -171,16 +200,19 @@ class Resources:
         aws, plan = self.aws, self.plan
         self.report.step(f"tunnel ({plan.tunnel}) to {plan.instance_id}")
         if plan.tunnel == "ssm":
-            return tunnels.ssm_tunnel(
-                self.clients.ssm,
-                plugin=aws.ssm_plugin,
-                bastion=aws.bastion,
-                remote_host=endpoint.host,
-                remote_port=endpoint.port,
-                local_port=plan.local_port,
-                region=self.clients.region,
-                profile=self.clients.profile,
-                ready_seconds=aws.tunnel_ready_seconds,
+            return self._recorded(
+                lambda started: tunnels.ssm_tunnel(
+                    self.clients.ssm,
+                    plugin=aws.ssm_plugin,
+                    bastion=aws.bastion,
+                    remote_host=endpoint.host,
+                    remote_port=endpoint.port,
+                    local_port=plan.local_port,
+                    region=self.clients.region,
+                    profile=self.clients.profile,
+                    ready_seconds=aws.tunnel_ready_seconds,
+                    on_started=started,
+                )
             )
         if plan.tunnel == "ssh":
             return tunnels.ssh_tunnel(
@@ -191,3 +223,28 @@ class Resources:
                 ready_seconds=aws.tunnel_ready_seconds,
             )
         return tunnels.direct(endpoint.host, endpoint.port)
+
+    @contextlib.contextmanager
+    def _recorded(
+        self,
+        tunnel: Callable[
+            [Callable[[str, int], None]], contextlib.AbstractContextManager[tunnels.LocalEnd]
+        ],
+    ) -> Iterator[tunnels.LocalEnd]:
+        """The SSM tunnel, recorded on disk while open so a killed run's can be ended later."""
+        records: list[Path] = []
+
+        def started(session_id: str, plugin_pid: int) -> None:
+            if self.state_dir is None:
+                return
+            with contextlib.suppress(OSError):  # a record is a help, never a reason to fail
+                records.append(
+                    leftovers.record_tunnel(self.state_dir, self.plan.run, session_id, plugin_pid)
+                )
+
+        try:
+            with tunnel(started) as end:
+                yield end
+        finally:
+            for record in records:
+                record.unlink(missing_ok=True)

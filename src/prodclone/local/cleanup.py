@@ -1,4 +1,8 @@
-"""db.drop-clone: remove the clone's databases (only ours) and, on request, the dumps."""
+"""db.drop-clone: remove the clone's databases (only ours), the fresh database, the dumps.
+
+What goes is chosen apart: the clone with its templates and spares, a fresh
+database (`local.fresh_db`, or one `db.fresh --name X` built), the dump files.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
+from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
@@ -21,6 +26,8 @@ class DropPlan:
     databases: list[databases.DatabaseInfo]
     dump_files: list[Path]
     include_fresh: bool = False
+    include_clone: bool = True
+    fresh_db: str = ""
 
     @property
     def empty(self) -> bool:
@@ -42,27 +49,44 @@ def _size(count: int) -> str:
 
 
 def _ours_to_drop(
-    conn: psycopg.Connection, settings: Settings, include_fresh: bool
+    conn: psycopg.Connection, clone: str, plan: DropPlan
 ) -> list[databases.DatabaseInfo]:
-    clone = settings.local.clone_db
-    return [
-        db
-        for db in databases.list_databases(conn)
-        if belongs_to_clone(db, clone)
-        or (include_fresh and db.ours and db.name == settings.local.fresh_db)
-    ]
+    found = []
+    for db in databases.list_databases(conn):
+        if plan.include_clone and belongs_to_clone(db, clone):
+            found.append(db)
+        elif plan.include_fresh and db.name == plan.fresh_db:
+            if db.ours and db.role != "fresh":
+                # `--fresh --name <the clone>` must not become a way round the clone's rules.
+                raise ProdcloneError(
+                    f"{db.name} is prodclone's {db.role or 'database'}, not a fresh build; "
+                    "nothing was dropped"
+                )
+            if db.ours:
+                found.append(db)
+    return found
 
 
 def plan_local_drop(
-    settings: Settings, server: LocalServer, *, include_fresh: bool, include_dumps: bool
+    settings: Settings,
+    server: LocalServer,
+    *,
+    include_fresh: bool,
+    include_dumps: bool,
+    include_clone: bool = True,
+    fresh_db: str = "",
 ) -> DropPlan:
-    with server.connect() as conn:
-        found = _ours_to_drop(conn, settings, include_fresh)
+    """What to drop: the clone unless `include_clone` is off, the fresh database
+    (`fresh_db`, by default `local.fresh_db`) with `include_fresh`, the dumps with
+    `include_dumps`."""
     files: list[Path] = []
     if include_dumps and settings.dump_dir.is_dir():
         files = sorted(settings.dump_dir.glob(dumps.DUMP_GLOB))
         files += sorted(settings.dump_dir.glob(dumps.DUMP_GLOB + dumps.PARTIAL_SUFFIX))
-    return DropPlan(found, files, include_fresh)
+    plan = DropPlan([], files, include_fresh, include_clone, fresh_db or settings.local.fresh_db)
+    with server.connect() as conn:
+        found = _ours_to_drop(conn, settings.local.clone_db, plan)
+    return DropPlan(found, files, include_fresh, include_clone, plan.fresh_db)
 
 
 def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[str]:
@@ -77,7 +101,7 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
         server.connect() as conn,
         background_idle(settings.local.data_dir),
     ):
-        for db in _ours_to_drop(conn, settings, plan.include_fresh):
+        for db in _ours_to_drop(conn, settings.local.clone_db, plan):
             if databases.drop(conn, db.name):
                 done.append(f"dropped database {db.name}")
     for path in plan.dump_files:

@@ -65,6 +65,8 @@ class LocalServer:
             ("user", "PGUSER"),
             ("password", "PGPASSWORD"),
             ("sslmode", "PGSSLMODE"),
+            # A URL's `service=`: the tools must reach the server the host check passed.
+            ("service", "PGSERVICE"),
         ):
             if params.get(key):
                 env[var] = str(params[key])
@@ -74,7 +76,9 @@ class LocalServer:
 def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
     """The configured server; the embedded one is started when `start` is true."""
     if local.url:
-        for host in conninfo.hosts(local.url):
+        # A service definition may name the host too: the packaged tools' libpq reads
+        # pg_service.conf from its own etc/ folder.
+        for host in conninfo.hosts(local.url, sysconf_dirs=(bin_dir().parent / "etc",)):
             if not conninfo.is_local_host(host) and not local.allow_remote:
                 raise ProdcloneError(
                     f"prodclone.local.url points at {host!r}, which is not this machine; "

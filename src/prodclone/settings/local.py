@@ -6,10 +6,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from prodclone.settings.reader import Reader
 
@@ -34,6 +30,11 @@ COMMAND_DEFAULTS: dict[str, Any] = {
     # decides whether the last fresh build can be reused; empty: always rebuild.
     "fresh_inputs": "",
 }
+
+# Each dump or restore job holds its own connection (pg_restore one more): more than
+# this only queues on the server's max_connections and starves everything else.
+MAX_JOBS = 64
+JOBS_WHY = "each job holds its own database connection"
 
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 
@@ -80,15 +81,32 @@ def _db_name(reader: Reader, key: str, default: str) -> str:
     return name
 
 
+def _local_url(reader: Reader) -> str:
+    """`local.url` in libpq's spelling; a bad one is named without its password."""
+    # Imported here: the settings stay importable without psycopg loaded.
+    from prodclone.errors import ProdcloneError
+    from prodclone.local import conninfo
+
+    url = reader.text("url")
+    if not url:
+        return ""
+    if not conninfo.is_url(url):
+        shown = conninfo.mask(url)
+        raise reader.error("url", f"must be a postgresql:// URL or empty (got {shown!r})")
+    url = conninfo.normalize(url)
+    try:
+        conninfo.parse(url)
+    except ProdcloneError as exc:
+        # Not quoted: text libpq cannot parse gives no safe place to cut the password out.
+        raise reader.error("url", f"is {exc}") from None
+    return url
+
+
 def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
     data_dir = Path(reader.text("data_dir") or ".prodclone").expanduser()
     if not data_dir.is_absolute():
         data_dir = project_dir / data_dir
-    url = reader.text("url")
-    if url and not url.startswith(("postgresql://", "postgres://")):
-        raise reader.error("url", f"must be a postgresql:// URL or empty (got {url!r})")
-    if url:
-        _check_url(reader, url)
+    url = _local_url(reader)
     return LocalSettings(
         url=url,
         data_dir=data_dir,
@@ -96,25 +114,10 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
         fresh_db=_db_name(reader, "fresh_db", f"{app}_fresh"),
         db_env=reader.text_map("db_env"),
         allow_remote=reader.flag("allow_remote"),
-        restore_jobs=reader.whole("restore_jobs", 2, minimum=1),
+        restore_jobs=reader.whole("restore_jobs", 2, minimum=1, maximum=MAX_JOBS),
         keep_spare=reader.flag("keep_spare", True),
         bin_dir=_bin_dir(reader, project_dir),
     )
-
-
-def _check_url(reader: Reader, url: str) -> None:
-    """A URL libpq cannot parse stops here, named by its key and without echoing it."""
-    try:
-        conninfo_to_dict(url)
-        _ = urlsplit(url).port  # raises on a port that is not a number
-    except (psycopg.ProgrammingError, ValueError) as exc:
-        # libpq's message quotes the URL, which may hold a password.
-        reason = str(exc).split(" in URI", 1)[0].strip().rstrip(":")
-        raise reader.error(
-            "url",
-            f"is not a valid postgresql:// URL ({reason}); write "
-            "postgresql://user@host:port/dbname or postgresql:///dbname?host=/socket/dir",
-        ) from None
 
 
 def _bin_dir(reader: Reader, project_dir: Path) -> Path | None:

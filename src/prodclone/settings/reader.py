@@ -61,7 +61,9 @@ class Reader:
             return False
         raise self.error(key, f"must be true or false (got {value!r})")
 
-    def whole(self, key: str, default: int, minimum: int | None = None) -> int:
+    def whole(
+        self, key: str, default: int, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self._raw.get(key, default)
         if value is None or value == "":
             value = default
@@ -73,6 +75,8 @@ class Reader:
             raise self.error(key, f"must be a whole number (got {value!r})") from None
         if minimum is not None and number < minimum:
             raise self.error(key, f"must be at least {minimum} (got {number})")
+        if maximum is not None and number > maximum:
+            raise self.error(key, f"must be at most {maximum} (got {number})")
         return number
 
     def number(self, key: str, default: float, minimum: float | None = None) -> float:

@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, settings_of, whole_number
+from prodclone.tasks._common import domain_errors, refuse_dry, settings_of, tell, whole_number
 
 
 @task(
@@ -34,7 +34,9 @@ def refactor_check(
         from prodclone.check.model import CheckOptions
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
+        from prodclone.private import guard_dump, guard_reports
 
+        refuse_dry(c, "refactor-check")
         settings = settings_of(c)
         server = resolve_server(settings.local)
         options = CheckOptions(
@@ -44,7 +46,11 @@ def refactor_check(
             keep_going=keep_going,
             force_restore=restore,
         )
-        run = run_refactor_check(settings, server, options)
+        tell(guard_dump(settings, options.dump))
+        try:
+            run = run_refactor_check(settings, server, options)
+        finally:  # interrupted too: the report is written whatever happens
+            tell(guard_reports(settings, options.report_dir))
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
             raise Exit(f"prodclone: refactor-check failed at {failed}", code=1)
@@ -61,13 +67,18 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
     with domain_errors():
         from prodclone.check.demo import clean_demo, run_demo
+        from prodclone.private import guard_reports
 
+        refuse_dry(c, "demo")
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
         if clean:
             done = clean_demo(settings)
             print("\n".join(done) if done else "nothing left by the demo")
             return
-        outcome = run_demo(settings, rows=documents, keep=keep)
+        try:
+            outcome = run_demo(settings, rows=documents, keep=keep)
+        finally:
+            tell(guard_reports(settings, None))
         if not outcome.as_expected:
             raise Exit("prodclone: the demo did not turn out as expected", code=1)

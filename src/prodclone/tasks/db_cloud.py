@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,17 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm_or_stop, domain_errors, settings_of, whole_number
+from prodclone.tasks._common import (
+    confirm_or_stop,
+    domain_errors,
+    dry_run_of,
+    settings_of,
+    tell,
+    whole_number,
+)
+
+# What `tags.new_run_id` makes: lower-case letters, digits and hyphens (RDS identifiers).
+RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @contextmanager
@@ -55,15 +66,19 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.needs import require_local_settings
+        from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
+        dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
-            jobs=whole_number("--jobs", jobs, 1, 1),
+            jobs=whole_number("--jobs", jobs, 1, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY),
             out=Path(out) if out else None,
             yes=yes,
         )
         settings = settings_of(c)
+        require_local_settings(settings.aws)
         clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
@@ -76,25 +91,67 @@ def clone_prod(
         clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
 
 
+class ListingError(ProdcloneError):
+    """list-clones could not list or delete: exit 2, as 1 means "strays found"."""
+
+    exit_code = 2
+
+
+@contextmanager
+def listing_errors(as_json: bool) -> Iterator[None]:
+    """Every failure of list-clones exits 2, and is a JSON object when JSON was asked for."""
+    try:
+        yield
+    except Exit:
+        raise
+    except Exception as exc:
+        if isinstance(exc, ProdcloneError):
+            message = str(exc)
+        else:
+            # A database or other error nobody expected: still one line, still exit 2.
+            first = (str(exc).strip().splitlines() or [""])[0]
+            message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if as_json:
+            import json
+
+            print(json.dumps({"error": message, "exit_code": ListingError.exit_code}))
+        raise ListingError(message) from None
+
+
 @task(
     help={
-        "delete": "Remove the stray cloud resources (past their expiry).",
+        "delete": "Remove the stray cloud resources (past their expiry), or all of --run's.",
+        "run": "Only this run's resources; with --delete, remove them even if not expired.",
         "yes": "Do not ask before deleting.",
         "format": "Output format: text or json.",
     }
 )
-def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str = "text") -> None:
-    """List clones in AWS and locally; exit 1 on strays."""
-    with domain_errors(), aws_errors():
+def list_clones(
+    c: Context, delete: bool = False, run: str = "", yes: bool = False, format: str = "text"
+) -> None:
+    """List clones in AWS and locally; exit 1 on strays, 2 on errors."""
+    with domain_errors(), listing_errors(format == "json"), aws_errors():
         if format not in ("text", "json"):
             raise ProdcloneError(f"--format must be text or json (got {format!r})")
+        if run and not RUN_ID.fullmatch(run):
+            raise ProdcloneError(
+                f"--run {run!r} is not a run id; copy it from `inv db.list-clones` "
+                "(like 20261124-121518-9d3c)"
+            )
         from prodclone.aws import inventory, rds
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
+        from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
+        from prodclone.clone.leftovers import end_dead_tunnels
+        from prodclone.private import guard_dump
 
         settings = settings_of(c)
+        if not dry_run_of(c):
+            tell(guard_dump(settings, None))
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
+        if run:
+            cloud = inventory.of_run(cloud, run)
         databases, note = inventory.local_items(settings)
         found = inventory.Inventory(cloud, databases, inventory.dump_files(settings.dump_dir), note)
         print(
@@ -102,16 +159,38 @@ def list_clones(c: Context, delete: bool = False, yes: bool = False, format: str
             if format == "json"
             else "\n".join(inventory.render_text(found))
         )
-        strays = found.strays
-        if not strays:
-            return
         if not delete:
-            raise Exit(code=1)
-        confirm_or_stop(f"Delete {len(strays)} stray cloud resource(s)?", yes)
+            if found.strays:
+                raise Exit(code=1)
+            return
+        if run:
+            # A named run is removed at once, expired or not: its process is gone.
+            doomed = [item for item in cloud if item.status not in ("deleting", "deleted")]
+            what = f"the {len(doomed)} cloud resource(s) of run {run}"
+        else:
+            doomed, what = found.strays, f"{len(found.strays)} stray cloud resource(s)"
+        if dry_run_of(c):
+            for item in doomed:
+                print(f"would delete {item.kind} {item.id}", file=sys.stderr)
+            if doomed:
+                raise Exit(code=1)
+            return
+        # Password folders of killed runs: useless once their instance is gone, and ours.
+        removed = remove_stale_pgpass(pgpass_dir(settings))
+        if removed:
+            print(f"removed {removed} password folder(s) left by killed runs", file=sys.stderr)
+        # Tunnels of killed runs on this machine: their plugin and SSM session.
+        for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
+            print(line, file=sys.stderr)
+        if not doomed:
+            if run:
+                print(f"nothing of run {run} left to remove", file=sys.stderr)
+            return
+        confirm_or_stop(f"Delete {what}?", yes)
         wait = WaitPolicy(rds.DELETE_WAIT_SECONDS, settings.aws.poll_max_seconds)
         failed = False
-        for item, outcome in inventory.delete_strays(clients.rds, strays, wait):
+        for item, outcome in inventory.delete_items(clients.rds, doomed, wait):
             print(f"{item.kind} {item.id}: {outcome}", file=sys.stderr)
             failed = failed or outcome.startswith("FAILED")
         if failed:
-            raise ProdcloneError("some strays could not be deleted (see above)")
+            raise ProdcloneError("some cloud resources could not be deleted (see above)")

@@ -8,7 +8,15 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
-from prodclone.tasks._common import confirm, domain_errors, settings_of, whole_number
+from prodclone.tasks._common import (
+    confirm,
+    domain_errors,
+    dry_run_of,
+    refuse_dry,
+    settings_of,
+    tell,
+    whole_number,
+)
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -18,6 +26,7 @@ def server(c: Context, stop: bool = False) -> None:
         from prodclone.local.server import resolve_server
         from prodclone.local.shutdown import stop_embedded
 
+        refuse_dry(c, "db.server")  # showing the embedded server starts it
         settings = settings_of(c)
         if stop:
             if not settings.local.embedded:
@@ -46,9 +55,15 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
     with domain_errors():
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
+        from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
-        restore_jobs = whole_number("--jobs", jobs, 0, 1)
+        refuse_dry(c, "db.load-clone")
+
+        from prodclone.private import guard_dump
+
+        restore_jobs = whole_number("--jobs", jobs, 0, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY)
         settings = settings_of(c)
+        tell(guard_dump(settings, Path(dump) if dump else None))
         local = resolve_server(settings.local)
         result = load(
             settings,
@@ -75,6 +90,8 @@ def fresh(c: Context, name: str = "") -> None:
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
 
+        refuse_dry(c, "db.fresh")
+
         settings = settings_of(c)
         command = require_migrate(settings)
         # The same rule as prodclone.local.fresh_db, so db.drop-clone can drop it later.
@@ -94,31 +111,63 @@ def fresh(c: Context, name: str = "") -> None:
 @task(
     help={
         "yes": "Do not ask before dropping.",
-        "fresh": "Also drop the fresh database.",
+        "fresh": "Drop the fresh database (prodclone.local.fresh_db) instead of the clone.",
+        "name": "With --fresh: drop this fresh database instead (one `db.fresh --name` built).",
+        "all": "Drop the clone, its templates and spares, and the fresh database.",
         "dumps": "Also delete the dump files in prodclone.dump_dir (they hold personal data).",
         "dry_run": "Print what would be dropped and deleted, and do nothing.",
     }
 )
 def drop_clone(
-    c: Context, yes: bool = False, fresh: bool = False, dumps: bool = False, dry_run: bool = False
+    c: Context,
+    yes: bool = False,
+    fresh: bool = False,
+    name: str = "",
+    all: bool = False,
+    dumps: bool = False,
+    dry_run: bool = False,
 ) -> None:
-    """Drop the clone, its templates and spares (only ever ours)."""
+    """Drop the clone, its templates and spares, or the fresh database (only ever ours)."""
     with domain_errors():
+        from prodclone.errors import UsageError
         from prodclone.local.cleanup import drop_local, plan_local_drop
         from prodclone.local.server import resolve_server
+        from prodclone.settings.local import db_name_problem
 
+        dry_run = dry_run_of(c, dry_run)
+        if name and not fresh:
+            raise UsageError("--name names a fresh database: give it with --fresh")
+        if name and (problem := db_name_problem(name)):
+            raise UsageError(f"--name {problem}")
         settings = settings_of(c)
         local = resolve_server(settings.local)
-        plan = plan_local_drop(settings, local, include_fresh=fresh, include_dumps=dumps)
+        plan = plan_local_drop(
+            settings,
+            local,
+            include_clone=all or not fresh,
+            include_fresh=all or fresh,
+            fresh_db=name,
+            include_dumps=dumps,
+        )
         if plan.empty:
-            print("nothing to drop: no clone databases" + (" or dumps" if dumps else ""))
+            print(f"nothing to drop: {_what(plan.include_clone, plan.include_fresh, dumps)}")
             return
         for line in plan.describe():
             print(("would drop " if dry_run else "") + line)
         if dry_run:
             return
+        if dumps:
+            from prodclone.private import guard_dump
+
+            tell(guard_dump(settings, None))  # the dumps stay until the answer is yes
         if not confirm("drop these", yes):
             print("nothing dropped")
             return
         for line in drop_local(settings, local, plan):
             print(line)
+
+
+def _what(clone: bool, fresh: bool, dumps: bool) -> str:
+    """What was looked for and not found, for the `nothing to drop` line."""
+    parts = (["no clone databases"] if clone else []) + (["no fresh database"] if fresh else [])
+    return " or ".join(parts + (["dumps"] if dumps else []))

@@ -17,7 +17,6 @@ from prodclone.tasks._common import domain_errors, project_dir, settings_of
 if TYPE_CHECKING:
     from prodclone.settings import Settings
 
-URL_PREFIXES = ("postgresql://", "postgres://")
 FORMATS = ("text", "json")
 IGNORE_KEY = "prodclone.schema_diff.ignore"
 
@@ -58,8 +57,8 @@ def schema_diff(
         try:
             code = _run(
                 c,
-                _one_of("-a", "--clone", a, clone),
-                _one_of("-b", "--fresh", b, fresh),
+                _target(_one_of("-a", "--clone", a, clone)),
+                _target(_one_of("-b", "--fresh", b, fresh)),
                 format,
                 tuple(ignore or ()),
                 owners,
@@ -88,6 +87,19 @@ def _one_of(short: str, long: str, short_value: str, long_value: str) -> str:
             f"{long} is the long form of {short}: give one of them"
         )
     return short_value or long_value
+
+
+def _target(value: str) -> str:
+    """A database name, or a URL in libpq's spelling (SQLAlchemy's `+driver` dropped)."""
+    from prodclone.local.conninfo import normalize
+
+    return normalize(value)
+
+
+def _is_url(target: str) -> bool:
+    from prodclone.local.conninfo import is_url
+
+    return is_url(target)
 
 
 def _run(
@@ -158,24 +170,27 @@ def _one_line(exc: Exception) -> str:
 
 def _check_url(flag: str, target: str) -> None:
     """A malformed URL stops here with one line that does not echo it (it may hold a password)."""
-    if not target.startswith(URL_PREFIXES):
+    if not _is_url(target):
         return
     from urllib.parse import urlsplit
 
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
+    from prodclone.errors import ProdcloneError
+    from prodclone.local.conninfo import parse, parse_problem
     from prodclone.schema import SchemaDiffError
 
     try:
-        conninfo_to_dict(target)
+        parse(target)  # libpq's reading; its message never quotes the URL
         _ = urlsplit(target).port  # raises on a port that is not a number
-    except (ProgrammingError, ValueError) as exc:
-        reason = str(exc).split(" in URI", 1)[0].strip().rstrip(":")
-        raise SchemaDiffError(
-            f"{flag} is not a valid postgresql:// URL ({reason}); "
-            "write postgresql://user@host:port/dbname, or just a database name on the local server"
-        ) from None
+    except ProdcloneError as exc:
+        problem = str(exc)
+    except ValueError as exc:
+        problem = f"not a valid postgresql:// URL ({parse_problem(exc)})"
+    else:
+        return
+    raise SchemaDiffError(
+        f"{flag} is {problem}; "
+        "write postgresql://user@host:port/dbname, or just a database name on the local server"
+    )
 
 
 def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple[Path, ...]]:
@@ -183,12 +198,12 @@ def _resolve(settings: Settings, a: str, b: str) -> tuple[tuple[str, str], tuple
     from prodclone.local.embedded import bin_dir
     from prodclone.local.server import resolve_server
 
-    if all(target.startswith(URL_PREFIXES) for target in (a, b)):
+    if all(_is_url(target) for target in (a, b)):
         # No local server is needed, but the user's tools and the packaged ones still are.
         named = (settings.local.bin_dir,) if settings.local.bin_dir is not None else ()
         return (a, b), (*named, bin_dir())
     server = resolve_server(settings.local)
-    urls = tuple(t if t.startswith(URL_PREFIXES) else server.url(t) for t in (a, b))
+    urls = tuple(t if _is_url(t) else server.url(t) for t in (a, b))
     return (urls[0], urls[1]), server.extra_bin_dirs
 
 
@@ -207,4 +222,4 @@ def _status(text: str) -> Iterator[None]:
 def _label(target: str) -> str:
     from prodclone.local.conninfo import mask
 
-    return mask(target) if target.startswith(URL_PREFIXES) else target
+    return mask(target) if _is_url(target) else target
