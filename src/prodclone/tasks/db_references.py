@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from prodclone.tasks._common import domain_errors, settings_of
-from prodclone.tasks.db_schema import URL_PREFIXES, _check_url, _label, _one_line
+from prodclone.tasks.db_schema import _check_url, _label, _one_line
 
 FORMATS = ("text", "json")
 
@@ -43,6 +43,7 @@ def check_references(c: Context, db: str = "", format: str = "text") -> None:
 def _run(c: Context, db: str, output_format: str) -> int:
     import psycopg
 
+    from prodclone.local.conninfo import is_url, normalize
     from prodclone.local.server import resolve_server
     from prodclone.references import check_references as check
     from prodclone.references.errors import ReferenceCheckError
@@ -52,10 +53,10 @@ def _run(c: Context, db: str, output_format: str) -> int:
         raise ReferenceCheckError(f"--format must be text or json (got {output_format!r})")
     settings = settings_of(c)
     target = db or settings.local.clone_db
-    if target.startswith(URL_PREFIXES):
+    if is_url(target):
         _check_url("--db", target)
         try:
-            conn = psycopg.connect(target, autocommit=True, connect_timeout=10)
+            conn = psycopg.connect(normalize(target), autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             reason = (str(exc).strip().splitlines() or ["no answer"])[0]
             raise ReferenceCheckError(f"cannot connect to {_label(target)}: {reason}") from None
