@@ -42,6 +42,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("boot", "Boot check: current code against the pre-migration clone"),
     ("baseline", "Baseline: row counts by table OID"),
     ("migrate", "Migrate the clone (locks and slow statements sampled)"),
+    ("references", "Reference gate: function bodies against the migrated catalog"),
     ("data", "Data preservation"),
     ("fresh", "Fresh database from all migrations"),
     ("schema", "Schema gate: clone vs fresh"),

@@ -1,9 +1,9 @@
-"""The eight gates of refactor-check. Each fills in its StageResult; errors fail it."""
+"""The gates of refactor-check. Each fills in its StageResult; errors fail it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodclone.check import rowcounts
 from prodclone.check.app import AppNotReady, running_app
@@ -17,10 +17,14 @@ from prodclone.check.model import (
     StageResult,
 )
 from prodclone.check.patterns import scan
+from prodclone.check.references_gate import take_baseline as take_reference_baseline
 from prodclone.local.appcmd import CommandResult, Fold, run_command
 from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
+
+if TYPE_CHECKING:
+    from prodclone.references import Names, ReferenceReport
 
 TAIL_LINES = 20
 
@@ -32,6 +36,9 @@ class StageContext:
     options: CheckOptions
     run: CheckRun
     baseline: rowcounts.Counts = field(default_factory=dict)
+    # Read by the baseline stage for the reference gate: names by OID, older breakage.
+    names_before: Names | None = None
+    references_before: ReferenceReport | None = None
 
     @property
     def clone(self) -> str:
@@ -117,6 +124,7 @@ def baseline(context: StageContext, stage: StageResult) -> None:
     rows = sum(table.rows for table in counts.values())
     note = f" ({estimated} estimated)" if estimated else ""
     stage.figures = {"tables": len(counts), "rows": rows, "estimated_tables": estimated}
+    stage.figures["references"] = take_reference_baseline(context)
     stage.passed(f"{len(counts)} tables, {rows} rows{note}")
 
 
