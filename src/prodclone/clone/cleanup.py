@@ -20,6 +20,20 @@ def delete_snapshot_command(snapshot_id: str, region: str) -> str:
     return f"aws rds delete-db-snapshot --region {region} --db-snapshot-identifier {snapshot_id}"
 
 
+def delete_cluster_command(cluster_id: str, region: str) -> str:
+    return (
+        f"aws rds delete-db-cluster --region {region} --db-cluster-identifier {cluster_id} "
+        "--skip-final-snapshot"
+    )
+
+
+def delete_cluster_snapshot_command(snapshot_id: str, region: str) -> str:
+    return (
+        f"aws rds delete-db-cluster-snapshot --region {region} "
+        f"--db-cluster-snapshot-identifier {snapshot_id}"
+    )
+
+
 class Cleanup:
     def __init__(self, report: Report) -> None:
         self.report = report
