@@ -163,6 +163,15 @@ class Cloud:
         found = self.rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
         return sorted(s["DBClusterSnapshotIdentifier"] for s in found)
 
+    def made_and_left(self) -> list[str]:
+        """Everything a run made that is still there: instances, snapshots, clusters."""
+        return (
+            [f"instance {name}" for name in self.instances()]
+            + [f"snapshot {name}" for name in self.snapshots()]
+            + [f"cluster {name}" for name in self.clusters()]
+            + [f"cluster-snapshot {name}" for name in self.cluster_snapshots()]
+        )
+
     def calls(self) -> list[dict[str, Any]]:
         """The recorded AWS calls of the run (PRODCLONE_AWS_CALL_LOG)."""
         if not self.call_log.exists():
