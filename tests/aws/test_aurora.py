@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from prodclone.aws.tags import parse_time
 from prodclone.clone.faults import AURORA_STEPS
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
@@ -22,6 +25,7 @@ from tests.aws.conftest import (
     Cloud,
     aws_settings,
     plugin_processes,
+    prodclone_tags,
     start_inv,
     wait_for_line,
 )
@@ -202,3 +206,39 @@ def test_tunnel_dropping_mid_dump_leaves_nothing(aurora_project: Project, aurora
     assert result.returncode == 1
     assert "prodclone: pg_dump failed" in result.stderr
     assert_nothing_left(aurora_project, aurora)
+
+
+def _cluster_expiry(cloud: Cloud, arn: str) -> datetime | None:
+    tags = cloud.rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+    values = [t["Value"] for t in tags if t["Key"] == "prodclone:expires-at"]
+    return parse_time(values[0]) if values else None
+
+
+def test_heartbeat_keeps_the_live_clone_cluster_ahead_of_its_expiry(
+    aurora_project: Project, aurora: Cloud
+) -> None:
+    env = {**aurora.env, "PRODCLONE_TEST_FAULT": "dump:pause"}
+    process = start_inv(aurora_project, "db.clone-prod", "--yes", env=env)
+    try:
+        wait_for_line(process.stderr, "test hook: pause at dump")
+        [name] = aurora.clusters()
+        arn = aurora.rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0][
+            "DBClusterArn"
+        ]
+        past = prodclone_tags(name.removeprefix("prodclone-"), datetime.now(UTC) - timedelta(1))
+        aurora.rds.add_tags_to_resource(ResourceName=arn, Tags=past)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            expiry = _cluster_expiry(aurora, arn)
+            if expiry is not None and expiry > datetime.now(UTC) + timedelta(minutes=20):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the cluster's expiry tag was left at {expiry}")
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert_nothing_left(aurora_project, aurora)
+    assert policy_denied(aurora) == []

@@ -72,7 +72,7 @@ def test_latest_snapshot_restores_the_newest_automated_one_and_leaves_it(
     project.configure(aws_settings(restore_from="latest-snapshot"))
     result = project.inv("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
-    assert f"  route      latest-snapshot: restore_from latest-snapshot: the newest " in (
+    assert "  route      latest-snapshot: restore_from latest-snapshot: the newest " in (
         result.stdout
     )
     assert "  data       as of " in result.stdout and " min old" in result.stdout
