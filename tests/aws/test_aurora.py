@@ -242,3 +242,28 @@ def test_heartbeat_keeps_the_live_clone_cluster_ahead_of_its_expiry(
     assert process.returncode == 130, err
     assert_nothing_left(aurora_project, aurora)
     assert policy_denied(aurora) == []
+
+
+def test_kept_aurora_clone_is_named_and_removed_with_list_clones_run(
+    aurora_project: Project, aurora: Cloud
+) -> None:
+    result = aurora_project.inv("db.clone-prod", "--yes", "--keep-instance", env=aurora.env)
+    assert result.returncode == 0, result.stderr
+    [name] = aurora.clusters()
+    assert aurora.instances() == [name]
+    assert f"prodclone: KEPT instance {name} and cluster {name} (--keep-instance)" in (
+        result.stderr
+    )
+    assert (
+        f"  then aws rds delete-db-cluster --region us-east-1 --db-cluster-identifier {name} "
+        "--skip-final-snapshot"
+    ) in result.stderr
+    run = name.removeprefix("prodclone-")
+    removed = aurora_project.inv(
+        "db.list-clones", "--delete", "--run", run, "--yes", env=aurora.env
+    )
+    assert removed.returncode == 0, removed.stderr
+    assert f"instance {name}: deleted" in removed.stderr
+    assert f"cluster {name}: deleted" in removed.stderr
+    assert aurora.made_and_left() == []
+    assert aurora.source_untouched()

@@ -9,10 +9,12 @@ from prodclone.aws.signals import shielded
 from prodclone.clone.report import Report
 
 
-def delete_instance_command(instance_id: str, region: str) -> str:
+def delete_instance_command(instance_id: str, region: str, in_cluster: bool = False) -> str:
+    # An Aurora member has no automated backups of its own: its cluster keeps them.
+    backups = "" if in_cluster else " --delete-automated-backups"
     return (
         f"aws rds delete-db-instance --region {region} --db-instance-identifier {instance_id} "
-        "--skip-final-snapshot --delete-automated-backups"
+        f"--skip-final-snapshot{backups}"
     )
 
 

@@ -274,7 +274,7 @@ class Resources:
         plan, client = self.plan, self.clients.rds
         self._remove(
             f"instance {plan.instance_id}",
-            delete_instance_command(plan.instance_id, self.clients.region),
+            delete_instance_command(plan.instance_id, self.clients.region, plan.aurora),
             lambda: rds.delete_instance_when_possible(
                 client, plan.instance_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
             ),
@@ -287,7 +287,7 @@ class Resources:
         if plan.aurora:
             kept = f"instance {plan.instance_id} and cluster {plan.cluster_id}"
             removal = (
-                f"  {delete_instance_command(plan.instance_id, region)}\n"
+                f"  {delete_instance_command(plan.instance_id, region, plan.aurora)}\n"
                 f"  then {delete_cluster_command(plan.cluster_id, region)}\n"
             )
             managed = (
@@ -296,7 +296,7 @@ class Resources:
             )
         else:
             kept = f"instance {plan.instance_id}"
-            removal = f"  {delete_instance_command(plan.instance_id, region)}\n"
+            removal = f"  {delete_instance_command(plan.instance_id, region, plan.aurora)}\n"
             managed = (
                 f"`aws rds modify-db-instance --db-instance-identifier {plan.instance_id} "
                 "--manage-master-user-password --apply-immediately`"
