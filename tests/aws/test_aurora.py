@@ -2,7 +2,10 @@
 
 moto (server mode) supports copy-on-write restores, cluster snapshots and
 instances in a cluster; the fake SSM plugin relays the tunnel to the embedded
-PostgreSQL, so the dump holds real data.
+PostgreSQL, so the dump holds real data. What moto does not model: every
+resource is `available` at once, and deleting an instance is instant, so the
+retry while a cluster still has an instance being deleted
+(`delete_cluster_when_possible`) only ever succeeds on its first attempt here.
 """
 
 from __future__ import annotations
