@@ -24,6 +24,8 @@ STEPS = (
     "dump",
     "verify",
 )
+# The steps of an Aurora clone by copy-on-write (no snapshot): the cluster comes first.
+AURORA_STEPS = ("cluster", "cluster-ready", *STEPS[2:])
 PAUSE_SECONDS = 600
 SLOW_SECONDS = 3
 

@@ -55,7 +55,10 @@ def run_clone(
     with signals_interrupt():
         try:
             heartbeat.start()
-            enter(resources, cloud.snapshot())
+            if plan.route.new_snapshot:
+                enter(resources, cloud.snapshot())
+            if plan.aurora:
+                enter(resources, cloud.cluster())
             enter(resources, cloud.instance())
             password, endpoint = cloud.new_password()
             end = enter(resources, cloud.tunnel(endpoint))
