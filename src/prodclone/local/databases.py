@@ -73,14 +73,14 @@ def list_databases(conn: psycopg.Connection) -> list[DatabaseInfo]:
         size: int | None = 0
         if comment.startswith(MARK):
             size = _size(conn, oid)
-            if size is None and not invalid:
+            if size is None:
                 continue  # dropped since the list was read
-        found.append(DatabaseInfo(name, comment, size or 0, bool(invalid)))
+        found.append(DatabaseInfo(name, comment, size, bool(invalid)))
     return found
 
 
 def _size(conn: psycopg.Connection, oid: int) -> int | None:
-    """The database's size, or None when it has gone (its files, or its row)."""
+    """The database's size (0 when its files are gone), or None when it is gone itself."""
     try:
         # A savepoint inside a caller's transaction, a transaction of its own otherwise.
         with conn.transaction():
@@ -88,9 +88,11 @@ def _size(conn: psycopg.Connection, oid: int) -> int | None:
     except psycopg.OperationalError:
         raise  # the server itself: not something to skip
     except psycopg.DatabaseError:
-        # Without superuser rights, a database dropped meanwhile is an error, not NULL.
+        # "database with OID ... does not exist": dropped since the list was read (the
+        # list may still show it, as half dropped: a drop marks that in place at once).
         return None
-    return None if row is None or row[0] is None else int(row[0])
+    # NULL: the row is there but its files are not (a drop cut short after removing them).
+    return 0 if row is None or row[0] is None else int(row[0])
 
 
 def find(conn: psycopg.Connection, name: str) -> DatabaseInfo | None:

@@ -72,6 +72,8 @@ def load_clone(
     state_dir = settings.local.data_dir
 
     with local_lock(server, "db.load-clone"), server.connect() as conn:
+        for name in creating.reclaim(conn, state_dir, databases.MARK):
+            print(f"dropped {name}, left unmarked by a prodclone command that was killed")
         # Every name this load may touch, before anything changes: a look-alike found
         # half way would stop the load after the spare or the template was dropped.
         for name in names.all():
@@ -168,13 +170,12 @@ def _restore_template(
 def clear_leftovers(conn: psycopg.Connection, names: CloneNames, state_dir: Path) -> None:
     """Remove what an interrupted or killed command left of this clone's copies.
 
-    Half-dropped (invalid) copies go first: they cannot be copied, renamed or
+    Unmarked ones a killed command was creating are dropped before (see
+    `creating.reclaim`). Half-dropped (invalid) copies go first: they cannot be copied, renamed or
     connected to. A swap killed between its renames gets its old clone back.
     Staging copies (`__restoring`, `__next`, `__old`, a spare being built) are
     dropped whether or not they are whole: they are never reused.
     """
-    for name in creating.reclaim(conn, state_dir, databases.MARK):
-        print(f"dropped {name}, left unmarked by a prodclone command that was killed")
     with background_idle(state_dir):
         for db in databases.list_databases(conn):
             if db.invalid and belongs_to_clone(db, names.clone):
