@@ -70,11 +70,9 @@ def list_databases(conn: psycopg.Connection) -> list[DatabaseInfo]:
     ).fetchall()
     found = []
     for oid, name, comment, invalid in rows:
-        size: int | None = 0
-        if comment.startswith(MARK):
-            size = _size(conn, oid)
-            if size is None:
-                continue  # dropped since the list was read
+        size = _size(conn, oid) if comment.startswith(MARK) else 0
+        if size is None:
+            continue  # dropped since the list was read
         found.append(DatabaseInfo(name, comment, size, bool(invalid)))
     return found
 
