@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 from prodclone.local.copies import (
     BackgroundJob,
@@ -114,7 +115,9 @@ def load_clone(
                 databases.drop(conn, names.next)
                 copy_database(conn, names.next, names.template, "staging")
                 ready = names.next
+            checkpoint("load-staged")
             retired = swap_into_place(conn, ready, names.clone, clone_mark, names.retired)
+            checkpoint("load-swapped")
         job = BackgroundJob(drop=[names.retired] if retired else [])
         if settings.local.keep_spare:
             job = BackgroundJob(job.drop, names.template, names.spare, f"spare sha256={digest}")
@@ -147,6 +150,7 @@ def _restore_template(
     databases.drop(conn, names.restoring)
     databases.create(conn, names.restoring, "staging restore")
     try:
+        checkpoint("load-restoring")
         restore_dump(
             server,
             pg_restore,
@@ -159,6 +163,7 @@ def _restore_template(
     except BaseException:
         databases.drop(conn, names.restoring)
         raise
+    checkpoint("load-restored")
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
     with background_idle(settings.local.data_dir):
         # Everything else this clone kept is stale now, including copies that an
