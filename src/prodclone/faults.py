@@ -31,26 +31,31 @@ def checkpoint(step: str) -> None:
         name, _, mode = entry.strip().partition(":")
         if name != step:
             continue
-        print(f"test hook: {mode or 'fail'} at {step}", file=sys.stderr, flush=True)
         if mode == "pause":
-            _pause()
-        elif mode == "slow":
+            _pause(step)
+            return
+        print(f"test hook: {mode or 'fail'} at {step}", file=sys.stderr, flush=True)
+        if mode == "slow":
             time.sleep(SLOW_SECONDS)
         else:
             raise RuntimeError(f"injected failure at step {step} ({TEST_FAULT_ENV})")
 
 
-def _pause() -> None:
+def _pause(step: str) -> None:
     """Wait until a signal arrives: one whose handler raises ends the wait by raising,
     and one a shielded block only notes ends it too (the wakeup byte), so the step
     goes on and the signal takes effect where the code lets it."""
+    announce = f"test hook: pause at {step}"
     if threading.current_thread() is not threading.main_thread():
+        print(announce, file=sys.stderr, flush=True)
         time.sleep(PAUSE_SECONDS)
         return
     reader, writer = socket.socketpair()
     writer.setblocking(False)
+    # Set up before the announcement: the signal may come the moment it is read.
     previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     try:
+        print(announce, file=sys.stderr, flush=True)
         select.select([reader], [], [], PAUSE_SECONDS)
     finally:
         signal.set_wakeup_fd(previous)

@@ -185,6 +185,26 @@ def _write_record(record: Path, pid: int) -> None:
         json.dump({"pgid": pid, "start": _start_ticks(pid)}, handle)
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs; an orphan's zombie does not count
+    (whoever adopted it may be slow to reap it, or never do so in a container)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
 def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
     """Stop the app a killed run left running (its group, from `record`); says what it did."""
     try:
@@ -205,9 +225,7 @@ def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
         return ""
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not _group_alive(pgid):
             break
         time.sleep(0.05)
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 
 
@@ -66,6 +67,7 @@ def swap_into_place(
             databases.terminate_connections(conn, target)
             databases.rename(conn, target, retired)
             databases.mark(conn, retired, "retired")
+        checkpoint("load-swapping")  # between the renames: no clone at all here
         databases.rename(conn, ready, target)
         lock_connections(conn, target, True)
         databases.mark(conn, target, comment)

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from prodclone.errors import ProdcloneError
+from prodclone.faults import checkpoint
 
 MARK = "prodclone:"
 
@@ -110,6 +111,7 @@ def create(conn: psycopg.Connection, name: str, comment: str, template: str | No
         )
     try:
         conn.execute(statement)
+        checkpoint("database-created")  # a kill here leaves it unmarked: see the fault tests
         mark(conn, name, comment)
     except psycopg.Error:
         raise
