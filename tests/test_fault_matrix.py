@@ -91,43 +91,48 @@ TASKS = {
     "fresh": (("db.fresh",), FRESH),
     "refactor-check": (("refactor-check",), CHECK),
 }
-# Every step gets SIGINT, SIGTERM and SIGKILL. SIGHUP takes the very handler SIGTERM
-# does (prodclone.signals.CLEANUP_SIGNALS), so it is sent where a difference would
-# matter most (a half-made database, the swap, a command or the app running), and
-# the stages that are only a point between two others get the two that differ most:
-# the whole matrix stays a few minutes on a busy machine.
-SIGHUP_AT = {
-    ("load-restore", "database-created"),
-    ("load-reset", "load-swapping"),
-    ("fresh", "fresh-restored"),
-    ("refactor-check", "check-migrate"),
-    ("refactor-check", "check-app-ready"),
-}
-BETWEEN_STAGES = {"check-boot", "check-baseline", "check-data", "check-schema"}
+NEXT = {"load-restore": ("db.load-clone",)}
+# Which (step, signal) pairs run. SIGINT, SIGTERM and SIGHUP reach one handler
+# (prodclone.signals.CLEANUP_SIGNALS), and SIGKILL between two stages leaves what it
+# leaves at any other such point; so by default every step gets one of the three in
+# turn, every step where something is half made or running gets SIGKILL, and the
+# steps where the signals could differ (a database created but not yet marked, the
+# swap, the app up) get all four: the matrix stays a few minutes on a busy machine.
+# PRODCLONE_FAULT_MATRIX=full runs every pair.
+FULL = os.environ.get("PRODCLONE_FAULT_MATRIX") == "full"
+ALL_FOUR = {"database-created", "load-swapping", "check-app-ready"}
+NOTHING_IN_FLIGHT = {"check-boot", "check-baseline", "check-data", "check-schema", "check-smoke"}
+
 
 # Cases that fail until other parts of issue 9 land: (task, step, signal) -> why.
 ITEM_2 = "issue 9 item 2: a kill between CREATE DATABASE and its mark leaves it unmarked"
+ITEM_2_KEPT = "issue 9 item 2: a marked __restoring left behind is kept by the next plain load"
 ITEM_3 = "issue 9 item 3: the swap is not shielded from SIGTERM/SIGHUP; the clone is gone"
 EXPECTED_FAILURES = {
     ("load-restore", "database-created", "SIGKILL"): ITEM_2,
     ("load-reset", "database-created", "SIGKILL"): ITEM_2,
     ("fresh", "database-created", "SIGKILL"): ITEM_2,
+    **{("load-restore", "database-created", name): ITEM_2_KEPT for name in CATCHABLE},
+    ("load-restore", "load-restoring", "SIGKILL"): ITEM_2_KEPT,
+    **{("load-restore", "load-restored", name): ITEM_2_KEPT for name in SIGNALS},
     ("load-reset", "load-swapping", "SIGTERM"): ITEM_3,
     ("load-reset", "load-swapping", "SIGHUP"): ITEM_3,
 }
 
 
-def signals_for(task: str, step: str) -> tuple[str, ...]:
-    if step in BETWEEN_STAGES:
-        return ("SIGTERM", "SIGKILL")
-    extra = ("SIGHUP",) if (task, step) in SIGHUP_AT else ()
-    return ("SIGINT", "SIGTERM", *extra, "SIGKILL")
+def signals_for(step: str, turn: int) -> tuple[str, ...]:
+    if FULL or step in ALL_FOUR:
+        return tuple(SIGNALS)
+    catchable = CATCHABLE[turn % len(CATCHABLE)]
+    return (catchable,) if step in NOTHING_IN_FLIGHT else (catchable, "SIGKILL")
 
 
 def cases() -> Iterator[object]:
+    turn = 0
     for task, (_, steps) in TASKS.items():
         for step in steps:
-            for name in signals_for(task, step):
+            turn += 1
+            for name in signals_for(step, turn):
                 why = EXPECTED_FAILURES.get((task, step, name))
                 marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
                 yield pytest.param(task, step, name, id=f"{task}-{step}-{name}", marks=marks)
@@ -176,7 +181,8 @@ class Matrix:
         project.configure(
             {
                 "app": self.app,
-                "local": {"keep_spare": False},
+                # One restore job: the dump is tiny, and each job is a process and a connection.
+                "local": {"keep_spare": False, "restore_jobs": 1},
                 "commands": {
                     "migrate": "psql -q -v ON_ERROR_STOP=1 -f migrate.sql",
                     "fresh_inputs": ["migrate.sql"],
@@ -315,7 +321,8 @@ def check_case(matrix: Matrix, args: tuple[str, ...], task: str, step: str, name
     else:
         assert code == -signal.SIGKILL, output
 
-    again = matrix.inv(*args)
+    # The next ordinary run: what a user types next (a plain load after a full restore).
+    again = matrix.inv(*NEXT.get(task, args))
     assert again.returncode == 0, again.stdout + again.stderr
     if task == "refactor-check":
         assert json.loads((matrix.report / "report.json").read_text())["passed"] is True
