@@ -76,6 +76,10 @@ def preflight(settings: Settings, options: CheckOptions) -> Path:
     require_migrate(settings)
     if settings.commands.serve and not options.skip_smoke:
         require_readiness_signal(settings.check)
+        if not app_record(settings.local.data_dir).exists():
+            # Said at once; with a record, a killed run's app may hold the port, and the
+            # run stops it once it holds the lock (see _clear_the_port).
+            require_port_free(settings.check.serve_ready_port)
     if options.dump is None:
         return dumps.newest_dump(settings.dump_dir)
     if not options.dump.exists():
@@ -130,7 +134,6 @@ def run_refactor_check(
         report_dir, source = options.report_dir, "--report"
     else:
         report_dir, source = default_report_dir(settings, started_at), "prodclone.check.report_dir"
-    prepare_report_dir(report_dir, source)
     run = CheckRun(
         app=settings.app,
         clone_db=settings.local.clone_db,
@@ -142,6 +145,7 @@ def run_refactor_check(
     # Waiting for the lock is not part of the run: Ctrl-C there changes nothing.
     with local_lock(server, "refactor-check"):
         _clear_the_port(settings, options)
+        prepare_report_dir(report_dir, source)
         return _locked_run(settings, server, options, run, console)
 
 
