@@ -230,9 +230,9 @@ def test_killed_between_create_and_mark_the_next_run_drops_the_leftover(
     proj: Project, pg: LocalServer, kind: str, sig: signal.Signals
 ) -> None:
     command, created = _setup_for(proj, pg, kind)
-    killed = start_inv(proj, *command, hook="created-unmarked:pause")
+    killed = start_inv(proj, *command, hook="database-created:pause")
     try:
-        wait_for_hook(killed, "created-unmarked")
+        wait_for_hook(killed, "database-created")
         killed.send_signal(sig)
         finish(killed)
     finally:
@@ -301,9 +301,9 @@ def test_a_signal_in_the_swap_leaves_a_whole_clone(
     before = fingerprint(pg, clone)
     run_sql(pg, clone, "TRUNCATE orders")  # what the swap replaces
 
-    swapping = start_inv(proj, "db.load-clone", hook="swap:slow")
+    swapping = start_inv(proj, "db.load-clone", hook="load-swapping:slow")
     try:
-        wait_for_hook(swapping, "swap")
+        wait_for_hook(swapping, "load-swapping")
         swapping.send_signal(sig)
         code, err = finish(swapping)
     finally:
@@ -359,7 +359,7 @@ def test_a_failed_swap_puts_the_old_clone_back(proj: Project, pg: LocalServer) -
     changed = fingerprint(pg, clone)
     mark_before = info(pg, clone).comment  # type: ignore[union-attr]
 
-    failed = proj.inv("db.load-clone", env={HOOK: "swap"})
+    failed = proj.inv("db.load-clone", env={HOOK: "load-swapping"})
     assert failed.returncode != 0
     assert fingerprint(pg, clone) == changed
     assert takes_connections(pg, clone)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prodclone.check import rowcounts
-from prodclone.check.app import AppNotReady, running_app
+from prodclone.check.app import AppNotReady, app_record, running_app
 from prodclone.check.locks import sampling
 from prodclone.check.model import (
     APP_LOG,
@@ -357,6 +357,7 @@ def _serve_and_smoke(context: StageContext, stage: StageResult, outcome: SmokeOu
         ready_port=settings.check.serve_ready_port,
         timeout=settings.check.serve_timeout,
         echo=context.options.echo,
+        record=app_record(settings.local.data_dir),
     ) as app:
         stage.figures["app_pid"] = app.pid
         stage.figures["ready_seconds"] = round(app.ready_seconds, 3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
-from prodclone.aws.signals import shielded
 from prodclone.clone.report import Report
+from prodclone.signals import shielded
 
 
 def delete_instance_command(instance_id: str, region: str, in_cluster: bool = False) -> str:

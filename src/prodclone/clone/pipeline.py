@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.aws.signals import shielded, signals_interrupt
 from prodclone.clone.cleanup import Cleanup
 from prodclone.clone.dump import dump_database, partial_path, pgpass_dir
 from prodclone.clone.faults import checkpoint
@@ -28,6 +27,7 @@ from prodclone.clone.resources import Resources
 from prodclone.clone.stack import enter
 from prodclone.errors import ProdcloneError
 from prodclone.settings import Settings
+from prodclone.signals import shielded, signals_interrupt
 
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients

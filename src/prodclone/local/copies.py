@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from prodclone.aws.signals import CLEANUP_SIGNALS
-from prodclone.clone.faults import checkpoint
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 
 
@@ -92,7 +92,7 @@ def swap_into_place(
             # What it was stays in the mark, so it can be put back just as it was.
             databases.mark(conn, retired, f"{RETIRED} {old.comment[len(databases.MARK) :]}")
         try:
-            checkpoint("swap")
+            checkpoint("load-swapping")  # between the renames: no clone at all here
             databases.rename(conn, ready, target)
         except BaseException:
             if old is not None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from prodclone.clone.faults import checkpoint
 from prodclone.errors import ProdcloneError
+from prodclone.faults import checkpoint
 from prodclone.local import creating
 
 MARK = "prodclone:"
@@ -163,7 +163,7 @@ def create(
     with creating.recorded(conn, state_dir, name):
         try:
             conn.execute(statement)
-            checkpoint("created-unmarked")
+            checkpoint("database-created")  # a kill here leaves it unmarked
             mark(conn, name, comment)
         except psycopg.Error:
             raise

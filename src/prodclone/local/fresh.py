@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.faults import checkpoint
 from prodclone.local import creating, databases
 from prodclone.local.appcmd import CommandResult, Fold, run_command
 from prodclone.local.fingerprint import catalog_fingerprint
@@ -156,6 +157,7 @@ def build_fresh(
             )
         databases.drop(conn, dbname)
         databases.create(conn, dbname, "fresh", state_dir=state_dir)
+    checkpoint("fresh-created")
     env = app_env(server, dbname, settings.local.db_env)
     result = run_command(
         command, env, label="migrate", cwd=str(settings.project_dir), echo=echo, fold=fold
@@ -165,6 +167,7 @@ def build_fresh(
     with server.connect(dbname) as conn:
         if catalog_fingerprint(conn).empty:
             raise migrated_elsewhere(dbname)
+    checkpoint("fresh-migrated")
     round_trip(server, dbname, "fresh", settings.local.restore_jobs, state_dir)
     # Taken after the round trip: some expressions come back from it in another form.
     with server.connect(dbname) as conn:

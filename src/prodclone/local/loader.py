@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
-from prodclone.clone.faults import checkpoint
+from prodclone.faults import checkpoint
 from prodclone.local import creating, databases
 from prodclone.local.copies import (
     BackgroundJob,
@@ -97,7 +97,9 @@ def load_clone(
                 copy_database(conn, names.next, names.template, "staging", state_dir)
                 checkpoint("copied")
                 ready = names.next
+            checkpoint("load-staged")
             retired = swap_into_place(conn, ready, names.clone, clone_mark, names.retired)
+            checkpoint("load-swapped")
         job = BackgroundJob(drop=[names.retired] if retired else [], state_dir=str(state_dir))
         if settings.local.keep_spare:
             job = BackgroundJob(
@@ -133,6 +135,7 @@ def _restore_template(
         databases.drop(conn, names.restoring)
         state_dir = settings.local.data_dir
         databases.create(conn, names.restoring, "staging restore", state_dir=state_dir)
+        checkpoint("load-restoring")
         restore_dump(
             server,
             pg_restore,
@@ -150,6 +153,7 @@ def _restore_template(
         if removed:
             print(f"removed the NOLOGIN roles created for it: {', '.join(removed)}")
         raise
+    checkpoint("load-restored")
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
     with background_idle(settings.local.data_dir):
         # Everything else this clone kept is stale now, including copies that an

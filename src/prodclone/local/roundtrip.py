@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from prodclone.errors import ProdcloneError
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 from prodclone.local.dumpfit import choose_pg_restore
 from prodclone.local.lock import local_lock
@@ -54,6 +55,7 @@ def round_trip(
             except BaseException:
                 databases.drop(conn, staging)
                 raise
+            checkpoint("fresh-restored")
             # Marked before the rename: a database under `dbname` is always whole.
             databases.mark(conn, staging, comment)
             databases.drop(conn, dbname)
