@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prodclone.errors import SettingsError
-from prodclone.settings.reader import env_var_for
 
 KEY = "prodclone.mask.rules"
+# Spelled out: the settings package reads these rules, so it cannot be imported here.
+ENV_VAR = "INVOKE_PRODCLONE_MASK_RULES"
 # Strategies a column takes by name alone.
 SIMPLE = ("email", "name", "digits", "text", "null", "redact", "hash", "keep")
 # Strategies given as a one-key mapping: {constant: value}, {sql: expr}, {json: {path: rule}}.
@@ -77,8 +78,7 @@ class MaskRules:
 
 def _bad(key: str, problem: str) -> SettingsError:
     return SettingsError(
-        f"{KEY} {key!r}: {problem}; fix it in invoke.yaml (prodclone: mask: rules:) "
-        f"or in {env_var_for(KEY)}"
+        f"{KEY} {key!r}: {problem}; fix it in invoke.yaml (prodclone: mask: rules:) or in {ENV_VAR}"
     )
 
 

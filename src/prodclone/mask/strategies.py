@@ -58,7 +58,7 @@ def text_expression(strategy: str, value: sql.Composable, constant: str = "") ->
     if strategy == "name":
         first = sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(map(sql.Literal, _FIRST)))
         return sql.SQL(
-            "(SELECT ({first})[1 + get_byte(k.h, 0) % {n}] || ' ' || "
+            "(SELECT ({first})[1 + get_byte(k.h, 0) %% {n}] || ' ' || "
             "initcap(translate(substr(encode(k.h, 'hex'), 3, 8), "
             "'0123456789abcdef', 'aeioubdfgklmnprt')) FROM (SELECT {h} AS h) k)"
         ).format(first=first, n=sql.Literal(len(_FIRST)), h=digest(value))
@@ -67,8 +67,8 @@ def text_expression(strategy: str, value: sql.Composable, constant: str = "") ->
         # (so no value holding one) is ever left as it was.
         return sql.SQL(
             "(SELECT string_agg(CASE WHEN t.c BETWEEN '0' AND '9' THEN "
-            "chr(48 + (ascii(t.c) - 48 + 1 + (get_byte(k.h, ((t.i - 1) % 32)::int) "
-            "+ ((t.i - 1) / 32)::int) % 9) % 10) ELSE t.c END, '' ORDER BY t.i) "
+            "chr(48 + (ascii(t.c) - 48 + 1 + (get_byte(k.h, ((t.i - 1) %% 32)::int) "
+            "+ ((t.i - 1) / 32)::int) %% 9) %% 10) ELSE t.c END, '' ORDER BY t.i) "
             "FROM (SELECT {h} AS h) k, "
             "regexp_split_to_table({v}, '') WITH ORDINALITY AS t(c, i))"
         ).format(h=digest(value), v=value)
@@ -95,7 +95,8 @@ def column_expression(rule: ColumnRule, type_name: str, category: str) -> sql.Co
     column = sql.Identifier(rule.column)
     as_type = sql.SQL(type_name)  # format_type's own output: a type name, never user text
     if rule.strategy == "sql":
-        return sql.SQL("({})").format(sql.SQL(rule.value))  # the user's own expression
+        # The user's own expression; % doubled, as the key goes in as a parameter.
+        return sql.SQL("({})").format(sql.SQL(rule.value.replace("%", "%%")))
     if rule.strategy == "json":
         return _json_expression(rule, column, as_type)
     if rule.strategy == "null":
