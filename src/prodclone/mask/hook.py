@@ -61,6 +61,25 @@ def mask_throwaway(
     return MaskResult(True, rules.digest, [r.key for r in rules.masked_columns])
 
 
+def mask_plan_lines(settings: Settings) -> list[str]:
+    """The plan's masking line: what happens on the instance before the dump."""
+    rules = settings.mask.rules
+    if not rules:
+        return ["  mask       none (no prodclone.mask.rules): the dump holds unmasked data"]
+    if not settings.mask.in_aws:
+        return ["  mask       off on the instance (prodclone.mask.in_aws: false): unmasked dump"]
+    lines = [
+        f"  mask       {_count(rules)} rule(s) applied on the instance before pg_dump "
+        f"(rules sha256 {rules.digest[:16]})"
+    ]
+    if not settings.mask.secret:
+        lines.append(
+            "             no INVOKE_PRODCLONE_MASK_SECRET: masked values join within this "
+            "dump but differ from other runs'"
+        )
+    return lines
+
+
 def record_dump(dump: Path, result: MaskResult, settings: Settings) -> None:
     """Beside the finished dump: whether, and with which rules, it was masked."""
     if result.masked or settings.mask.rules:

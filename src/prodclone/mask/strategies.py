@@ -103,6 +103,9 @@ def column_expression(rule: ColumnRule, type_name: str, category: str) -> sql.Co
         return sql.SQL("NULL")
     value = sql.SQL("{}::text").format(column)
     masked = text_expression(rule.strategy, value, rule.value)
+    if rule.strategy == "digits" and category != "S":
+        # A number keeps its length: a leading digit that came out 0 becomes 9.
+        masked = sql.SQL("regexp_replace({}, '^(-?)0', '\\19')").format(masked)
     if category == "S":
         # Text types take text by assignment; a value too long for varchar(n) fails
         # loudly rather than being cut (a cut email could lose its uniqueness).
