@@ -228,7 +228,7 @@ def _mask_table(
     )
     cursor = conn.execute(
         sql.SQL("UPDATE {} SET {}").format(target, assignments),
-        {strategies.KEY_PARAM: key},
+        strategies.parameters(key),
     )
     rows = cursor.rowcount
     survived = _survivors(conn, target, sample, checked) if sample else {}

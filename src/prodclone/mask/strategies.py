@@ -18,15 +18,14 @@ from psycopg import sql
 from prodclone.mask.rules import ColumnRule
 
 KEY_PARAM = "mask_key"
+PERMUTATIONS_PARAM = "mask_digits"
+# Keyed permutations of the ten digits, each one cycle through all ten (no digit
+# maps to itself), packed 10 bytes apiece into one bytea parameter.
+PERMUTATIONS = 4096
+_HEXES = "0123456789abcdef"
+_LETTERS = "aeioubdfgklmnprt"
 RESERVED_DOMAIN = "example.invalid"  # RFC 2606: never a real mailbox
 REDACTED = "[redacted]"
-# First names for `name`; the surname is made from the digest, so that no real
-# person's full name comes out but by the rarest chance.
-_FIRST = (
-    *("Ada", "Alex", "Ana", "Ben", "Cleo", "Dan", "Eli", "Eva", "Finn", "Gia", "Hugo"),
-    *("Ida", "Ivo", "Jan", "Kai", "Lea", "Leo", "Lina", "Max", "Mia", "Nia", "Noa"),
-    *("Ola", "Pia", "Rae", "Rio", "Sam", "Tess", "Uma", "Vic", "Wen", "Zoe"),
-)
 
 
 def derive_key(secret: str) -> bytes:
@@ -37,6 +36,56 @@ def derive_key(secret: str) -> bytes:
     if not secret:
         return secrets.token_bytes(32)
     return hashlib.sha256(b"prodclone-mask-v1\0" + secret.encode()).digest()
+
+
+def permutations(key: bytes) -> bytes:
+    """PERMUTATIONS digit cycles drawn from the key: the same key, the same table."""
+    stream = _Stream(key)
+    table = bytearray()
+    for _ in range(PERMUTATIONS):
+        order = list(b"0123456789")
+        for index in range(9, 0, -1):  # Fisher-Yates
+            swap = stream.below(index + 1)
+            order[index], order[swap] = order[swap], order[index]
+        mapped = dict(zip(order, order[1:] + order[:1], strict=True))
+        table += bytes(mapped[digit] for digit in b"0123456789")
+    return bytes(table)
+
+
+class _Stream:
+    """Numbers from SHA-256 in counter mode: stable across Python versions, unlike random."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key, self.counter, self.pool = key, 0, b""
+
+    def below(self, bound: int) -> int:
+        while True:
+            if not self.pool:
+                self.counter += 1
+                self.pool = hashlib.sha256(
+                    self.key + b"digits" + self.counter.to_bytes(8, "big")
+                ).digest()
+            byte, self.pool = self.pool[0], self.pool[1:]
+            if byte < 256 - 256 % bound:  # no modulo bias
+                return byte % bound
+
+
+def parameters(key: bytes) -> dict[str, bytes]:
+    """The bind parameters every masking statement takes."""
+    return {KEY_PARAM: key, PERMUTATIONS_PARAM: permutations(key)}
+
+
+def _permutation(first_byte: int) -> sql.Composable:
+    """The digit permutation that two bytes of the row's digest choose, as text."""
+    return sql.SQL(
+        "convert_from(substring({table} FROM ((get_byte(k.h, {a}) * 256 + get_byte(k.h, {b})) "
+        "%% {n}) * 10 + 1 FOR 10), 'SQL_ASCII')"
+    ).format(
+        table=sql.SQL("{}::bytea").format(sql.Placeholder(PERMUTATIONS_PARAM)),
+        a=sql.Literal(first_byte),
+        b=sql.Literal(first_byte + 1),
+        n=sql.Literal(PERMUTATIONS),
+    )
 
 
 def digest(value: sql.Composable) -> sql.Composable:
@@ -56,22 +105,21 @@ def text_expression(strategy: str, value: sql.Composable, constant: str = "") ->
             h=_hex(value), domain=sql.Literal("@" + RESERVED_DOMAIN)
         )
     if strategy == "name":
-        first = sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(map(sql.Literal, _FIRST)))
+        # Two invented words: no real person's name comes out but by the rarest chance.
         return sql.SQL(
-            "(SELECT ({first})[1 + get_byte(k.h, 0) %% {n}] || ' ' || "
-            "initcap(translate(substr(encode(k.h, 'hex'), 3, 8), "
-            "'0123456789abcdef', 'aeioubdfgklmnprt')) FROM (SELECT {h} AS h) k)"
-        ).format(first=first, n=sql.Literal(len(_FIRST)), h=digest(value))
+            "(SELECT initcap(translate(substr(k.x, 1, 5), {hexes}, {letters})) || ' ' || "
+            "initcap(translate(substr(k.x, 6, 8), {hexes}, {letters})) "
+            "FROM (SELECT {h} AS x) k)"
+        ).format(hexes=sql.Literal(_HEXES), letters=sql.Literal(_LETTERS), h=_hex(value))
     if strategy == "digits":
-        # Each digit moves by a keyed step of 1 to 9: the format stays, and no digit
-        # (so no value holding one) is ever left as it was.
+        # Each half of the value has its digits swapped by a keyed permutation without a
+        # fixed point: length and format stay, and no digit is left as it was. translate()
+        # works on the whole value at once: per-character SQL costs ten times as much.
         return sql.SQL(
-            "(SELECT string_agg(CASE WHEN t.c BETWEEN '0' AND '9' THEN "
-            "chr(48 + (ascii(t.c) - 48 + 1 + (get_byte(k.h, ((t.i - 1) %% 32)::int) "
-            "+ ((t.i - 1) / 32)::int) %% 9) %% 10) ELSE t.c END, '' ORDER BY t.i) "
-            "FROM (SELECT {h} AS h) k, "
-            "regexp_split_to_table({v}, '') WITH ORDINALITY AS t(c, i))"
-        ).format(h=digest(value), v=value)
+            "(SELECT translate(left(k.x, k.l), '0123456789', {first}) || "
+            "translate(substr(k.x, k.l + 1), '0123456789', {second}) "
+            "FROM (SELECT {v} AS x, length({v}) / 2 AS l, {h} AS h) k)"
+        ).format(v=value, h=digest(value), first=_permutation(0), second=_permutation(2))
     if strategy == "text":
         return sql.SQL(
             "left(repeat(translate({h}, '0123456789', 'ghijklmnop'), length({v}) / 64 + 1), "
