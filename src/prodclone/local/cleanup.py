@@ -18,6 +18,7 @@ from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
+from prodclone.mask.record import record_path
 from prodclone.settings import Settings
 
 
@@ -106,5 +107,6 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
                 done.append(f"dropped database {db.name}")
     for path in plan.dump_files:
         path.unlink(missing_ok=True)
+        record_path(path).unlink(missing_ok=True)  # what its masking was, beside it
         done.append(f"deleted {path}")
     return done

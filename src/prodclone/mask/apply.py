@@ -176,6 +176,7 @@ def mask_database(
     with conn.transaction():
         # Set-based UPDATEs with the app's triggers quiet; the key stays a parameter.
         conn.execute("SET LOCAL session_replication_role = replica")
+        _keep_parameters_out_of_logs(conn)
         truncated = tuple(t.key for t in rules.truncated)
         if truncated:
             names = [sql.Identifier(t.schema, t.table) for t in rules.truncated]
@@ -196,6 +197,20 @@ def mask_database(
                 f"masking left original values in {detail}; nothing was masked or dumped"
             )
     return MaskOutcome(tuple(outcomes), truncated, time.monotonic() - started)
+
+
+def _keep_parameters_out_of_logs(conn: psycopg.Connection) -> None:
+    """The key is a bind parameter; a server logging statements would log it too.
+
+    Only a superuser may turn that off (the embedded server: yes; RDS: no, and
+    its logs go with the throwaway instance), so a refusal is not an error.
+    """
+    for setting in ("log_parameter_max_length", "log_parameter_max_length_on_error"):
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL {} = 0").format(sql.Identifier(setting)))
+        except psycopg.errors.InsufficientPrivilege:
+            pass
 
 
 def _by_table(rules: MaskRules) -> dict[tuple[str, str], list[ColumnRule]]:
