@@ -38,9 +38,18 @@ def mask_restored(settings: Settings, server: LocalServer, dbname: str) -> None:
 
 
 def unmasked_warning(settings: Settings, dump: Path, masked_here: bool) -> str:
-    """One line when rules exist but neither the dump nor the template was masked."""
-    if not settings.mask.rules or masked_here or record.is_masked(dump):
+    """One line when rules exist but neither the dump nor the template was masked (or the
+    dump was masked with other rules than today's)."""
+    if not settings.mask.rules or masked_here:
         return ""
+    found = record.read_record(dump)
+    if found.get("masked") is True:
+        if found.get("rules_sha256") in ("", None, settings.mask.rules.digest):
+            return ""
+        return (
+            f"warning: {dump.name} was masked with other rules than prodclone.mask.rules "
+            "now (a column added since may be unmasked); load it with `inv db.load-clone --mask`"
+        )
     return (
         f"warning: {dump.name} is not masked, but prodclone.mask.rules exist: the clone holds "
         "its personal data as it is; load it with `inv db.load-clone --mask`"
