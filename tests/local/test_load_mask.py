@@ -125,3 +125,25 @@ def test_scan_pii_prints_a_ready_block(
     ]
     everything = app_project.inv("db.scan-pii", "--all")
     assert "    public.customer.email: email  # name looks like email" in everything.stdout
+
+
+def test_the_dump_record_decides_the_warning(
+    app_project: Project,  # noqa: F811
+    pg: LocalServer,
+) -> None:
+    from prodclone.mask.record import write_record
+    from prodclone.mask.rules import parse_rules
+
+    rules = {"public.customer.email": "email"}
+    dump = make_dump(pg, app_project.root / "dump")
+    app_project.configure({"app": app_project.app, "mask": {"rules": rules}})  # type: ignore[attr-defined]
+    write_record(dump, True, parse_rules(rules).digest, ["public.customer.email"])
+    same = app_project.inv("db.load-clone", "--dump", str(dump))
+    assert same.returncode == 0, same.stderr
+    assert "warning:" not in same.stdout
+    write_record(dump, True, "0" * 64, ["public.customer.email"])
+    other = app_project.inv("db.load-clone", "--dump", str(dump))
+    assert (
+        f"warning: {dump.name} was masked with other rules than prodclone.mask.rules now "
+        "(a column added since may be unmasked); load it with `inv db.load-clone --mask`"
+    ) in other.stdout.splitlines()
