@@ -32,7 +32,8 @@ CREATE TABLE people (
     country text,
     profile jsonb,
     kept text,
-    upper_email text
+    upper_email text,
+    shout text GENERATED ALWAYS AS (upper(nickname)) STORED
 );
 CREATE TABLE audit_log (id serial PRIMARY KEY, who text, what text);
 INSERT INTO people (email, full_name, phone, account, bio, notes, token, nickname, country,
@@ -99,7 +100,9 @@ def test_every_strategy(pg: LocalServer, people: str) -> None:
     key = derive_key(SECRET)
     for ident, old in before.items():
         new = after[ident]
-        (_, email, name, phone, account, bio, notes, token, nick, country, profile, kept, up) = new
+        (_, email, name, phone, account, bio, notes, token, nick, country, profile, kept, up, _) = (
+            new
+        )
         assert re.fullmatch(r"user_[0-9a-f]{20}@example\.invalid", email)
         assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]{7}", name) and name != old[2]
         # digits: same length and format, every digit changed
@@ -193,6 +196,26 @@ def test_foreign_keys_on_masked_columns_still_hold(pg: LocalServer, fresh_db: st
     )
 
 
+def test_tables_of_the_same_name_in_two_schemas(pg: LocalServer, fresh_db: str) -> None:
+    run_sql(
+        pg,
+        fresh_db,
+        """
+        CREATE SCHEMA crm;
+        CREATE TABLE public.users (id int PRIMARY KEY, email text);
+        CREATE TABLE crm.users (id int PRIMARY KEY, email text);
+        INSERT INTO public.users VALUES (1, 'a@x.test');
+        INSERT INTO crm.users VALUES (1, 'a@x.test');
+        """,
+    )
+    lines = mask(pg, fresh_db, {"public.users.email": "email", "crm.users.email": "email"})
+    assert len([line for line in lines if "0 original values left" in line]) == 2
+    masked = rows(
+        pg, fresh_db, "SELECT p.email = c.email FROM public.users p JOIN crm.users c USING (id)"
+    )
+    assert masked == [(True,)]
+
+
 def test_rules_that_do_not_fit_the_database_change_nothing(pg: LocalServer, people: str) -> None:
     before = rows(pg, people, "SELECT * FROM people ORDER BY id")
     for rules, message in (
@@ -201,6 +224,7 @@ def test_rules_that_do_not_fit_the_database_change_nothing(pg: LocalServer, peop
         ({"public.people.email": "null"}, "null on a NOT NULL column"),
         ({"public.people.account": "email"}, "email needs a text column"),
         ({"public.nothing": "truncate"}, "'public.nothing': no such table"),
+        ({"public.people.shout": "text"}, "a generated column cannot be set"),
     ):
         with pytest.raises(ProdcloneError, match=re.escape(message)):
             mask(pg, people, {"public.people.email": "email", **rules})

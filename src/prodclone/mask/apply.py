@@ -32,6 +32,7 @@ class Column:
     type_name: str
     category: str
     not_null: bool
+    generated: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def columns_of(conn: psycopg.Connection) -> dict[tuple[str, str, str], Column]:
     rows = conn.execute(
         """
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-               t.typcategory, a.attnotnull
+               t.typcategory, a.attnotnull, a.attgenerated <> ''
         FROM pg_attribute a
         JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -80,8 +81,8 @@ def columns_of(conn: psycopg.Connection) -> dict[tuple[str, str, str], Column]:
         """
     ).fetchall()
     return {
-        (schema, table, name): Column(schema, table, name, type_name, category, not_null)
-        for schema, table, name, type_name, category, not_null in rows
+        (schema, table, name): Column(schema, table, name, type_name, category, not_null, gen)
+        for schema, table, name, type_name, category, not_null, gen in rows
     }
 
 
@@ -113,7 +114,9 @@ def check_rules(conn: psycopg.Connection, rules: MaskRules) -> dict[str, Column]
 
 def _check_type(rule: ColumnRule, column: Column) -> None:
     problem = ""
-    if rule.strategy == "null" and column.not_null:
+    if column.generated and rule.strategy != "keep":
+        problem = "a generated column cannot be set; mask the columns it is computed from"
+    elif rule.strategy == "null" and column.not_null:
         problem = "null on a NOT NULL column; choose redact, constant or another strategy"
     elif rule.strategy == "json" and column.type_name not in ("json", "jsonb"):
         problem = f"json rules need a json or jsonb column (it is {column.type_name})"
@@ -181,8 +184,8 @@ def mask_database(
         if truncated:
             names = [sql.Identifier(t.schema, t.table) for t in rules.truncated]
             conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(names)))
-        for (schema, table), table_rules in _by_table(rules).items():
-            outcome = _mask_table(conn, schema, table, table_rules, columns, key)
+        for number, ((schema, table), table_rules) in enumerate(_by_table(rules).items()):
+            outcome = _mask_table(conn, schema, table, table_rules, columns, key, number)
             say(outcome.line())
             outcomes.append(outcome)
         left = {
@@ -229,11 +232,12 @@ def _mask_table(
     rules: list[ColumnRule],
     columns: dict[str, Column],
     key: bytes,
+    number: int,
 ) -> TableOutcome:
     started = time.monotonic()
     target = sql.Identifier(schema, table)
     checked = [r for r in rules if r.strategy in _CHECKED]
-    sample = _take_sample(conn, schema, table, checked)
+    sample = _take_sample(conn, schema, table, checked, number)
     assignments = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(
             sql.Identifier(r.column),
@@ -280,7 +284,7 @@ def _values(rule: ColumnRule, prefix: sql.Composable) -> list[tuple[str, sql.Com
 
 
 def _take_sample(
-    conn: psycopg.Connection, schema: str, table: str, rules: list[ColumnRule]
+    conn: psycopg.Connection, schema: str, table: str, rules: list[ColumnRule], number: int
 ) -> _Sample | None:
     if not rules:
         return None
@@ -313,7 +317,8 @@ def _take_sample(
             sql.SQL("{} AS {}").format(value, sql.Identifier(name))
             for name, value in _values(rule, prefix)
         ]
-    sample = sql.Identifier(f"prodclone_sample_{table}"[:60])
+    # Numbered: two schemas may each have a table of the same name.
+    sample = sql.Identifier(f"prodclone_sample_{number}")
     conn.execute(
         sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} LIMIT {}").format(
             sample, sql.SQL(", ").join(picked), source, sql.Literal(SAMPLE_ROWS)
