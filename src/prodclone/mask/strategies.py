@@ -75,16 +75,14 @@ def parameters(key: bytes) -> dict[str, bytes]:
     return {KEY_PARAM: key, PERMUTATIONS_PARAM: permutations(key)}
 
 
-def _permutation(first_byte: int) -> sql.Composable:
-    """The digit permutation that two bytes of the row's digest choose, as text."""
+def _permutation(value: sql.Composable) -> sql.Composable:
+    """The digit permutation that 12 bits of the value's digest choose, as text."""
     return sql.SQL(
-        "convert_from(substring({table} FROM ((get_byte(k.h, {a}) * 256 + get_byte(k.h, {b})) "
-        "%% {n}) * 10 + 1 FOR 10), 'SQL_ASCII')"
+        "convert_from(substring({table} FROM ((('x' || left({h}, 3))::bit(12)::int) * 10 + 1) "
+        "FOR 10), 'SQL_ASCII')"
     ).format(
         table=sql.SQL("{}::bytea").format(sql.Placeholder(PERMUTATIONS_PARAM)),
-        a=sql.Literal(first_byte),
-        b=sql.Literal(first_byte + 1),
-        n=sql.Literal(PERMUTATIONS),
+        h=_hex(value),
     )
 
 
@@ -107,24 +105,20 @@ def text_expression(strategy: str, value: sql.Composable, constant: str = "") ->
     if strategy == "name":
         # Two invented words: no real person's name comes out but by the rarest chance.
         return sql.SQL(
-            "(SELECT initcap(translate(substr(k.x, 1, 5), {hexes}, {letters})) || ' ' || "
-            "initcap(translate(substr(k.x, 6, 8), {hexes}, {letters})) "
-            "FROM (SELECT {h} AS x) k)"
+            "initcap(translate(overlay(left({h}, 13) PLACING ' ' FROM 6 FOR 0), {hexes}, "
+            "{letters}))"
         ).format(hexes=sql.Literal(_HEXES), letters=sql.Literal(_LETTERS), h=_hex(value))
     if strategy == "digits":
-        # Each half of the value has its digits swapped by a keyed permutation without a
-        # fixed point: length and format stay, and no digit is left as it was. translate()
-        # works on the whole value at once: per-character SQL costs ten times as much.
-        return sql.SQL(
-            "(SELECT translate(left(k.x, k.l), '0123456789', {first}) || "
-            "translate(substr(k.x, k.l + 1), '0123456789', {second}) "
-            "FROM (SELECT {v} AS x, length({v}) / 2 AS l, {h} AS h) k)"
-        ).format(v=value, h=digest(value), first=_permutation(0), second=_permutation(2))
+        # The value's digits swapped by a keyed permutation without a fixed point: length
+        # and format stay, and no digit is left as it was. One translate() over the whole
+        # value: SQL per character costs ten times as much.
+        return sql.SQL("translate({v}, '0123456789', {permutation})").format(
+            v=value, permutation=_permutation(value)
+        )
     if strategy == "text":
-        return sql.SQL(
-            "left(repeat(translate({h}, '0123456789', 'ghijklmnop'), length({v}) / 64 + 1), "
-            "length({v}))"
-        ).format(h=_hex(value), v=value)
+        return sql.SQL("left(repeat({h}, length({v}) / 64 + 1), length({v}))").format(
+            h=_hex(value), v=value
+        )
     if strategy == "hash":
         return _hex(value)
     if strategy == "redact":
