@@ -27,7 +27,8 @@ def write_record(dump: Path, masked: bool, rules_sha256: str, columns: list[str]
         "columns": columns if masked else [],
         "recorded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    partial = path.with_name(path.name + ".partial")
+    # Hidden, and not `.partial`: listings take `prod-*...partial` for an unfinished dump.
+    partial = path.with_name(f".{path.name}.tmp")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(body, handle, indent=2)
