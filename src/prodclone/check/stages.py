@@ -97,9 +97,25 @@ def reset(context: StageContext, stage: StageResult) -> None:
         force_restore=context.options.force_restore,
     )
     context.run.dump = str(loaded.dump)
+    _personal_columns_without_rule(context)
     stage.figures = {"method": loaded.method, "dump": str(loaded.dump)}
     roles = f"; created roles {', '.join(loaded.created_roles)}" if loaded.created_roles else ""
     stage.passed(f"{loaded.clone_db} from {loaded.dump.name} by {loaded.method}{roles}")
+
+
+def _personal_columns_without_rule(context: StageContext) -> None:
+    """A column added since the masking rules were written is how personal data leaks."""
+    import sys
+
+    from prodclone.mask import scan
+
+    rules = context.settings.mask.rules
+    if not rules:
+        return
+    with context.server.connect(context.clone) as conn:
+        found = scan.without_rule(scan.scan(conn), rules)
+    for line in scan.warning_lines(found):
+        print(line, file=sys.stderr)
 
 
 def boot(context: StageContext, stage: StageResult) -> None:

@@ -1,4 +1,5 @@
-"""One clone run: snapshot -> throwaway instance -> password -> tunnel -> pg_dump -> cleanup.
+"""One clone run: snapshot -> throwaway instance -> password -> tunnel -> mask -> pg_dump ->
+cleanup.
 
 The resources stack in an ExitStack whose unwinding (on success, any error,
 Ctrl-C, or SIGTERM, SIGHUP or SIGQUIT turned into Ctrl-C) is shielded from
@@ -26,6 +27,7 @@ from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
 from prodclone.clone.stack import enter
 from prodclone.errors import ProdcloneError
+from prodclone.mask.hook import mask_throwaway, record_dump
 from prodclone.settings import Settings
 from prodclone.signals import shielded, signals_interrupt
 
@@ -63,6 +65,15 @@ def run_clone(
             password, endpoint = cloud.new_password()
             end = enter(resources, cloud.tunnel(endpoint))
             checkpoint("tunnel")
+            masked = mask_throwaway(
+                settings,
+                plan.database,
+                end,
+                endpoint.master_username,
+                password,
+                report,
+                pgpass_dir(settings),
+            )
             partial = enter(resources, partial_path(plan.dump_path))
             dump_database(
                 plan,
@@ -77,6 +88,7 @@ def run_clone(
             checkpoint("verify")
             info = dumps.check_dump(partial, plan.pg_restore)
             os.replace(partial, plan.dump_path)
+            record_dump(plan.dump_path, masked, settings)
         finally:
             # Shielded from the first line: after a signal, the first one already marked
             # the run interrupted before it raised, so a second one only prints.

@@ -19,6 +19,7 @@ from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
+from prodclone.mask.record import record_path
 from prodclone.settings import Settings
 
 
@@ -133,6 +134,7 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
     for path in plan.dump_files:
         try:
             _delete(path)
+            record_path(path).unlink(missing_ok=True)  # what its masking was, beside it
         except OSError as exc:
             # The other dumps still go: each one left is personal data left.
             failed.append(f"{path} ({exc.strerror or exc})")

@@ -16,8 +16,10 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
+from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
 from prodclone.local import creating, databases
+from prodclone.local import masking as local_mask
 from prodclone.local.copies import (
     BackgroundJob,
     background_idle,
@@ -59,9 +61,14 @@ def load_clone(
     force_restore: bool = False,
     jobs: int | None = None,
     show_progress: bool = True,
+    mask: bool = False,
 ) -> LoadResult:
     started = time.monotonic()
     path = (dump or dumps.newest_dump(settings.dump_dir)).resolve()
+    if mask and not settings.mask.rules:
+        raise ProdcloneError(
+            "--mask needs rules: set prodclone.mask.rules in invoke.yaml (docs/masking.md)"
+        )
     major = server.major_version()
     pg_restore, info = choose_pg_restore(server, major, path)
     with server.connect() as conn:
@@ -80,14 +87,25 @@ def load_clone(
             databases.require_ours_or_absent(conn, name)
         clear_leftovers(conn, names, state_dir)
         template = databases.find(conn, names.template)
+        masked_here = template is not None and local_mask.template_masked(
+            template.comment, settings.mask.rules
+        )
         created: list[str] = []
-        if template is None or force_restore or template.role != "template":
+        if (
+            template is None
+            or force_restore
+            or template.role != "template"
+            or (mask and not masked_here)
+        ):
             created = _restore_template(
-                settings, server, conn, names, path, info, pg_restore, jobs, show_progress
+                settings, server, conn, names, path, info, pg_restore, jobs, show_progress, mask
             )
-            method = "restore"
+            method, masked_here = "restore", mask
         else:
             method = "template"
+        warning = local_mask.unmasked_warning(settings, path, masked_here)
+        if warning:
+            print(warning)
         with background_idle(state_dir):
             spare = databases.find(conn, names.spare)
             if method == "template" and spare is not None and spare.role == "spare":
@@ -125,6 +143,7 @@ def _restore_template(
     pg_restore: ClientTool,
     jobs: int | None,
     show_progress: bool,
+    mask: bool = False,
 ) -> list[str]:
     """Restore into a staging database, then make it the template for this dump."""
     created = create_missing_roles(conn, roles_in_dump(path, pg_restore))
@@ -146,6 +165,9 @@ def _restore_template(
             show_progress=show_progress,
         )
         checkpoint("restored")
+        if mask:
+            # Before it becomes the template: every later reset copies masked data.
+            local_mask.mask_restored(settings, server, names.restoring)
     except BaseException:
         databases.drop(conn, names.restoring)
         # The roles were made for this restore only: a failed one keeps none of them.
@@ -166,7 +188,10 @@ def _restore_template(
                 databases.drop(conn, other.name)
         # Marked before the rename: a database named as the template is always whole.
         lock_connections(conn, names.restoring, False)
-        databases.mark(conn, names.restoring, f"template sha256={names.digest} dump={path.name}")
+        masked = f" {local_mask.template_tag(settings.mask.rules)}" if mask else ""
+        databases.mark(
+            conn, names.restoring, f"template sha256={names.digest} dump={path.name}{masked}"
+        )
         databases.rename(conn, names.restoring, names.template)
     return created
 

@@ -49,9 +49,12 @@ def server(c: Context, stop: bool = False) -> None:
         "dump": "Dump file to load (default: the newest prod-*.dump in prodclone.dump_dir).",
         "restore": "Restore the dump in full even when a template for it exists.",
         "jobs": "How many pg_restore jobs a full restore uses (default local.restore_jobs).",
+        "mask": "Apply prodclone.mask.rules to the restored dump (an older, unmasked one).",
     }
 )
-def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = "") -> None:
+def load_clone(
+    c: Context, dump: str = "", restore: bool = False, jobs: str = "", mask: bool = False
+) -> None:
     """Load a prod dump into the local clone database."""
     with local_task():
         from prodclone.local.loader import load_clone as load
@@ -72,6 +75,7 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
             Path(dump) if dump else None,
             force_restore=restore,
             jobs=restore_jobs or None,
+            mask=mask,
         )
         how = {
             "restore": "restored in full",
