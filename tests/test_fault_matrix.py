@@ -104,22 +104,6 @@ ALL_FOUR = {"database-created", "load-swapping", "check-app-ready"}
 NOTHING_IN_FLIGHT = {"check-boot", "check-baseline", "check-data", "check-schema", "check-smoke"}
 
 
-# Cases that fail until other parts of issue 9 land: (task, step, signal) -> why.
-ITEM_2 = "issue 9 item 2: a kill between CREATE DATABASE and its mark leaves it unmarked"
-ITEM_2_KEPT = "issue 9 item 2: a marked __restoring left behind is kept by the next plain load"
-ITEM_3 = "issue 9 item 3: the swap is not shielded from SIGTERM/SIGHUP; the clone is gone"
-EXPECTED_FAILURES = {
-    ("load-restore", "database-created", "SIGKILL"): ITEM_2,
-    ("load-reset", "database-created", "SIGKILL"): ITEM_2,
-    ("fresh", "database-created", "SIGKILL"): ITEM_2,
-    **{("load-restore", "database-created", name): ITEM_2_KEPT for name in CATCHABLE},
-    ("load-restore", "load-restoring", "SIGKILL"): ITEM_2_KEPT,
-    **{("load-restore", "load-restored", name): ITEM_2_KEPT for name in SIGNALS},
-    ("load-reset", "load-swapping", "SIGTERM"): ITEM_3,
-    ("load-reset", "load-swapping", "SIGHUP"): ITEM_3,
-}
-
-
 def signals_for(step: str, turn: int) -> tuple[str, ...]:
     if FULL or step in ALL_FOUR:
         return tuple(SIGNALS)
@@ -133,9 +117,7 @@ def cases() -> Iterator[object]:
         for step in steps:
             turn += 1
             for name in signals_for(step, turn):
-                why = EXPECTED_FAILURES.get((task, step, name))
-                marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-                yield pytest.param(task, step, name, id=f"{task}-{step}-{name}", marks=marks)
+                yield pytest.param(task, step, name, id=f"{task}-{step}-{name}")
 
 
 def free_port() -> int:
@@ -259,20 +241,6 @@ class Matrix:
         with self.pg.connect() as conn:
             return [db for db in databases.list_databases(conn) if db.name.startswith(self.app)]
 
-    def repair(self) -> None:
-        """After a case that is expected to fail: put things back for the next case.
-
-        Only this test's own databases (named after its random app) and its own app.
-        """
-        if self.app_pid.exists() and alive(pid := int(self.app_pid.read_text())):
-            os.kill(pid, signal.SIGKILL)
-        with self.pg.connect() as conn:
-            for db in databases.list_databases(conn):
-                if db.name.startswith(self.app) and not db.ours:
-                    conn.execute(f'DROP DATABASE "{db.name}" WITH (FORCE)')
-        loaded = self.inv("db.load-clone")
-        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-
     def assert_nothing_left(self) -> None:
         left = {db.name: (db.ours, db.role) for db in self.ours()}
         allowed = {"clone", "template", "fresh"}
@@ -296,13 +264,7 @@ def test_signal_at_each_step_then_the_next_run(
     args, _ = TASKS[task]
     with contextlib.suppress(FileNotFoundError):
         matrix.app_pid.unlink()
-    if (task, step, name) in EXPECTED_FAILURES:
-        try:
-            check_case(matrix, args, task, step, name)
-        finally:
-            matrix.repair()
-    else:
-        check_case(matrix, args, task, step, name)
+    check_case(matrix, args, task, step, name)
 
 
 def check_case(matrix: Matrix, args: tuple[str, ...], task: str, step: str, name: str) -> None:
