@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodclone.check import rowcounts
+from prodclone.check import columns, rowcounts
 from prodclone.check.app import AppNotReady, running_app
 from prodclone.check.locks import sampling
 from prodclone.check.model import (
@@ -23,6 +23,8 @@ from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
 
 TAIL_LINES = 20
+# The migration watch's own schema (see ddlwatch): never part of what is checked.
+WATCH_SCHEMA = "prodclone_watch"
 
 
 @dataclass
@@ -32,6 +34,7 @@ class StageContext:
     options: CheckOptions
     run: CheckRun
     baseline: rowcounts.Counts = field(default_factory=dict)
+    column_prints: columns.Prints = field(default_factory=dict)
 
     @property
     def clone(self) -> str:
@@ -112,12 +115,28 @@ def boot(context: StageContext, stage: StageResult) -> None:
 def baseline(context: StageContext, stage: StageResult) -> None:
     with context.server.connect(context.clone) as conn:
         counts = rowcounts.count_rows(conn, context.settings.check.exact_count_max_bytes)
+        context.column_prints = columns.fingerprint(
+            conn, context.settings.check.exact_count_max_bytes, exclude_schema=WATCH_SCHEMA
+        )
     context.baseline = counts
     estimated = sum(table.estimated for table in counts.values())
     rows = sum(table.rows for table in counts.values())
     note = f" ({estimated} estimated)" if estimated else ""
-    stage.figures = {"tables": len(counts), "rows": rows, "estimated_tables": estimated}
-    stage.passed(f"{len(counts)} tables, {rows} rows{note}")
+    prints = context.column_prints
+    sampled = [table.qualified for table in prints.values() if table.sampled]
+    stage.figures = {
+        "tables": len(counts),
+        "rows": rows,
+        "estimated_tables": estimated,
+        "columns": sum(len(table.columns) for table in prints.values()),
+        "sampled_tables": sampled,
+    }
+    fingerprinted = sum(len(table.columns) for table in prints.values())
+    sample_note = f"; {len(sampled)} sampled by primary key" if sampled else ""
+    stage.passed(
+        f"{len(counts)} tables, {rows} rows{note}; {fingerprinted} columns fingerprinted"
+        f"{sample_note}"
+    )
 
 
 def migrate(context: StageContext, stage: StageResult) -> None:
@@ -169,10 +188,30 @@ def data(context: StageContext, stage: StageResult) -> None:
     estimated = [oid for oid, table in before.items() if table.estimated]
     with context.server.connect(context.clone) as conn:
         after = rowcounts.count_rows(conn, check.exact_count_max_bytes, estimate_oids=estimated)
+        prints_after = columns.fingerprint(
+            conn,
+            check.exact_count_max_bytes,
+            exclude_schema=WATCH_SCHEMA,
+            samples=columns.sample_plan(context.column_prints),
+        )
     changes = rowcounts.compare_counts(
         before, after, check.expected_data_changes, fail_on_gained=check.fail_on_gained_rows
     )
-    stage.figures = {"tables": [_change_dict(change) for change in changes]}
+    column_changes = columns.compare_columns(
+        context.column_prints, prints_after, check.expected_data_changes
+    )
+    sampled = [
+        f"{table.qualified} (1 in {table.buckets} rows, by primary key)"
+        for table in context.column_prints.values()
+        if table.sampled
+    ]
+    stage.figures = {
+        "tables": [_change_dict(change) for change in changes],
+        "columns": [_column_dict(change) for change in column_changes],
+        "columns_compared": sum(len(t.columns) for t in context.column_prints.values()),
+        "sampled_tables": sampled,
+    }
+    column_problems = [change for change in column_changes if change.problem]
     gained = [change for change in changes if change.gained and not change.bookkeeping]
     grown = [change for change in changes if change.gained and change.bookkeeping]
     gained_line = (
@@ -183,6 +222,15 @@ def data(context: StageContext, stage: StageResult) -> None:
         else ""
     )
     problems = [change for change in changes if change.problem]
+    if column_problems and not problems:
+        stage.fail(
+            f"{len(column_problems)} column(s) lost or changed data: "
+            + "; ".join(f"{change.name} {change.note}" for change in column_problems[:5]),
+            *(f"{change.name}: {change.note}" for change in column_problems),
+            "If the migration means to change these, list them (table or table.column) in "
+            "prodclone.check.expected_data_changes.",
+        )
+        return
     if problems:
         lost = [change for change in problems if not change.gained]
         what = "lost or changed rows" if lost else "gained rows (check.fail_on_gained_rows)"
@@ -191,12 +239,18 @@ def data(context: StageContext, stage: StageResult) -> None:
             + "; ".join(f"{change.name} {change.note}" for change in problems[:5]),
             *(f"{change.name}: {change.note}" for change in problems),
             *([gained_line] if gained_line and lost else []),
+            *(f"{change.name}: {change.note}" for change in column_problems),
             "If the migration means to change these, list them in "
             "prodclone.check.expected_data_changes.",
         )
         return
     renamed = sum("renamed to" in change.note for change in changes)
     parts = [f"{len(before)} tables followed by OID ({renamed} renamed); no rows lost"]
+    compared = stage.figures["columns_compared"]
+    parts.append(f"{compared} columns compared by value: no data lost")
+    stage.details.extend(f"{c.name}: {c.note}" for c in column_changes if c.expected)
+    if sampled:
+        parts.append("sampled: " + ", ".join(sampled))
     if gained_line:
         parts.append(gained_line)
     if grown:
@@ -221,6 +275,15 @@ def _change_dict(change: rowcounts.TableChange) -> dict[str, Any]:
         "problem": change.problem,
         "gained": change.gained,
         "bookkeeping": change.bookkeeping,
+    }
+
+
+def _column_dict(change: columns.ColumnChange) -> dict[str, Any]:
+    return {
+        "column": change.name,
+        "note": change.note,
+        "problem": change.problem,
+        "expected": change.expected,
     }
 
 
