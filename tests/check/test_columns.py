@@ -31,7 +31,9 @@ def migrate(pg: LocalServer, db: str, statements: str, expected: tuple[str, ...]
     ]
 
 
-def test_remove_field_then_add_field_fails_naming_the_column(pg: LocalServer, fresh_db: str) -> None:
+def test_remove_field_then_add_field_fails_naming_the_column(
+    pg: LocalServer, fresh_db: str
+) -> None:
     run_sql(pg, fresh_db, SETUP)
     problems = migrate(
         pg,
