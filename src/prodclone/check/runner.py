@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.check import stages
+from prodclone.check import baseref, stages
 from prodclone.check.app import require_port_free, require_readiness_signal
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
@@ -56,6 +56,7 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "fresh": stages.fresh,
     "schema": stages.schema,
     "smoke": stages.smoke,
+    "deploy": stages.deploy,
 }
 
 
@@ -105,6 +106,7 @@ def run_refactor_check(
     and then raised again.
     """
     options = dataclasses.replace(options, dump=preflight(settings, options))
+    base = baseref.resolve(settings.project_dir, settings.check.base_ref)
     started_at = datetime.now(UTC)
     if options.report_dir:
         report_dir, source = options.report_dir, "--report"
@@ -122,7 +124,7 @@ def run_refactor_check(
     )
     began = time.monotonic()
     try:
-        _run_stages(stages.StageContext(settings, server, options, run), console)
+        _run_stages(stages.StageContext(settings, server, options, run, base=base), console)
     except KeyboardInterrupt:
         if run.interrupted_at is None:  # between two stages
             done = [stage.key for stage in run.stages if stage.status is not Status.NOT_RUN]
