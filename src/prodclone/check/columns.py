@@ -122,6 +122,11 @@ def fingerprint(
     return tables
 
 
+def exact_counts(prints: Prints) -> dict[int, int]:
+    """Row counts the fingerprint pass took whole (not sampled), by table OID."""
+    return {oid: table.rows for oid, table in prints.items() if not table.sampled}
+
+
 def sample_plan(prints: Prints) -> dict[int, tuple[tuple[int, ...], int]]:
     return {oid: (t.key_attnums, t.buckets) for oid, t in prints.items() if t.sampled}
 

@@ -143,9 +143,13 @@ def boot(context: StageContext, stage: StageResult) -> None:
 
 def baseline(context: StageContext, stage: StageResult) -> None:
     with context.server.connect(context.clone) as conn:
-        counts = rowcounts.count_rows(conn, context.settings.check.exact_count_max_bytes)
         context.column_prints = columns.fingerprint(
             conn, context.settings.check.exact_count_max_bytes, exclude_schema=WATCH_SCHEMA
+        )
+        counts = rowcounts.count_rows(
+            conn,
+            context.settings.check.exact_count_max_bytes,
+            known=columns.exact_counts(context.column_prints),
         )
     context.baseline = counts
     estimated = sum(table.estimated for table in counts.values())
@@ -287,12 +291,17 @@ def data(context: StageContext, stage: StageResult) -> None:
     check = context.settings.check
     estimated = [oid for oid, table in before.items() if table.estimated]
     with context.server.connect(context.clone) as conn:
-        after = rowcounts.count_rows(conn, check.exact_count_max_bytes, estimate_oids=estimated)
         prints_after = columns.fingerprint(
             conn,
             check.exact_count_max_bytes,
             exclude_schema=WATCH_SCHEMA,
             samples=columns.sample_plan(context.column_prints),
+        )
+        after = rowcounts.count_rows(
+            conn,
+            check.exact_count_max_bytes,
+            estimate_oids=estimated,
+            known=columns.exact_counts(prints_after),
         )
     changes = rowcounts.compare_counts(
         before, after, check.expected_data_changes, fail_on_gained=check.fail_on_gained_rows
