@@ -55,13 +55,22 @@ def sequential_scans(conn: psycopg.Connection) -> float:
 def baseline_and_data(conn: psycopg.Connection, threshold: int) -> tuple[float, columns.Prints]:
     started = time.perf_counter()
     before = columns.fingerprint(conn, threshold, exclude_schema=WATCH_SCHEMA)
-    counts = rowcounts.count_rows(conn, threshold, known=columns.exact_counts(before))
+    counts = rowcounts.count_rows(
+        conn,
+        threshold,
+        known=columns.exact_counts(before),
+        sampled=columns.sample_estimates(before),
+    )
     after = columns.fingerprint(
         conn, threshold, exclude_schema=WATCH_SCHEMA, samples=columns.sample_plan(before)
     )
     estimated = [oid for oid, table in counts.items() if table.estimated]
     again = rowcounts.count_rows(
-        conn, threshold, estimate_oids=estimated, known=columns.exact_counts(after)
+        conn,
+        threshold,
+        estimate_oids=estimated,
+        known=columns.exact_counts(after),
+        sampled=columns.sample_estimates(after),
     )
     problems = [c for c in columns.compare_columns(before, after, ()) if c.problem]
     problems += [c for c in rowcounts.compare_counts(counts, again, ()) if c.problem]  # type: ignore[misc]

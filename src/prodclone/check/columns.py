@@ -154,6 +154,11 @@ def exact_counts(prints: Prints) -> dict[int, int]:
     return {oid: table.rows for oid, table in prints.items() if not table.sampled}
 
 
+def sample_estimates(prints: Prints) -> dict[int, int]:
+    """Row counts of sampled tables, estimated from their sample (1 in `buckets` rows)."""
+    return {oid: table.rows * table.buckets for oid, table in prints.items() if table.sampled}
+
+
 def sample_plan(prints: Prints) -> dict[int, tuple[tuple[int, ...], int]]:
     return {oid: (t.key_attnums, t.buckets) for oid, t in prints.items() if t.sampled}
 
@@ -175,11 +180,18 @@ def _fingerprint_table(
         names = {attnum: name for attnum, name, _type in columns}
         key = [sql.Identifier(names[attnum]) for attnum in table.key_attnums if attnum in names]
         if len(key) == len(table.key_attnums):
-            # The key's text form, whatever its columns are called now.
-            row_key = sql.SQL(" || ',' || ").join(sql.SQL("{}::text").format(k) for k in key)
-            query += sql.SQL(" WHERE mod(hashtext({}), {}) = 0").format(
-                row_key, sql.Literal(table.buckets)
-            )
+            types = {attnum: type_ for attnum, _name, type_ in columns}
+            if len(key) == 1 and family(types[table.key_attnums[0]])[0] == "integer":
+                # The common integer key: its own hash, far cheaper than its text's, and
+                # the same for int and bigint. (A key retyped to another family would pick
+                # other rows: the sampled columns would then show as changed.)
+                row_key = sql.SQL("hashint8({}::bigint)").format(key[0])
+            else:
+                # The key's text form, whatever its columns are called now.
+                row_key = sql.SQL("hashtext({})").format(
+                    sql.SQL(" || ',' || ").join(sql.SQL("{}::text").format(k) for k in key)
+                )
+            query += sql.SQL(" WHERE mod({}, {}) = 0").format(row_key, sql.Literal(table.buckets))
         else:  # the key lost a column: the whole table, compared as best it can be
             table.buckets = 1
             table.key_attnums = ()

@@ -218,7 +218,7 @@ def _ddl_lock_lines(figures: dict[str, Any]) -> list[str]:
         ]
         lines.append("")
     if figures.get("watch_error"):
-        lines += [f"(the DDL log could not be read: {figures['watch_error']})", ""]
+        lines += [f"(DDL locks not recorded: {figures['watch_error']})", ""]
     return lines
 
 

@@ -83,18 +83,22 @@ def count_rows(
     exact_max_bytes: int,
     estimate_oids: Iterable[int] = (),
     known: dict[int, int] | None = None,
+    sampled: dict[int, int] | None = None,
 ) -> Counts:
     """Exact `count(*)` per table, or an ANALYZE estimate above `exact_max_bytes`.
 
     `estimate_oids` forces estimates for those tables (so that a table estimated in
     the baseline is estimated again afterwards, whatever its size now). `known` holds
-    exact counts already taken (by the column fingerprints' pass): no second scan.
+    exact counts already taken (by the column fingerprints' pass): no second scan;
+    `sampled` estimates from the same pass's primary-key sample: no ANALYZE.
     """
     forced = set(estimate_oids)
     counts: Counts = {}
     for oid, schema, name, reltuples, size in conn.execute(_TABLES).fetchall():
         table = sql.Identifier(schema, name)
-        if size > exact_max_bytes or oid in forced:
+        if sampled is not None and oid in sampled:
+            rows, estimated = sampled[oid], True
+        elif size > exact_max_bytes or oid in forced:
             if reltuples < 0 or oid in forced:
                 # Never analyzed (a fresh restore), or changed by the migration.
                 conn.execute(sql.SQL("ANALYZE {}").format(table))

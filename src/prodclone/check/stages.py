@@ -150,6 +150,7 @@ def baseline(context: StageContext, stage: StageResult) -> None:
             conn,
             context.settings.check.exact_count_max_bytes,
             known=columns.exact_counts(context.column_prints),
+            sampled=columns.sample_estimates(context.column_prints),
         )
     context.baseline = counts
     estimated = sum(table.estimated for table in counts.values())
@@ -302,6 +303,7 @@ def data(context: StageContext, stage: StageResult) -> None:
             check.exact_count_max_bytes,
             estimate_oids=estimated,
             known=columns.exact_counts(prints_after),
+            sampled=columns.sample_estimates(prints_after),
         )
     changes = rowcounts.compare_counts(
         before, after, check.expected_data_changes, fail_on_gained=check.fail_on_gained_rows
