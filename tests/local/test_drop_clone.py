@@ -11,6 +11,10 @@ from tests.local.test_load_clone import app_project, clone_of, list_in, make_dum
 __all__ = ["app_project"]  # the fixture, shared with the load-clone tests
 
 
+# db.fresh refuses a build that leaves the database empty (an app writing elsewhere).
+MIGRATE = "psql -X -q -c 'CREATE TABLE built (id int)'"
+
+
 def configure(project: Project, **more: object) -> None:
     """No spare copy: one built in the background would come and go during the test."""
     app = project.app  # type: ignore[attr-defined]
@@ -23,7 +27,7 @@ def ours_of(pg: LocalServer, prefix: str) -> set[str]:
 
 def test_fresh_drops_only_a_fresh_database(app_project: Project, pg: LocalServer) -> None:
     app = app_project.app  # type: ignore[attr-defined]
-    configure(app_project, commands={"migrate": "true"})
+    configure(app_project, commands={"migrate": MIGRATE})
     make_dump(pg, app_project.root / "dump")
     assert app_project.inv("db.load-clone").returncode == 0
     other = f"{app}_other"
@@ -69,7 +73,7 @@ def test_fresh_name_never_reaches_the_clone_and_needs_fresh(
 
 def test_all_drops_the_clone_and_the_fresh_database(app_project: Project, pg: LocalServer) -> None:
     app = app_project.app  # type: ignore[attr-defined]
-    configure(app_project, commands={"migrate": "true"})
+    configure(app_project, commands={"migrate": MIGRATE})
     make_dump(pg, app_project.root / "dump")
     assert app_project.inv("db.load-clone").returncode == 0
     assert app_project.inv("db.fresh").returncode == 0

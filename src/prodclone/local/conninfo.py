@@ -86,9 +86,11 @@ def _unsplit(parts: SplitResult) -> str:
 
 
 def socket_url(socket_dir: str, port: int, user: str, dbname: str) -> str:
+    # The folder's slashes stay as they are (libpq reads them so): apps hand this URL to
+    # parsers that treat `%` as their own syntax (Alembic's env.py puts it in configparser).
     return (
         f"postgresql://{quote(user, safe='')}@/{quote(dbname, safe='')}"
-        f"?host={quote(socket_dir, safe='')}&port={port}"
+        f"?host={quote(socket_dir, safe='/')}&port={port}"
     )
 
 
