@@ -97,7 +97,7 @@ def test_a_column_type_change_is_named_as_a_rewrite_and_scans_are_named(
             "scan",
             "ALTER TABLE accounts ADD CONSTRAINT positive CHECK (id > 0)",
             "public.accounts",
-            "a constraint added without NOT VALID scans every row",
+            "a CHECK constraint added without NOT VALID scans every row",
         ),
     ]
     assert all(w.size_bytes > 0 and w.rows == 5000 for w in report.work)

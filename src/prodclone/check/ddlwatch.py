@@ -18,14 +18,15 @@ FULL and CLUSTER fire no DDL event) the lock sampler still covers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import pglast
+import pglast.parser
 import psycopg
+from pglast import ast, enums
 from psycopg import sql
 
 SCHEMA = "prodclone_watch"
@@ -45,21 +46,46 @@ REWRITE_REASONS = {
     4: "a column's type changed",
     8: "access method changed",
 }
-# Statements that read the whole table to validate or build something, holding their lock.
-_SCAN_PATTERNS = (
-    (re.compile(r"\bSET\s+NOT\s+NULL\b", re.I), "SET NOT NULL scans every row"),
-    (re.compile(r"\bVALIDATE\s+CONSTRAINT\b", re.I), "VALIDATE CONSTRAINT scans every row"),
-    (
-        re.compile(r"\bADD\s+(CONSTRAINT\s+\S+\s+)?(CHECK|FOREIGN\s+KEY)\b", re.I),
-        "a constraint added without NOT VALID scans every row",
-    ),
-    (
-        re.compile(r"\bADD\s+(CONSTRAINT\s+\S+\s+)?(PRIMARY\s+KEY|UNIQUE)\b", re.I),
-        "a primary key or unique constraint builds its index from every row",
-    ),
-    (re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY)", re.I), "index build"),
-)
-_NOT_VALID = re.compile(r"\bNOT\s+VALID\b", re.I)
+# Constraints whose addition reads every row (unless NOT VALID), and why.
+_SCANNING_CONSTRAINTS = {
+    enums.ConstrType.CONSTR_CHECK: "a CHECK constraint added without NOT VALID scans every row",
+    enums.ConstrType.CONSTR_FOREIGN: "a foreign key added without NOT VALID scans every row",
+    enums.ConstrType.CONSTR_PRIMARY: "a primary key builds its index from every row",
+    enums.ConstrType.CONSTR_UNIQUE: "a unique constraint builds its index from every row",
+}
+
+
+def scan_reason(statement: str) -> str:
+    """Why `statement` reads the whole table while holding its lock ("" if it does not).
+
+    Read from PostgreSQL's own parse tree: SET NOT NULL, VALIDATE CONSTRAINT, a
+    constraint added without NOT VALID, an index built without CONCURRENTLY.
+    """
+    try:
+        parsed = pglast.parse_sql(statement)
+    except pglast.parser.ParseError:
+        return ""
+    for raw in parsed:
+        node = raw.stmt
+        if isinstance(node, ast.IndexStmt) and not node.concurrent:
+            return "an index build reads every row"
+        if not isinstance(node, ast.AlterTableStmt):
+            continue
+        for command in node.cmds or ():
+            if command.subtype == enums.AlterTableType.AT_SetNotNull:
+                return "SET NOT NULL scans every row"
+            if command.subtype == enums.AlterTableType.AT_ValidateConstraint:
+                return "VALIDATE CONSTRAINT scans every row"
+            constraint = command.def_
+            if (
+                command.subtype == enums.AlterTableType.AT_AddConstraint
+                and isinstance(constraint, ast.Constraint)
+                and not constraint.skip_validation
+                and constraint.contype in _SCANNING_CONSTRAINTS
+            ):
+                return _SCANNING_CONSTRAINTS[constraint.contype]
+    return ""
+
 
 _INSTALL = """
 CREATE SCHEMA {schema};
@@ -383,27 +409,25 @@ def _heavy_work(
                 known.size_bytes,
             )
         )
-    if not statement or _NOT_VALID.search(statement):
+    why = scan_reason(statement)
+    if not why:
         return
-    for pattern, why in _SCAN_PATTERNS:
-        if pattern.search(statement):
-            for relid, _mode in end.locks:
-                known = tables.get(relid)
-                if known is None:
-                    continue
-                report.work.append(
-                    HeavyWork(
-                        "scan",
-                        statement,
-                        _shown_name(relid, known, current),
-                        why,
-                        (end.at - start.at).total_seconds(),
-                        known.rows,
-                        known.size_bytes,
-                    )
-                )
-                break
-            break
+    for relid, _mode in end.locks:
+        known = tables.get(relid)
+        if known is None:
+            continue
+        report.work.append(
+            HeavyWork(
+                "scan",
+                statement,
+                _shown_name(relid, known, current),
+                why,
+                (end.at - start.at).total_seconds(),
+                known.rows,
+                known.size_bytes,
+            )
+        )
+        break
 
 
 def _strongest_first(locks: list[tuple[int, str]]) -> list[tuple[int, str]]:
