@@ -26,26 +26,26 @@ def known_tables(conn: psycopg.Connection) -> dict[int, KnownTable]:
     return {oid: KnownTable(name, 5000, size) for oid, name, size in rows}
 
 
-def watched(pg: LocalServer, db: str, migration: str) -> WatchReport:
-    """Run `migration` with psql (a separate session, statement by statement) under the watch."""
+def watched(pg: LocalServer, db: str, migration: str, whole: bool = False) -> WatchReport:
+    """Run `migration` under the watch in a separate session: with psql (statement by
+    statement), or `whole`, as one query string (as migration tools send a file)."""
     with psycopg.connect(pg.url(db), autocommit=True) as conn:
         tables = known_tables(conn)
         with ddlwatch.watching(conn) as report:
-            subprocess.run(
-                [
-                    str(find_tool("psql", pg.major_version(), pg.extra_bin_dirs)),
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-d",
-                    pg.url(db),
-                ],
-                input=migration,
-                text=True,
-                check=True,
-                capture_output=True,
-            )
+            if whole:
+                with psycopg.connect(pg.url(db), autocommit=True) as migration_conn:
+                    migration_conn.execute(migration)
+            else:
+                subprocess.run(
+                    [
+                        str(find_tool("psql", pg.major_version(), pg.extra_bin_dirs)),
+                        *("-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.url(db)),
+                    ],
+                    input=migration,
+                    text=True,
+                    check=True,
+                    capture_output=True,
+                )
         current = {oid: name for oid, name in known_tables(conn).items()}
         ddlwatch.analyse(report, tables, {oid: t.name for oid, t in current.items()})
         # Nothing of the watch is left behind.
@@ -106,3 +106,23 @@ def test_a_column_type_change_is_named_as_a_rewrite_and_scans_are_named(
     assert ("ALTER TABLE accounts ALTER COLUMN id TYPE bigint", "ACCESS EXCLUSIVE") in modes
     assert ("ALTER TABLE accounts ALTER COLUMN name TYPE text", "ACCESS EXCLUSIVE") in modes
     assert len(report.locks) == 2, [(x.statement, x.mode) for x in report.locks]
+
+
+def test_a_file_sent_as_one_query_names_each_statement(pg: LocalServer, fresh_db: str) -> None:
+    run_sql(pg, fresh_db, SETUP + "CREATE TABLE audit (id int);")
+    report = watched(
+        pg,
+        fresh_db,
+        "CREATE TABLE other (id int);\n"
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE audit ADD COLUMN note text'; END $$;\n"
+        "ALTER TABLE accounts RENAME COLUMN name TO label;\n",
+        whole=True,
+    )
+    assert [(lock.statement, lock.table, lock.mode_name) for lock in report.locks] == [
+        (
+            "ALTER TABLE public.audit (run inside another statement)",
+            "public.audit",
+            "ACCESS EXCLUSIVE",
+        ),
+        ("ALTER TABLE accounts RENAME COLUMN name TO label", "public.accounts", "ACCESS EXCLUSIVE"),
+    ]

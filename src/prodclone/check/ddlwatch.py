@@ -126,13 +126,14 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     event bigint;
 BEGIN
-    INSERT INTO {schema}.events (xid, kind, tag, at)
-    VALUES (pg_current_xact_id(), 'end', tg_tag, clock_timestamp()) RETURNING id INTO event;
+    -- The objects first: they belong to the command this end row closes.
     INSERT INTO {schema}.events (xid, kind, tag, relid, identity, at)
     SELECT pg_current_xact_id(), 'object', c.command_tag,
            CASE WHEN c.classid = 'pg_class'::regclass THEN c.objid END,
            c.object_identity, clock_timestamp()
     FROM pg_event_trigger_ddl_commands() c;
+    INSERT INTO {schema}.events (xid, kind, tag, at)
+    VALUES (pg_current_xact_id(), 'end', tg_tag, clock_timestamp()) RETURNING id INTO event;
     PERFORM {schema}.snapshot(event);
 EXCEPTION WHEN OTHERS THEN NULL;
 END $$;
@@ -461,8 +462,14 @@ class _Statements:
             return _one_line(parts[0])
         words = tag.split()
         position = self._used.get(query, 0)
+        # The object's own name must appear too: a DDL command a DO block runs has the
+        # same tag as a later statement of the file, but not (usually) its object.
+        names = {o.identity.rsplit(".", 1)[-1].strip('"').lower() for o in objects if o.identity}
         for index in range(position, len(parts)):
-            if [word.upper() for word in parts[index].split()[: len(words)]] == words:
+            text = parts[index].lower()
+            if [word.upper() for word in parts[index].split()[: len(words)]] == words and (
+                not names or any(name in text for name in names)
+            ):
                 self._used[query] = index + 1
                 return _one_line(parts[index])
         # Run by a DO block or a function: the command and what it touched.
