@@ -3,8 +3,8 @@
 A row count cannot see a column whose data was wiped (`RemoveField` + `AddField`,
 what a framework writes when it did not recognise a rename) or rewritten. Each
 column is fingerprinted before and after the migration as (non-null count, sum of
-`hashtext` of its text form) -- order-independent and unchanged by a type change
-that keeps every value's text (varchar -> text, int -> bigint) -- and followed by
+a hash of each value) -- order-independent and unchanged by a type change that keeps
+every value (varchar -> text, int -> bigint: see _FAMILIES) -- and followed by
 (table OID, attnum), which survive table and column renames.
 
 Tables above a size threshold are fingerprinted on a sample: the rows whose primary

@@ -244,7 +244,7 @@ def _data_lines(stage: StageResult) -> list[str]:
         lines += [
             "",
             f"{compared} columns were fingerprinted before and after (non-null count and a "
-            "hash of every value's text), followed by table OID and column number.",
+            "hash of its values), followed by table OID and column number.",
         ]
     for sampled in stage.figures.get("sampled_tables", []):
         lines.append(f"- sampled: {sampled}")
