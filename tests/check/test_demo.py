@@ -22,7 +22,8 @@ def test_demo_catches_the_flawed_rename_then_passes_the_fix(
     done = project.inv("demo", "--rows", "2000")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "refactor-check: FAILED at schema, smoke" in output
+    assert "refactor-check: FAILED at references, schema, smoke" in output
+    assert "  - references: the trigger function that still reads NEW.legal_entity_id" in output
     assert "refactor-check: PASSED" in output
     assert "Run 2, the corrected migration: PASSED" in output
 
@@ -30,7 +31,9 @@ def test_demo_catches_the_flawed_rename_then_passes_the_fix(
     assert len(reports) == 1
     flawed = json.loads((reports[0] / "1-flawed" / "report.json").read_text())
     corrected = json.loads((reports[0] / "2-corrected" / "report.json").read_text())
-    assert flawed["failed_stages"] == ["schema", "smoke"]
+    assert flawed["failed_stages"] == ["references", "schema", "smoke"]
+    references = next(stage for stage in flawed["stages"] if stage["key"] == "references")
+    assert "`legal_entity_id` was renamed to `tenant_id`" in references["summary"]
     schema_details = "\n".join(
         next(stage for stage in flawed["stages"] if stage["key"] == "schema")["details"]
     )

@@ -26,7 +26,7 @@ def test_app_that_ignores_database_url_is_named_not_production(
     assert "DATABASE_URL" in summary and "prodclone.local.db_env" in summary
     assert "How app commands find their database" in summary
     assert "\n" not in summary
-    assert "6. fresh: failed in " in result.output and summary in result.output
+    assert "7. fresh: failed in " in result.output and summary in result.output
     assert result.stage("schema")["status"] == "not run"
     assert "changed nothing in the clone either" in result.markdown
     # db.fresh on its own says the same, in one line.

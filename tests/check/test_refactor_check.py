@@ -17,7 +17,18 @@ from tests.check.conftest import (
     script,
 )
 
-STAGE_KEYS = ["reset", "boot", "baseline", "migrate", "data", "fresh", "schema", "smoke", "deploy"]
+STAGE_KEYS = [
+    "reset",
+    "boot",
+    "baseline",
+    "migrate",
+    "references",
+    "data",
+    "fresh",
+    "schema",
+    "smoke",
+    "deploy",
+]
 
 # Holds ACCESS EXCLUSIVE on documents for a while, as a slow backfill would.
 SLOW_MIGRATION = """
@@ -73,9 +84,9 @@ def test_passing_run_reports_locks_and_timings(checker: CheckProject, pg: LocalS
     assert result.code == 0, result.output
     assert result.json["passed"] is True
     # Not a git repository: the deploy window has no running release to run.
-    assert [stage["status"] for stage in result.json["stages"]] == ["passed"] * 8 + ["skipped"]
+    assert [stage["status"] for stage in result.json["stages"]] == ["passed"] * 9 + ["skipped"]
     assert "is not in a git repository" in result.stage("deploy")["summary"]
-    for number, key in enumerate(STAGE_KEYS[:8], start=1):
+    for number, key in enumerate(STAGE_KEYS[:9], start=1):
         assert f"{number}. {key}: passed in " in result.output
     assert result.markdown.startswith("# refactor-check: PASSED")
     migrate = result.stage("migrate")["figures"]
@@ -140,13 +151,14 @@ def test_rows_lost_by_drop_and_recreate_fail_the_data_check_though_the_schema_ma
 
 def test_drifted_production_fails_the_schema_gate(checker: CheckProject) -> None:
     checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
-    result = checker.check("--skip-smoke")
+    # --keep-going: the reference gate, before it, fails too (the draft's stale trigger).
+    result = checker.check("--skip-smoke", "--keep-going")
     assert_failed_at(result, "schema")
     assert result.stage("data")["status"] == "passed"
     assert "idx_documents_legal_entity" in result.markdown
     assert "documents_tenant_id_idx" in result.markdown
     assert "$2" in result.markdown
-    assert result.stage("smoke")["status"] == "not run"
+    assert result.stage("smoke")["status"] == "skipped"
 
 
 def test_app_never_ready_is_stopped_with_its_children(checker: CheckProject) -> None:
@@ -221,16 +233,37 @@ def test_log_pattern_in_the_app_log_fails_smoke(checker: CheckProject) -> None:
     assert process_gone(app_pid(result))
 
 
-def test_flawed_trigger_is_caught_by_smoke_only(checker: CheckProject) -> None:
-    """Both databases share the stale trigger body: the schema gate is blind, smoke is not."""
+def test_flawed_trigger_is_caught_by_the_reference_gate_and_smoke(checker: CheckProject) -> None:
+    """Both databases share the stale trigger body: the schema gate is blind to it."""
     checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
     result = checker.check("--keep-going")
+    assert_failed_at(result, "references")
     assert_failed_at(result, "smoke")
     assert_failed_at(result, "schema")
+    stale = (
+        'public.document_status_event() line 7: column "legal_entity_id" not found in data '
+        "type documents (trigger documents_status_event on public.documents); "
+        "`legal_entity_id` was renamed to `tenant_id` by this migration"
+    )
+    references = result.stage("references")
+    assert references["summary"] == (
+        f"1 reference(s) in function bodies broken by this migration: {stale}"
+    )
+    assert f"  {stale}" in references["details"]
+    # The payload key the event consumer reads is only a warning.
+    assert any("string 'legal_entity_id'" in line for line in references["details"])
     matches = result.stage("smoke")["figures"]["log_matches"]
     assert any('record "new" has no field "legal_entity_id"' in line for line in matches)
-    assert "refactor-check: FAILED at schema, smoke" in result.markdown
+    assert "refactor-check: FAILED at references, schema, smoke" in result.markdown
     assert process_gone(app_pid(result))
+
+
+def test_a_stale_function_stops_the_run_at_the_reference_gate(checker: CheckProject) -> None:
+    checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
+    result = checker.check()
+    assert_failed_at(result, "references")
+    assert all(result.stage(key)["status"] == "not run" for key in STAGE_KEYS[5:])
+    assert "prodclone: refactor-check failed at references" in result.output
 
 
 def test_interrupt_leaves_the_clone_and_says_where_it_stopped(
@@ -327,7 +360,8 @@ def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) 
 
 def test_missed_rename_is_shown_in_the_terminal_as_a_rename(checker: CheckProject) -> None:
     checker.configure(commands={"migrate": script("migrate.py", "--pending", "flawed")})
-    result = checker.check("--skip-smoke")
+    # --keep-going: the reference gate, before it, fails too (the draft's stale trigger).
+    result = checker.check("--skip-smoke", "--keep-going")
     assert_failed_at(result, "schema")
     lines = result.output.splitlines()
     # The differences themselves, not only their count, and objects are counted.

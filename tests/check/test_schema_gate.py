@@ -75,7 +75,7 @@ def test_drift_is_shown_with_advice_that_fits_it(
     done, report = _check(project, pg, gate_dbs, PROD)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    stage_line = next(line for line in lines if line.startswith("7. schema: failed in "))
+    stage_line = next(line for line in lines if line.startswith("8. schema: failed in "))
     # Three objects, though the index and the column each differ in one attribute or more.
     assert "schema-diff: 3 objects differ (1 column, 2 index)" in stage_line
     assert "1 hidden (1 by index:public.tmp_*)" in stage_line
@@ -144,7 +144,7 @@ def test_passing_gate_lists_what_the_rules_hid(
     (project.root / "migrate.sql").write_text(passing)
     done, report = _check(project, pg, gate_dbs, prod)
     lines = done.stdout.splitlines()
-    assert any(line.startswith("7. schema: passed in ") for line in lines), done.stdout
+    assert any(line.startswith("8. schema: passed in ") for line in lines), done.stdout
     assert "  hidden by index:public.tmp_* (1):" in lines
     assert "    index public.tmp_scratch: only in a" in lines
     assert "hidden by index:public.tmp_* (1):" in (report / "report.md").read_text()

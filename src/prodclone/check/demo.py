@@ -3,8 +3,8 @@
 It builds a drifted "production" database from examples/orcha (a hotfix renamed an
 index; a foreign key carries the name an older PostgreSQL generated), dumps it the
 way db.clone-prod does, then runs refactor-check twice: with the rename migration's
-flawed first draft (the schema gate and the smoke stage catch it) and with the
-corrected one (it passes). It works on its own databases (`orcha_demo_*`) and its
+flawed first draft (the reference gate, the schema gate and the smoke stage catch it)
+and with the corrected one (it passes). It works on its own databases (`orcha_demo_*`) and its
 own dump folder, so a user's clone is never touched, and it drops them at the end.
 """
 
@@ -39,7 +39,7 @@ from prodclone.settings import Settings
 DEMO_APP = "orcha_demo"
 PROD_DB = "orcha_demo_prod"
 # What the flawed draft must trip over, and what the corrected one must pass.
-EXPECTED_FAILURES = ("schema", "smoke")
+EXPECTED_FAILURES = ("references", "schema", "smoke")
 
 
 def example_dir(settings: Settings) -> Path:
@@ -329,18 +329,23 @@ def _explain(outcome: DemoOutcome, plan: DemoPlan, console: Console) -> None:
     console.rule("[bold]demo: what happened[/]", align="left")
     flawed, corrected = outcome.flawed, outcome.corrected
     console.print(
-        "Run 1, the first draft, was written against a fresh local database. On the drifted\n"
-        "production copy its `ALTER INDEX IF EXISTS` and guarded constraint renames found\n"
-        "nothing to rename and said nothing:",
+        "Run 1, the first draft, was written against a fresh local database. It forgot the\n"
+        "trigger function, and on the drifted production copy its `ALTER INDEX IF EXISTS`\n"
+        "and guarded constraint renames found nothing to rename and said nothing:",
         markup=False,
     )
     for key in EXPECTED_FAILURES:
         stage = flawed.stage(key)
         console.print(f"  - {key}: {stage.status}: {stage.summary}", markup=False)
     console.print(
-        "The schema gate sees what production has that the migrations do not produce; the\n"
-        "smoke stage sees the trigger function that still reads NEW.legal_entity_id (both\n"
-        "databases share that mistake, so only running the app finds it).\n"
+        "Which gate saw what:\n"
+        "  - references: the trigger function that still reads NEW.legal_entity_id, found in\n"
+        "    the catalog without running anything (and the payload key 'legal_entity_id', a\n"
+        "    warning: the event consumer may still read it);\n"
+        "  - schema: what production has that the migrations do not produce (the index and\n"
+        "    foreign key whose drifted names the guarded renames skipped);\n"
+        "  - smoke: the same stale trigger, failing when the app ingests a document (the\n"
+        "    schema gate cannot see it: both databases share that mistake).\n"
         f"Run 2, the corrected migration: {corrected.verdict}.\n"
         f"Reports: {flawed.report_dir}/report.md and {corrected.report_dir}/report.md",
         markup=False,
@@ -363,7 +368,7 @@ def _explain(outcome: DemoOutcome, plan: DemoPlan, console: Console) -> None:
     )
     if not outcome.as_expected:
         console.print(
-            "demo: this is NOT what the demo expects (run 1 should fail at schema and smoke, "
-            "run 2 should pass); see the reports above",
+            "demo: this is NOT what the demo expects (run 1 should fail at references, schema "
+            "and smoke, run 2 should pass); see the reports above",
             markup=False,
         )

@@ -42,8 +42,9 @@ class Status(StrEnum):
 STAGES: tuple[tuple[str, str], ...] = (
     ("reset", "Reset the clone from the dump"),
     ("boot", "Boot check: the running release's code against the pre-migration clone"),
-    ("baseline", "Baseline: row counts by table OID"),
-    ("migrate", "Migrate the clone (locks and slow statements sampled)"),
+    ("baseline", "Baseline: row counts and column fingerprints by table OID"),
+    ("migrate", "Migrate the clone (every lock and rewrite recorded, slow statements sampled)"),
+    ("references", "Reference gate: function bodies against the migrated catalog"),
     ("data", "Data preservation"),
     ("fresh", "Fresh database from all migrations"),
     ("schema", "Schema gate: clone vs fresh"),

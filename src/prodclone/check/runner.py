@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.check import baseref, stages
+from prodclone.check import baseref, references_gate, stages
 from prodclone.check.app import require_port_free, require_readiness_signal
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
@@ -24,7 +24,7 @@ from prodclone.settings import Settings
 # A failure here leaves nothing for later stages to look at, even with --keep-going.
 FATAL = {"reset"}
 # Stages that need an earlier one to have passed.
-NEEDS = {"data": "baseline", "schema": "fresh"}
+NEEDS = {"data": "baseline", "references": "baseline", "schema": "fresh"}
 
 
 def default_report_dir(settings: Settings, started: datetime) -> Path:
@@ -52,6 +52,7 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "boot": stages.boot,
     "baseline": stages.baseline,
     "migrate": stages.migrate,
+    "references": references_gate.references,
     "data": stages.data,
     "fresh": stages.fresh,
     "schema": stages.schema,

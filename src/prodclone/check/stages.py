@@ -1,10 +1,10 @@
-"""The eight gates of refactor-check. Each fills in its StageResult; errors fail it."""
+"""The gates of refactor-check. Each fills in its StageResult; errors fail it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -21,10 +21,14 @@ from prodclone.check.model import (
     StageResult,
 )
 from prodclone.check.patterns import scan
+from prodclone.check.references_gate import take_baseline as take_reference_baseline
 from prodclone.local.appcmd import CommandResult, Fold, run_command
 from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
+
+if TYPE_CHECKING:
+    from prodclone.references import Names, ReferenceReport
 
 TAIL_LINES = 20
 # The migration watch's own schema (see ddlwatch): never part of what is checked.
@@ -41,6 +45,9 @@ class StageContext:
     column_prints: columns.Prints = field(default_factory=dict)
     # The running release's code (check.base_ref), resolved before the run starts.
     base: baseref.BaseRef = field(default_factory=baseref.BaseRef)
+    # Read by the baseline stage for the reference gate: names by OID, older breakage.
+    names_before: Names | None = None
+    references_before: ReferenceReport | None = None
 
     @property
     def clone(self) -> str:
@@ -171,6 +178,9 @@ def baseline(context: StageContext, stage: StageResult) -> None:
         f"{len(counts)} tables, {rows} rows{note}; {fingerprinted} columns fingerprinted"
         f"{sample_note}"
     )
+    stage.figures = {"tables": len(counts), "rows": rows, "estimated_tables": estimated}
+    stage.figures["references"] = take_reference_baseline(context)
+    stage.passed(f"{len(counts)} tables, {rows} rows{note}")
 
 
 def migrate(context: StageContext, stage: StageResult) -> None:
