@@ -97,7 +97,7 @@ def test_passing_run_reports_locks_and_timings(checker: CheckProject, pg: LocalS
     assert "| public.documents | AccessExclusiveLock |" in result.markdown
     assert "renamed to public.tenant" in result.markdown
     assert all(stage["seconds"] >= 0 for stage in result.json["stages"])
-    assert "<failure" not in result.junit and result.junit.count("<testcase") == 9
+    assert "<failure" not in result.junit and result.junit.count("<testcase") == 10
     assert (result.report.stat().st_mode & 0o777) == 0o700  # app logs may quote prod's rows
     assert process_gone(app_pid(result))
     filled = "Start orcha against orcha_prod_clone"
