@@ -84,7 +84,8 @@ def test_every_declared_key_is_reachable_by_its_env_var(
         node: Any = config
         for part in path.split("."):
             node = node[part]
-        if node != "marker" and path != "prodclone.local.db_env":  # a mapping: ours to read
+        # Mappings are ours to read (their env var is a JSON object): tested below.
+        if node != "marker" and path not in ("prodclone.local.db_env", "prodclone.mask.rules"):
             unreached.append(path)
     assert unreached == []
 
@@ -272,3 +273,20 @@ def test_env_var_overrides_a_list_set_in_invoke_yaml(project: Project, pg: Local
         with pg.connect() as conn:
             fresh = sql.Identifier(f"{app}_fresh")
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(fresh))
+
+
+def test_mask_rules_from_the_environment_and_the_secret_only_from_there() -> None:
+    settings = load_settings(
+        {"prodclone": {}},
+        environ={
+            "INVOKE_PRODCLONE_MASK_RULES": '{"public.users.email": "email"}',
+            "INVOKE_PRODCLONE_MASK_SECRET": "s3cret",
+        },
+    )
+    assert [rule.key for rule in settings.mask.rules.columns] == ["public.users.email"]
+    assert settings.mask.in_aws is True
+    assert settings.mask.secret == "s3cret" and "s3cret" not in repr(settings)
+    with pytest.raises(SettingsError, match="INVOKE_PRODCLONE_MASK_RULES"):
+        load_settings({}, environ={"INVOKE_PRODCLONE_MASK_RULES": "{not json"})
+    with pytest.raises(SettingsError, match="must not be written in a file"):
+        load_settings({"prodclone": {"mask": {"secret": "x"}}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ FAKES = Path(__file__).resolve().parent.parent / "fakes"
 PLUGIN_SCRIPT = FAKES / "session_manager_plugin.py"
 REGION = "us-east-1"
 SOURCE = "prod-db"
+SOURCE_CLUSTER = "prod-aurora"
+SOURCE_CLUSTER_MEMBER = "prod-aurora-1"
 BASTION = "i-0123456789abcdef0"
 PROD_PASSWORD = "prod-master-password-never-read"
 
@@ -132,6 +135,49 @@ class Cloud:
         self.rds.create_db_instance(**params)
         self.sources.add(params["DBInstanceIdentifier"])
 
+    def create_cluster_source(self) -> None:
+        """An Aurora PostgreSQL cluster with one instance, as production runs it."""
+        self.rds.create_db_cluster(
+            DBClusterIdentifier=SOURCE_CLUSTER,
+            Engine="aurora-postgresql",
+            EngineVersion="16.4",
+            MasterUsername="postgres",
+            MasterUserPassword=PROD_PASSWORD,
+            DatabaseName="prod",
+            BackupRetentionPeriod=7,
+        )
+        self.rds.create_db_instance(
+            DBInstanceIdentifier=SOURCE_CLUSTER_MEMBER,
+            DBClusterIdentifier=SOURCE_CLUSTER,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+        self.sources.update({SOURCE_CLUSTER, SOURCE_CLUSTER_MEMBER})
+
+    def clusters(self) -> list[str]:
+        found = self.rds.describe_db_clusters()["DBClusters"]
+        names = (c["DBClusterIdentifier"] for c in found)
+        return sorted(name for name in names if name not in self.sources)
+
+    def cluster_snapshots(self) -> list[str]:
+        found = self.rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+        return sorted(s["DBClusterSnapshotIdentifier"] for s in found)
+
+    def made_and_left(self) -> list[str]:
+        """Everything a run made that is still there: instances, snapshots, clusters."""
+        return (
+            [f"instance {name}" for name in self.instances()]
+            + [f"snapshot {name}" for name in self.snapshots()]
+            + [f"cluster {name}" for name in self.clusters()]
+            + [f"cluster-snapshot {name}" for name in self.cluster_snapshots()]
+        )
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The recorded AWS calls of the run (PRODCLONE_AWS_CALL_LOG)."""
+        if not self.call_log.exists():
+            return []
+        return [json.loads(line) for line in self.call_log.read_text().splitlines()]
+
     def instances(self) -> list[str]:
         found = self.rds.describe_db_instances()["DBInstances"]
         return sorted(
@@ -144,6 +190,11 @@ class Cloud:
 
     def source_untouched(self) -> bool:
         item = self.rds.describe_db_instances(DBInstanceIdentifier=SOURCE)["DBInstances"][0]
+        if SOURCE_CLUSTER in self.sources:
+            cluster = self.rds.describe_db_clusters(DBClusterIdentifier=SOURCE_CLUSTER)
+            members = cluster["DBClusters"][0]["DBClusterMembers"]
+            if [m["DBInstanceIdentifier"] for m in members] != [SOURCE_CLUSTER_MEMBER]:
+                return False
         return bool(item["DBInstanceStatus"] == "available")
 
 
@@ -191,6 +242,8 @@ def aws_settings(**overrides: Any) -> dict[str, Any]:
         "aws": {
             "region": REGION,
             "source_instance": SOURCE,
+            # Today's route, which most tests exercise; the others are tested on their own.
+            "restore_from": "new-snapshot",
             "tunnel": "ssm",
             "bastion": BASTION,
             "poll_max_seconds": 0.2,

@@ -111,7 +111,8 @@ def requests_from_log(
     """Turn recorded calls (PRODCLONE_AWS_CALL_LOG) into what IAM would authorise.
 
     `tagged` names resources known to carry prodclone:run (created with it, in the
-    log or by the test); it grows as the log shows them being created.
+    log or by the test), by name or, for clusters and cluster snapshots, by ARN; it
+    grows as the log shows them being created.
     """
     found: list[Request] = []
 
@@ -120,6 +121,23 @@ def requests_from_log(
 
     def snap(name: str) -> str:
         return f"arn:aws:rds:{region}:{account}:snapshot:{name}"
+
+    def cluster(name: str) -> str:
+        return f"arn:aws:rds:{region}:{account}:cluster:{name}"
+
+    def cluster_snap(name: str) -> str:
+        return f"arn:aws:rds:{region}:{account}:cluster-snapshot:{name}"
+
+    def created(action: str, made: str, also: tuple[str, ...], tags: frozenset[str]) -> None:
+        """A create call, with the tagging it implies; what it makes with our tag is ours."""
+        found.append(Request(action, (made, *also), tags))
+        found.append(Request("rds:AddTagsToResource", (made,), tags))
+        if "prodclone:run" in tags:
+            tagged.add(made)
+
+    def changed(action: str, arn: str) -> None:
+        marks = frozenset({"prodclone:run"}) if arn in tagged else frozenset()
+        found.append(Request(action, (arn,), resource_tags=marks))
 
     for line in lines:
         call = json.loads(line)
@@ -157,11 +175,51 @@ def requests_from_log(
             found.append(Request("rds:AddTagsToResource", (db(instance),), tags))
             if "prodclone:run" in tags:
                 tagged.add(instance)
+        elif call["action"] == "RestoreDBInstanceToPointInTime":
+            created(
+                action,
+                db(params["TargetDBInstanceIdentifier"]),
+                (db(params["SourceDBInstanceIdentifier"]),),
+                tags,
+            )
+        elif call["action"] == "CreateDBClusterSnapshot":
+            created(
+                action,
+                cluster_snap(params["DBClusterSnapshotIdentifier"]),
+                (cluster(params["DBClusterIdentifier"]),),
+                tags,
+            )
+        elif call["action"] == "RestoreDBClusterToPointInTime":
+            created(
+                action,
+                cluster(params["DBClusterIdentifier"]),
+                (cluster(params["SourceDBClusterIdentifier"]),),
+                tags,
+            )
+        elif call["action"] == "RestoreDBClusterFromSnapshot":
+            created(
+                action,
+                cluster(params["DBClusterIdentifier"]),
+                (cluster_snap(params["SnapshotIdentifier"]),),
+                tags,
+            )
+        elif call["action"] == "CreateDBInstance":
+            created(
+                action,
+                db(params["DBInstanceIdentifier"]),
+                (cluster(params["DBClusterIdentifier"]),),
+                tags,
+            )
+        elif call["action"] in ("ModifyDBCluster", "DeleteDBCluster"):
+            changed(action, cluster(params["DBClusterIdentifier"]))
+        elif call["action"] == "DeleteDBClusterSnapshot":
+            changed(action, cluster_snap(params["DBClusterSnapshotIdentifier"]))
         elif call["action"] == "AddTagsToResource":
             found.append(Request(action, (params["ResourceName"],), tags))
         elif call["action"] in ("ModifyDBInstance", "DeleteDBInstance"):
             instance = params["DBInstanceIdentifier"]
-            marks = frozenset({"prodclone:run"}) if instance in tagged else frozenset()
+            known = instance in tagged or db(instance) in tagged
+            marks = frozenset({"prodclone:run"}) if known else frozenset()
             found.append(Request(action, (db(instance),), resource_tags=marks))
         elif call["action"] == "DeleteDBSnapshot":
             snapshot = params["DBSnapshotIdentifier"]

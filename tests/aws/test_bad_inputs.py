@@ -155,7 +155,8 @@ def test_dry_run_names_every_missing_setting_before_calling_aws(
     assert result.stderr.strip().splitlines() == [
         "prodclone: db.clone-prod needs, before it calls AWS: "
         "prodclone.aws.source_instance is not set (INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE): "
-        "the production RDS instance's id; "
+        "the production RDS instance's id (or prodclone.aws.source_cluster for an Aurora "
+        "cluster (INVOKE_PRODCLONE_AWS_SOURCE_CLUSTER)); "
         "prodclone.aws.region is not set (INVOKE_PRODCLONE_AWS_REGION): "
         "set it or AWS_REGION to the source's region; "
         "prodclone.aws.bastion is not set (INVOKE_PRODCLONE_AWS_BASTION): "

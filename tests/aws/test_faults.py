@@ -35,6 +35,8 @@ def password_folders(project: Project, cloud: Cloud) -> list[str]:
 def assert_nothing_left(project: Project, cloud: Cloud) -> None:
     assert cloud.instances() == []
     assert cloud.snapshots() == []
+    assert cloud.clusters() == []
+    assert cloud.cluster_snapshots() == []
     assert plugin_processes(cloud) == []
     assert cloud.ssm.open_sessions == []
     dump_dir = project.root / "dump"

@@ -49,6 +49,8 @@ def test_policy_allows_every_call_of_a_clone_run(
         "ssm:StartSession",
         "ssm:TerminateSession",
     } <= actions
+    # new-snapshot, as configured, is the route every run took before the others existed.
+    assert "rds:RestoreDBInstanceToPointInTime" not in actions
 
 
 def test_policy_allows_every_call_of_list_clones_delete(
@@ -77,6 +79,38 @@ def test_policy_denies_mutations_outside_ours(policy: Policy) -> None:
         Request("ssm:TerminateSession", (f"arn:aws:ssm:{REGION}:{ACCOUNT}:session/alice-1",))
     )
     assert policy.allows(Request("rds:DeleteDBInstance", (db("prodclone-x"),), resource_tags=ours))
+
+
+def test_policy_denies_cluster_mutations_outside_ours(policy: Policy) -> None:
+    def cluster(name: str) -> str:
+        return f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{name}"
+
+    def cluster_snapshot(name: str) -> str:
+        return f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:{name}"
+
+    ours = frozenset({"prodclone:run"})
+    for action in ("rds:ModifyDBCluster", "rds:DeleteDBCluster"):
+        assert not policy.allows(Request(action, (cluster("prod-aurora"),), resource_tags=ours))
+        assert not policy.allows(Request(action, (cluster("prodclone-x"),)))
+        assert policy.allows(Request(action, (cluster("prodclone-x"),), resource_tags=ours))
+    assert not policy.allows(
+        Request("rds:DeleteDBClusterSnapshot", (cluster_snapshot("nightly"),), resource_tags=ours)
+    )
+    assert not policy.allows(
+        Request("rds:DeleteDBClusterSnapshot", (cluster_snapshot("prodclone-x"),))
+    )
+    # An instance may be added only to our cluster, and a snapshot taken only into our name.
+    assert not policy.allows(
+        Request(
+            "rds:CreateDBInstance",
+            (f"arn:aws:rds:{REGION}:{ACCOUNT}:db:prodclone-x", cluster("prod-aurora")),
+        )
+    )
+    assert not policy.allows(
+        Request(
+            "rds:CreateDBClusterSnapshot", (cluster("prod-aurora"), cluster_snapshot("nightly"))
+        )
+    )
 
 
 def _start_session(document: str, target: str = BASTION) -> Request:

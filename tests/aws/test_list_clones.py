@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from prodclone.aws import aurora as aurora_calls
 from prodclone.aws import rds as rds_calls
 from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.local import databases
 from prodclone.local.server import LocalServer
-from tests.aws.conftest import SOURCE, Cloud, tagged_clone
-from tests.conftest import Project
+from tests.aws.conftest import SOURCE, SOURCE_CLUSTER, Cloud, prodclone_tags, tagged_clone
+from tests.aws.iam_eval import Policy, requests_from_log
+from tests.conftest import REPO, Project
 from tests.pipes import assert_no_traceback, inv_into_closed_pipe
 
 
@@ -144,3 +146,89 @@ def test_dry_delete_only_says_what_it_would_delete(clone_project: Project, estat
     assert "would delete instance prodclone-old" in result.stderr
     assert "would delete snapshot prodclone-old" in result.stderr
     assert "prodclone-old" in estate.instances() and "prodclone-old" in estate.snapshots()
+
+
+def tagged_aurora_clone(cloud: Cloud, run: str, expires: datetime) -> None:
+    """A cluster snapshot, a cluster restored from it and an instance in it, tagged like a run."""
+    name, tags = f"prodclone-{run}", prodclone_tags(run, expires)
+    cloud.rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier=name, DBClusterIdentifier=SOURCE_CLUSTER, Tags=tags
+    )
+    cloud.rds.restore_db_cluster_from_snapshot(
+        DBClusterIdentifier=name, SnapshotIdentifier=name, Engine="aurora-postgresql", Tags=tags
+    )
+    cloud.rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBClusterIdentifier=name,
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.t4g.medium",
+        Tags=tags,
+    )
+
+
+@pytest.fixture
+def aurora_estate(cloud: Cloud) -> Cloud:
+    """An expired Aurora clone (stray), a running one, and an untagged look-alike cluster."""
+    cloud.create_cluster_source()
+    tagged_aurora_clone(cloud, "old", datetime.now(UTC) - timedelta(hours=3))
+    tagged_aurora_clone(cloud, "running", datetime.now(UTC) + timedelta(hours=1))
+    cloud.rds.restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="prodclone-untagged",
+        SourceDBClusterIdentifier=SOURCE_CLUSTER,
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )
+    cloud.rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier="prodclone-untagged", DBClusterIdentifier=SOURCE_CLUSTER
+    )
+    return cloud
+
+
+def test_stray_aurora_clusters_are_listed_and_deleted_with_their_instance_and_snapshot(
+    clone_project: Project, aurora_estate: Cloud
+) -> None:
+    listed = clone_project.inv("db.list-clones", "--format", "json", env=aurora_estate.env)
+    assert listed.returncode == 1, listed.stderr
+    kinds = sorted(
+        (item["kind"], item["id"], item["stray"]) for item in json.loads(listed.stdout)["cloud"]
+    )
+    assert kinds == [
+        ("cluster", "prodclone-old", True),
+        ("cluster", "prodclone-running", False),
+        ("cluster-snapshot", "prodclone-old", True),
+        ("cluster-snapshot", "prodclone-running", False),
+        ("instance", "prodclone-old", True),
+        ("instance", "prodclone-running", False),
+    ]
+    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=aurora_estate.env)
+    assert result.returncode == 0, result.stderr
+    for kind in ("instance", "cluster", "cluster-snapshot"):
+        assert f"{kind} prodclone-old: deleted" in result.stderr
+    assert aurora_estate.instances() == ["prodclone-running"]
+    assert aurora_estate.clusters() == ["prodclone-running", "prodclone-untagged"]
+    assert aurora_estate.cluster_snapshots() == ["prodclone-running", "prodclone-untagged"]
+    assert aurora_estate.source_untouched()
+    arn = "arn:aws:rds:us-east-1:123456789012:{}:prodclone-old"
+    policy = Policy.load(REPO / "docs" / "iam-policy.json", **{"aws:userid": "tester"})
+    requests = requests_from_log(
+        aurora_estate.call_log.read_text().splitlines(),
+        "us-east-1",
+        "123456789012",
+        {"prodclone-old", arn.format("cluster"), arn.format("cluster-snapshot")},
+    )
+    assert [r for r in requests if not policy.allows(r)] == []
+    assert {"rds:DeleteDBCluster", "rds:DeleteDBClusterSnapshot"} <= {r.action for r in requests}
+
+
+def test_cluster_guards_refuse_untagged_and_source(aurora_estate: Cloud) -> None:
+    wait = WaitPolicy(5, 0.1)
+    for identifier in (SOURCE_CLUSTER, "prodclone-untagged"):
+        with pytest.raises(ProdcloneError, match="refusing to touch cluster"):
+            aurora_calls.delete_cluster(aurora_estate.rds, identifier, None)
+        with pytest.raises(ProdcloneError, match="refusing to touch cluster"):
+            aurora_calls.set_master_password(aurora_estate.rds, identifier, "old", "x" * 20)
+    with pytest.raises(ProdcloneError, match="refusing to touch cluster-snapshot"):
+        aurora_calls.delete_snapshot(aurora_estate.rds, "prodclone-untagged", None, wait)
+    with pytest.raises(ProdcloneError, match="prodclone:run=other"):
+        aurora_calls.delete_cluster(aurora_estate.rds, "prodclone-old", "other")
+    assert aurora_estate.clusters() == ["prodclone-old", "prodclone-running", "prodclone-untagged"]

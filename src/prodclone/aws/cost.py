@@ -34,6 +34,8 @@ HOURS_PER_MONTH = 730.0
 # What a run usually takes: snapshot + restore dominate, the dump scales with size.
 BASE_MINUTES = 30.0
 DUMP_MINUTES_PER_100_GB = 20.0
+# The part of BASE_MINUTES a new snapshot takes; routes restoring from backups skip it.
+SNAPSHOT_MINUTES = 10.0
 
 
 def instance_hourly(instance_class: str, storage_gb: int) -> float:
@@ -45,11 +47,14 @@ def snapshot_hourly(storage_gb: int) -> float:
     return storage_gb * SNAPSHOT_USD_PER_GB_MONTH / HOURS_PER_MONTH
 
 
-def usual_minutes(storage_gb: int) -> float:
-    return BASE_MINUTES + DUMP_MINUTES_PER_100_GB * storage_gb / 100
+def usual_minutes(storage_gb: int, new_snapshot: bool = True) -> float:
+    base = BASE_MINUTES if new_snapshot else BASE_MINUTES - SNAPSHOT_MINUTES
+    return base + DUMP_MINUTES_PER_100_GB * storage_gb / 100
 
 
-def run_estimate(instance_class: str, storage_gb: int) -> float:
-    """Dollars for one run; RDS bills at least ten minutes of instance time."""
-    hours = max(usual_minutes(storage_gb), 10.0) / 60
-    return hours * (instance_hourly(instance_class, storage_gb) + snapshot_hourly(storage_gb))
+def run_estimate(instance_class: str, storage_gb: int, new_snapshot: bool = True) -> float:
+    """Dollars for one run; RDS bills at least ten minutes of instance time. Only a new
+    snapshot adds snapshot storage: automated backups are already paid for."""
+    hours = max(usual_minutes(storage_gb, new_snapshot), 10.0) / 60
+    snapshot = snapshot_hourly(storage_gb) if new_snapshot else 0.0
+    return hours * (instance_hourly(instance_class, storage_gb) + snapshot)

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodclone import dumps
-from prodclone.aws import cost, rds, tags
+from prodclone.aws import aurora, cost, rds, tags
 from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
+
+
+DELETE_ORDER = ("instance", "cluster", "snapshot", "cluster-snapshot")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def cloud_items(client: RDSClient, now: datetime | None = None) -> list[CloudIte
         if res.kind == "instance":
             hourly = cost.instance_hourly(res.instance_class, res.storage_gb)
         else:
+            # Snapshots and clusters: storage (an Aurora cluster's compute is its instance's).
             hourly = cost.snapshot_hourly(res.storage_gb)
         expires_text = res.tags.get(tags.TAG_EXPIRES_AT, "")
         expires = tags.parse_time(expires_text)
@@ -190,12 +194,17 @@ def render_json(inventory: Inventory) -> str:
 def delete_items(
     client: RDSClient, strays: list[CloudItem], wait: WaitPolicy
 ) -> list[tuple[CloudItem, str]]:
-    """Remove these (instances first: a snapshot may still feed a restore); returns outcomes."""
+    """Remove these: instances first (a snapshot may still feed a restore, a cluster goes
+    only once its instances have), then clusters, then snapshots; returns outcomes."""
     outcomes: list[tuple[CloudItem, str]] = []
-    for item in sorted(strays, key=lambda item: item.kind != "instance"):
+    for item in sorted(strays, key=lambda item: DELETE_ORDER.index(item.kind)):
         try:
             if item.kind == "instance":
                 outcome = rds.delete_instance_when_possible(client, item.id, None, wait)
+            elif item.kind == "cluster":
+                outcome = aurora.delete_cluster_when_possible(client, item.id, None, wait)
+            elif item.kind == "cluster-snapshot":
+                outcome = aurora.delete_snapshot(client, item.id, None, wait)
             else:
                 outcome = rds.delete_snapshot(client, item.id, None, wait)
         except Exception as exc:

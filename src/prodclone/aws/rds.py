@@ -59,6 +59,9 @@ class SourceInstance:
     security_groups: tuple[str, ...]
     port: int
     instance_class: str
+    backup_retention_days: int = 0  # 0: the source keeps no automated backups
+    latest_restorable: datetime | None = None  # the newest point a restore can reach
+    kind: str = "instance"  # "instance" | "cluster" (Aurora)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
     if not identifier:
         raise ProdcloneError(
             "prodclone.aws.source_instance is not set: name the production RDS instance "
-            "(INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE)"
+            "(INVOKE_PRODCLONE_AWS_SOURCE_INSTANCE), or an Aurora cluster in "
+            "prodclone.aws.source_cluster"
         )
     item = _instance(rds, identifier)
     if item is None:
@@ -82,6 +86,13 @@ def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
             "check prodclone.aws.source_instance and prodclone.aws.region"
         )
     engine = str(item.get("Engine", ""))
+    cluster = str(item.get("DBClusterIdentifier") or "")
+    if cluster or engine.startswith("aurora"):
+        raise ProdcloneError(
+            f"RDS instance {identifier!r} is a member of Aurora cluster {cluster or '?'}: "
+            f"set prodclone.aws.source_cluster to {cluster or 'the cluster'} "
+            "(INVOKE_PRODCLONE_AWS_SOURCE_CLUSTER) instead of prodclone.aws.source_instance"
+        )
     if engine != "postgres":
         raise ProdcloneError(
             f"RDS instance {identifier!r} runs {engine or 'an unknown engine'}, not PostgreSQL "
@@ -111,7 +122,25 @@ def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
         security_groups=groups,
         port=int(item.get("Endpoint", {}).get("Port", 0) or item.get("DbInstancePort", 0) or 5432),
         instance_class=str(item.get("DBInstanceClass", "")),
+        backup_retention_days=int(item.get("BackupRetentionPeriod") or 0),
+        latest_restorable=item.get("LatestRestorableTime"),
     )
+
+
+def newest_automated_snapshot(rds: RDSClient, source: str) -> tuple[str, datetime] | None:
+    """The source's newest available automated snapshot: (id, when its data was taken)."""
+    found: list[tuple[datetime, str]] = []
+    for page in rds.get_paginator("describe_db_snapshots").paginate(
+        DBInstanceIdentifier=source, SnapshotType="automated"
+    ):
+        for snap in page["DBSnapshots"]:
+            when = snap.get("SnapshotCreateTime")
+            if snap.get("Status") == "available" and when is not None:
+                found.append((when, str(snap["DBSnapshotIdentifier"])))
+    if not found:
+        return None
+    when, snapshot_id = max(found)
+    return snapshot_id, when
 
 
 # -- snapshot -------------------------------------------------------------------------
@@ -265,6 +294,55 @@ def restore_instance(
     rds.restore_db_instance_from_db_snapshot(**params)
 
 
+def restore_instance_to_latest_time(
+    rds: RDSClient,
+    *,
+    instance_id: str,
+    source: SourceInstance,
+    instance_class: str,
+    subnet_group: str,
+    security_groups: tuple[str, ...],
+    tags: list[dict[str, str]],
+) -> None:
+    """A new instance of ours from the source's automated backups; the source is only read."""
+    params: dict[str, Any] = {
+        "SourceDBInstanceIdentifier": source.identifier,
+        "TargetDBInstanceIdentifier": instance_id,
+        "UseLatestRestorableTime": True,
+        "DBInstanceClass": instance_class,
+        "PubliclyAccessible": False,
+        "MultiAZ": False,
+        "DeletionProtection": False,
+        "BackupRetentionPeriod": 0,
+        "CopyTagsToSnapshot": False,
+        "Tags": tags,
+    }
+    if subnet_group:
+        params["DBSubnetGroupName"] = subnet_group
+    if security_groups:
+        params["VpcSecurityGroupIds"] = list(security_groups)
+    rds.restore_db_instance_to_point_in_time(**params)
+
+
+def create_cluster_instance(
+    rds: RDSClient,
+    *,
+    instance_id: str,
+    cluster_id: str,
+    instance_class: str,
+    tags: list[dict[str, str]],
+) -> None:
+    """The one instance in our cloned Aurora cluster, to connect to."""
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance_id,
+        DBClusterIdentifier=cluster_id,
+        Engine="aurora-postgresql",
+        DBInstanceClass=instance_class,
+        PubliclyAccessible=False,
+        Tags=tags,  # type: ignore[arg-type]
+    )
+
+
 def _instance(rds: RDSClient, instance_id: str) -> dict[str, Any] | None:
     return _describe_one(
         lambda: rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"],
@@ -341,12 +419,12 @@ def delete_instance(rds: RDSClient, instance_id: str, run: str | None) -> str:
         rds.modify_db_instance(
             DBInstanceIdentifier=instance_id, DeletionProtection=False, ApplyImmediately=True
         )
+    params: dict[str, Any] = {"DBInstanceIdentifier": instance_id, "SkipFinalSnapshot": True}
+    if not item.get("DBClusterIdentifier"):
+        # An Aurora member's backups belong to its cluster, deleted on its own.
+        params["DeleteAutomatedBackups"] = True
     try:
-        rds.delete_db_instance(
-            DBInstanceIdentifier=instance_id,
-            SkipFinalSnapshot=True,
-            DeleteAutomatedBackups=True,
-        )
+        rds.delete_db_instance(**params)
     except Exception as exc:
         code = error_code(exc)
         if code == "DBInstanceNotFound":
@@ -386,12 +464,35 @@ def _tags(rds: RDSClient, item: dict[str, Any], arn_key: str) -> dict[str, str]:
     return as_dict(rds.list_tags_for_resource(ResourceName=str(item[arn_key]))["TagList"])
 
 
+def _cluster(rds: RDSClient, cluster_id: str) -> dict[str, Any] | None:
+    return _describe_one(
+        lambda: rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"],
+        "DBClusterNotFoundFault",
+    )
+
+
+def _cluster_snapshot(rds: RDSClient, snapshot_id: str) -> dict[str, Any] | None:
+    return _describe_one(
+        lambda: rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
+            "DBClusterSnapshots"
+        ],
+        "DBClusterSnapshotNotFoundFault",
+    )
+
+
+# Per kind: how to describe one by id, and the response keys of its ARN and status.
+_LOOKUP: dict[str, tuple[Callable[[RDSClient, str], dict[str, Any] | None], str, str]] = {
+    "instance": (_instance, "DBInstanceArn", "DBInstanceStatus"),
+    "snapshot": (_snapshot, "DBSnapshotArn", "Status"),
+    "cluster": (_cluster, "DBClusterArn", "Status"),
+    "cluster-snapshot": (_cluster_snapshot, "DBClusterSnapshotArn", "Status"),
+}
+
+
 def extend_expiry(rds: RDSClient, kind: str, identifier: str, run: str, expires: datetime) -> bool:
     """Set this run's resource's expiry tag to `expires`; False when it is absent or going."""
-    if kind == "instance":
-        item, arn_key, status = _instance(rds, identifier), "DBInstanceArn", "DBInstanceStatus"
-    else:
-        item, arn_key, status = _snapshot(rds, identifier), "DBSnapshotArn", "Status"
+    describe, arn_key, status = _LOOKUP[kind]
+    item = describe(rds, identifier)
     if item is None or str(item.get(status, "")) in ("deleting", "deleted"):
         return False
     require_ours(kind, identifier, _tags(rds, item, arn_key), run)
@@ -411,7 +512,7 @@ def extend_expiry(rds: RDSClient, kind: str, identifier: str, run: str, expires:
 
 @dataclass(frozen=True)
 class CloudResource:
-    kind: str  # "instance" | "snapshot"
+    kind: str  # "instance" | "snapshot" | "cluster" | "cluster-snapshot"
     identifier: str
     status: str
     created: datetime | None
@@ -421,12 +522,21 @@ class CloudResource:
 
 
 def list_ours(rds: RDSClient) -> list[CloudResource]:
-    """Every instance and manual snapshot in the region that carries our run tag."""
+    """Every instance, Aurora cluster and manual (cluster) snapshot in the region that
+    carries our run tag."""
     items: list[tuple[str, dict[str, Any]]] = []
     for page in rds.get_paginator("describe_db_instances").paginate():
         items.extend(("instance", dict(item)) for item in page["DBInstances"])
     for snapshots in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
         items.extend(("snapshot", dict(snap)) for snap in snapshots["DBSnapshots"])
+    for clusters in rds.get_paginator("describe_db_clusters").paginate():
+        items.extend(("cluster", dict(cluster)) for cluster in clusters["DBClusters"])
+    for cluster_snapshots in rds.get_paginator("describe_db_cluster_snapshots").paginate(
+        SnapshotType="manual"
+    ):
+        items.extend(
+            ("cluster-snapshot", dict(snap)) for snap in cluster_snapshots["DBClusterSnapshots"]
+        )
     found = (_listed(rds, kind, item) for kind, item in items)
     return [resource for resource in found if resource is not None]
 
@@ -435,6 +545,13 @@ def list_ours(rds: RDSClient) -> list[CloudResource]:
 _LISTED_KEYS = {
     "instance": ("DBInstanceArn", "DBInstanceIdentifier", "DBInstanceStatus", "InstanceCreateTime"),
     "snapshot": ("DBSnapshotArn", "DBSnapshotIdentifier", "Status", "SnapshotCreateTime"),
+    "cluster": ("DBClusterArn", "DBClusterIdentifier", "Status", "ClusterCreateTime"),
+    "cluster-snapshot": (
+        "DBClusterSnapshotArn",
+        "DBClusterSnapshotIdentifier",
+        "Status",
+        "SnapshotCreateTime",
+    ),
 }
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prodclone.aws.signals import shielded
 from prodclone.errors import ProdcloneError
+from prodclone.signals import shielded
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

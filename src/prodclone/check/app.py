@@ -7,7 +7,11 @@ and the whole group is always stopped afterwards, whatever happened.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from prodclone.errors import ProdcloneError, SettingsError
-from prodclone.local.appcmd import start_shell, stop_group
+from prodclone.faults import checkpoint
+from prodclone.local.appcmd import open_private, start_shell, stop_group
 from prodclone.settings.check import CheckSettings
 
 
@@ -130,17 +135,100 @@ def running_app(
     ready_port: int,
     timeout: float,
     echo: TextIO | None = sys.stdout,
+    record: Path | None = None,
 ) -> Iterator[RunningApp]:
-    """Start `command`, wait until it is ready, yield it, and always stop its process group."""
+    """Start `command`, wait until it is ready, yield it, and always stop its process group.
+
+    With `record`, the group is written there while it runs: a run killed outright
+    (SIGKILL) cannot stop it, and the next run stops it from that file.
+    """
     if not ready_line and not ready_port:
         raise ValueError("running_app needs a ready line or a ready port")
     require_port_free(ready_port)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w", encoding="utf-8") as log:
+    # Private: the app's log can quote production rows.
+    with open_private(log_path) as log:
         process = start_shell(command, env, cwd)
-        app = RunningApp(process, log, echo, ready_line)
+        try:
+            if record is not None:
+                _write_record(record, process.pid)
+            app = RunningApp(process, log, echo, ready_line)
+        except BaseException:
+            stop_group(process)
+            raise
         try:
             app.wait_ready(ready_line, ready_port, timeout)
+            checkpoint("check-app-ready")
             yield app
         finally:
             app.stop()
+            if record is not None:
+                record.unlink(missing_ok=True)
+
+
+def app_record(state_dir: Path) -> Path:
+    """Where the running app's process group is written (the local state folder)."""
+    return state_dir / "app.json"
+
+
+def _start_ticks(pid: int) -> str:
+    """When `pid` started (Linux /proc), so a pid reused by another program is told apart."""
+    try:
+        # Field 22 of stat; the fields after the command name's ")" start at field 3.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _write_record(record: Path, pid: int) -> None:
+    record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open_private(record) as handle:
+        json.dump({"pgid": pid, "start": _start_ticks(pid)}, handle)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs; an orphan's zombie does not count
+    (whoever adopted it may be slow to reap it, or never do so in a container)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
+    """Stop the app a killed run left running (its group, from `record`); says what it did."""
+    try:
+        saved = json.loads(record.read_text())
+        pgid, start = int(saved["pgid"]), str(saved["start"])
+    except (OSError, ValueError, KeyError, TypeError):
+        record.unlink(missing_ok=True)
+        return ""
+    record.unlink(missing_ok=True)
+    now = _start_ticks(pgid)
+    if now and now != start:
+        return ""  # the leader's pid belongs to another program now: not ours to stop
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return ""  # gone already
+    except PermissionError:
+        return ""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            break
+        time.sleep(0.05)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    return f"stopped the app (process group {pgid}) that a killed earlier run left running"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prodclone.check.model import APP_LOG, FRESH_LOG, MIGRATE_LOG, CheckRun, StageResult, Status
+from prodclone.local.appcmd import open_private
 
 MAX_DETAIL_LINES = 200
 MAX_LOCK_ROWS = 30
@@ -33,7 +34,9 @@ def write_reports(run: CheckRun) -> list[Path]:
         ("junit.xml", render_junit(run)),
     ):
         path = run.report_dir / name
-        path.write_text(text, encoding="utf-8")
+        # 0600 whatever the umask or an earlier file's mode: a report quotes production rows.
+        with open_private(path) as handle:
+            handle.write(text)
         written.append(path)
     return written
 
@@ -308,7 +311,7 @@ def render_junit(run: CheckRun) -> str:
             failure = ET.SubElement(case, "failure", message=stage.summary, type=stage.key)
             failure.text = "\n".join(stage.details[:MAX_DETAIL_LINES])
         elif stage.status is Status.INTERRUPTED:
-            ET.SubElement(case, "error", message="interrupted (Ctrl-C)", type="interrupted")
+            ET.SubElement(case, "error", message=stage.summary or "interrupted", type="interrupted")
         elif stage.status in (Status.SKIPPED, Status.NOT_RUN):
             ET.SubElement(case, "skipped", message=stage.summary or str(stage.status))
         if stage.status in (Status.PASSED, Status.WARNING) and stage.summary:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -14,12 +16,20 @@ from rich.console import Console
 
 from prodclone import dumps
 from prodclone.check import baseref, references_gate, stages
-from prodclone.check.app import require_port_free, require_readiness_signal
+from prodclone.check.app import (
+    app_record,
+    require_port_free,
+    require_readiness_signal,
+    stop_leftover_app,
+)
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
 from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.faults import checkpoint
+from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
 from prodclone.settings import Settings
+from prodclone.signals import interruption
 
 # A failure here leaves nothing for later stages to look at, even with --keep-going.
 FATAL = {"reset"}
@@ -68,7 +78,10 @@ def preflight(settings: Settings, options: CheckOptions) -> Path:
     require_migrate(settings)
     if settings.commands.serve and not options.skip_smoke:
         require_readiness_signal(settings.check)
-        require_port_free(settings.check.serve_ready_port)
+        if not app_record(settings.local.data_dir).exists():
+            # Said at once; with a record, a killed run's app may hold the port, and the
+            # run stops it once it holds the lock (see _clear_the_port).
+            require_port_free(settings.check.serve_ready_port)
     if options.dump is None:
         return dumps.newest_dump(settings.dump_dir)
     if not options.dump.exists():
@@ -96,6 +109,16 @@ def prepare_report_dir(path: Path, source: str) -> None:
         raise SettingsError(f"{source} {path} cannot be created: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise SettingsError(f"{source} {path} is not writable: pass a folder you can write to")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        # The user's own folder (a CI artifacts folder, say) keeps its mode; the files
+        # written into it are 0600, but their names and the folder's other files show.
+        print(
+            f"prodclone: WARNING: {source} {path} is open to other users (mode {mode:04o}); "
+            f"the report files in it are 0600; run chmod 700 {path} to make it private",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def run_refactor_check(
@@ -104,7 +127,8 @@ def run_refactor_check(
     """Every stage in order; the report is written whatever happens, Ctrl-C included.
 
     Returns the run (check `.passed`); a KeyboardInterrupt is recorded in the report
-    and then raised again.
+    and then raised again. The run holds the local lock from start to end: another
+    command (a second refactor-check, a db.load-clone) waits until it is done.
     """
     options = dataclasses.replace(options, dump=preflight(settings, options))
     base = baseref.resolve(settings.project_dir, settings.check.base_ref)
@@ -113,8 +137,6 @@ def run_refactor_check(
         report_dir, source = options.report_dir, "--report"
     else:
         report_dir, source = default_report_dir(settings, started_at), "prodclone.check.report_dir"
-    prepare_report_dir(report_dir, source)
-    console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     run = CheckRun(
         app=settings.app,
         clone_db=settings.local.clone_db,
@@ -123,6 +145,31 @@ def run_refactor_check(
         report_dir=report_dir,
         checklist=fill_checklist(settings),
     )
+    # Waiting for the lock is not part of the run: Ctrl-C there changes nothing.
+    with local_lock(server, "refactor-check"):
+        _clear_the_port(settings, options)
+        prepare_report_dir(report_dir, source)
+        return _locked_run(settings, server, options, run, console, base)
+
+
+def _clear_the_port(settings: Settings, options: CheckOptions) -> None:
+    """An app a killed run left behind is stopped; anything else on the port is refused."""
+    note = stop_leftover_app(app_record(settings.local.data_dir))
+    if note:
+        print(f"prodclone: {note}", file=sys.stderr, flush=True)
+    if settings.commands.serve and not options.skip_smoke:
+        require_port_free(settings.check.serve_ready_port)
+
+
+def _locked_run(
+    settings: Settings,
+    server: LocalServer,
+    options: CheckOptions,
+    run: CheckRun,
+    console: Console | None,
+    base: baseref.BaseRef,
+) -> CheckRun:
+    console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     began = time.monotonic()
     try:
         _run_stages(stages.StageContext(settings, server, options, run, base=base), console)
@@ -162,12 +209,13 @@ def _run_stage(
     console.rule(f"[bold]{number}. {stage.key}[/]: {stage.title}", align="left")
     started = time.monotonic()
     try:
+        checkpoint(f"check-{stage.key}")
         STAGE_FUNCTIONS[stage.key](context, stage)
     except ProdcloneError as exc:
         stage.fail(str(exc))
     except KeyboardInterrupt:
         stage.status = Status.INTERRUPTED
-        stage.summary = "interrupted (Ctrl-C); the clone was left as it was"
+        stage.summary = f"interrupted ({interruption()}); the clone was left as it was"
         context.run.interrupted_at = stage.key
         raise
     except Exception as exc:  # a bug: record it in the report, keep the app stopped

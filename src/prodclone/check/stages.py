@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from prodclone.check import baseref, columns, ddlwatch, rowcounts
-from prodclone.check.app import AppNotReady, running_app
+from prodclone.check.app import AppNotReady, app_record, running_app
 from prodclone.check.locks import LockReport, sampling
 from prodclone.check.model import (
     APP_LOG,
@@ -111,9 +111,25 @@ def reset(context: StageContext, stage: StageResult) -> None:
         force_restore=context.options.force_restore,
     )
     context.run.dump = str(loaded.dump)
+    _personal_columns_without_rule(context)
     stage.figures = {"method": loaded.method, "dump": str(loaded.dump)}
     roles = f"; created roles {', '.join(loaded.created_roles)}" if loaded.created_roles else ""
     stage.passed(f"{loaded.clone_db} from {loaded.dump.name} by {loaded.method}{roles}")
+
+
+def _personal_columns_without_rule(context: StageContext) -> None:
+    """A column added since the masking rules were written is how personal data leaks."""
+    import sys
+
+    from prodclone.mask import scan
+
+    rules = context.settings.mask.rules
+    if not rules:
+        return
+    with context.server.connect(context.clone) as conn:
+        found = scan.without_rule(scan.scan(conn), rules)
+    for line in scan.warning_lines(found):
+        print(line, file=sys.stderr)
 
 
 def boot(context: StageContext, stage: StageResult) -> None:
@@ -535,6 +551,7 @@ def _serve_and_smoke(
         ready_port=settings.check.serve_ready_port,
         timeout=settings.check.serve_timeout,
         echo=context.options.echo,
+        record=app_record(settings.local.data_dir),
     ) as app:
         stage.figures["app_pid"] = app.pid
         stage.figures["ready_seconds"] = round(app.ready_seconds, 3)

@@ -5,19 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
-from prodclone.aws.signals import shielded
 from prodclone.clone.report import Report
+from prodclone.signals import shielded
 
 
-def delete_instance_command(instance_id: str, region: str) -> str:
+def delete_instance_command(instance_id: str, region: str, in_cluster: bool = False) -> str:
+    # An Aurora member has no automated backups of its own: its cluster keeps them.
+    backups = "" if in_cluster else " --delete-automated-backups"
     return (
         f"aws rds delete-db-instance --region {region} --db-instance-identifier {instance_id} "
-        "--skip-final-snapshot --delete-automated-backups"
+        f"--skip-final-snapshot{backups}"
     )
 
 
 def delete_snapshot_command(snapshot_id: str, region: str) -> str:
     return f"aws rds delete-db-snapshot --region {region} --db-snapshot-identifier {snapshot_id}"
+
+
+def delete_cluster_command(cluster_id: str, region: str) -> str:
+    return (
+        f"aws rds delete-db-cluster --region {region} --db-cluster-identifier {cluster_id} "
+        "--skip-final-snapshot"
+    )
+
+
+def delete_cluster_snapshot_command(snapshot_id: str, region: str) -> str:
+    return (
+        f"aws rds delete-db-cluster-snapshot --region {region} "
+        f"--db-cluster-snapshot-identifier {snapshot_id}"
+    )
 
 
 class Cleanup:

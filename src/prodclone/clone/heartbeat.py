@@ -3,7 +3,7 @@
 A dump of a large database can outlast `timeout_minutes` (which bounds the
 waits, not pg_dump), and a scheduled `db.list-clones --delete` removes what
 has expired: without a heartbeat it would delete the instance mid-dump. A
-thread re-tags the snapshot and the instance every few minutes, so a live run
+thread re-tags what the run made (snapshot, cluster, instance) every few minutes, so a live run
 never looks expired; a killed run stops beating and expires within
 EXPIRY_MARGIN_MINUTES.
 """
@@ -55,7 +55,7 @@ class Heartbeat:
         plan = self._plan
         ahead = datetime.now(UTC) + timedelta(minutes=EXPIRY_MARGIN_MINUTES)
         expires = max(plan.expires_at, ahead)
-        for kind, identifier in (("snapshot", plan.snapshot_id), ("instance", plan.instance_id)):
+        for kind, identifier in plan.made():
             if self._stop.is_set():
                 return
             try:

@@ -26,8 +26,11 @@ def missing_local_settings(aws: AwsSettings) -> list[str]:
     import botocore.exceptions
 
     missing = []
-    if not aws.source_instance:
-        missing.append(f"{_key('source_instance')}: the production RDS instance's id")
+    if not aws.source_instance and not aws.source_cluster:
+        missing.append(
+            f"{_key('source_instance')}: the production RDS instance's id "
+            f"(or {_key('source_cluster', 'for an Aurora cluster')})"
+        )
     try:
         # Local only: the region from the settings, AWS_REGION, or the profile's config.
         region = aws.region or os.environ.get("AWS_REGION") or ""

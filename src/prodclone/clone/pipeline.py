@@ -1,4 +1,5 @@
-"""One clone run: snapshot -> throwaway instance -> password -> tunnel -> pg_dump -> cleanup.
+"""One clone run: snapshot -> throwaway instance -> password -> tunnel -> mask -> pg_dump ->
+cleanup.
 
 The resources stack in an ExitStack whose unwinding (on success, any error,
 Ctrl-C, or SIGTERM, SIGHUP or SIGQUIT turned into Ctrl-C) is shielded from
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.aws.signals import shielded, signals_interrupt
 from prodclone.clone.cleanup import Cleanup
 from prodclone.clone.dump import dump_database, partial_path, pgpass_dir
 from prodclone.clone.faults import checkpoint
@@ -27,7 +27,9 @@ from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
 from prodclone.clone.stack import enter
 from prodclone.errors import ProdcloneError
+from prodclone.mask.hook import mask_throwaway, record_dump
 from prodclone.settings import Settings
+from prodclone.signals import shielded, signals_interrupt
 
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients
@@ -55,11 +57,23 @@ def run_clone(
     with signals_interrupt():
         try:
             heartbeat.start()
-            enter(resources, cloud.snapshot())
+            if plan.route.new_snapshot:
+                enter(resources, cloud.snapshot())
+            if plan.aurora:
+                enter(resources, cloud.cluster())
             enter(resources, cloud.instance())
             password, endpoint = cloud.new_password()
             end = enter(resources, cloud.tunnel(endpoint))
             checkpoint("tunnel")
+            masked = mask_throwaway(
+                settings,
+                plan.database,
+                end,
+                endpoint.master_username,
+                password,
+                report,
+                pgpass_dir(settings),
+            )
             partial = enter(resources, partial_path(plan.dump_path))
             dump_database(
                 plan,
@@ -74,6 +88,7 @@ def run_clone(
             checkpoint("verify")
             info = dumps.check_dump(partial, plan.pg_restore)
             os.replace(partial, plan.dump_path)
+            record_dump(plan.dump_path, masked, settings)
         finally:
             # Shielded from the first line: after a signal, the first one already marked
             # the run interrupted before it raised, so a second one only prints.

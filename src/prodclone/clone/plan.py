@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodclone import dumps
-from prodclone.aws import cost, rds, tags, tunnels
+from prodclone.aws import aurora, cost, rds, tags, tunnels
+from prodclone.clone import route as routes
+from prodclone.clone.route import Route
 from prodclone.errors import ProdcloneError
 from prodclone.local.tools import ClientTool, find_tool
 from prodclone.settings import Settings
@@ -43,7 +46,9 @@ class CloneOptions:
 class ClonePlan:
     run: str
     source: rds.SourceInstance
-    snapshot_id: str
+    route: Route
+    snapshot_id: str  # ours, made only on the new-snapshot route
+    cluster_id: str  # the cloned Aurora cluster; "" when the source is an instance
     instance_id: str
     instance_class: str
     subnet_group: str
@@ -62,11 +67,35 @@ class ClonePlan:
     estimate_usd: float
     usual_minutes: float
 
+    @property
+    def aurora(self) -> bool:
+        return bool(self.cluster_id)
+
+    @property
+    def restore_snapshot(self) -> str:
+        """The snapshot the copy is restored from: ours, AWS's newest automated one, or
+        none (point in time)."""
+        return self.snapshot_id if self.route.new_snapshot else self.route.automated_snapshot
+
+    def made(self) -> list[tuple[str, str]]:
+        """(kind, id) of everything this run creates."""
+        snapshot = "cluster-snapshot" if self.aurora else "snapshot"
+        found = [(snapshot, self.snapshot_id)] if self.route.new_snapshot else []
+        if self.aurora:
+            found.append(("cluster", self.cluster_id))
+        return [*found, ("instance", self.instance_id)]
+
 
 def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) -> ClonePlan:
     """Everything that can be checked before anything is created; raises on the first problem."""
     aws = settings.aws
-    source = rds.describe_source(clients.rds, aws.source_instance)
+    if aws.source_cluster:
+        source = aurora.describe_cluster_source(clients.rds, aws.source_cluster)
+        newest = functools.partial(aurora.newest_automated_snapshot, clients.rds, source.identifier)
+    else:
+        source = rds.describe_source(clients.rds, aws.source_instance)
+        newest = functools.partial(rds.newest_automated_snapshot, clients.rds, source.identifier)
+    route = routes.choose(source, aws.restore_from, newest)
     run = tags.new_run_id()
     name = throwaway_name(run, source.identifier)
     local_port = aws.local_port or tunnels.free_port()
@@ -90,7 +119,9 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
     return ClonePlan(
         run=run,
         source=source,
+        route=route,
         snapshot_id=name,
+        cluster_id=name if source.kind == "cluster" else "",
         instance_id=name,
         instance_class=aws.instance_class,
         subnet_group=aws.subnet_group or source.subnet_group,
@@ -108,8 +139,8 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
         tunnel=aws.tunnel,
         keep_instance=options.keep_instance,
         expires_at=expires,
-        estimate_usd=cost.run_estimate(aws.instance_class, source.allocated_gb),
-        usual_minutes=cost.usual_minutes(source.allocated_gb),
+        estimate_usd=cost.run_estimate(aws.instance_class, source.allocated_gb, route.new_snapshot),
+        usual_minutes=cost.usual_minutes(source.allocated_gb, route.new_snapshot),
     )
 
 
@@ -196,19 +227,59 @@ def render_plan(plan: ClonePlan, region: str) -> list[str]:
         if plan.keep_instance
         else "deleted at the end"
     )
-    return [
+    source, route = plan.source, plan.route
+    kind = "Aurora cluster" if plan.aurora else "instance"
+    size = "" if plan.aurora else f", {source.allocated_gb} GiB"
+    touched = "read only, one snapshot taken" if route.new_snapshot else "not touched"
+    lines = [
         f"Plan for run {plan.run} (region {region}):",
-        f"  source     {plan.source.identifier} (PostgreSQL {plan.source.engine_version}, "
-        f"{plan.source.allocated_gb} GiB): read only, one snapshot taken",
-        f"  snapshot   {plan.snapshot_id} (manual, deleted at the end)",
-        f"  instance   {plan.instance_id} ({plan.instance_class}, not public, single-AZ, "
-        f"no backups, subnet group {plan.subnet_group or 'default'}, security groups "
-        f"{', '.join(plan.security_groups) or 'default'}; {afterwards})",
+        f"  source     {kind} {source.identifier} (PostgreSQL {source.engine_version}{size}): "
+        f"{touched}",
+        f"  route      {route.name}: {route.why}",
+        f"  data       {route.data_age}",
+    ]
+    if route.new_snapshot:
+        what = "cluster snapshot" if plan.aurora else "snapshot"
+        lines.append(f"  snapshot   {plan.snapshot_id} ({what}, manual, deleted at the end)")
+    elif route.automated_snapshot:
+        lines.append(
+            f"  snapshot   {route.automated_snapshot} (automated, AWS's own; left as it is)"
+        )
+    network = (
+        f"subnet group {plan.subnet_group or 'default'}, security groups "
+        f"{', '.join(plan.security_groups) or 'default'}"
+    )
+    if plan.aurora:
+        how = "copy-on-write clone" if route.name == routes.POINT_IN_TIME else "restored"
+        lines.append(
+            f"  cluster    {plan.cluster_id} ({how}, {network}; deleted at the end, "
+            "no final snapshot)"
+        )
+        lines.append(
+            f"  instance   {plan.instance_id} ({plan.instance_class}, in {plan.cluster_id}, "
+            f"not public; {afterwards})"
+        )
+    else:
+        lines.append(
+            f"  instance   {plan.instance_id} ({plan.instance_class}, not public, single-AZ, "
+            f"no backups, {network}; {afterwards})"
+        )
+    lines += [
         f"  tags       {tag_text}",
         "  tunnel     direct (the instance's endpoint as it is)"
         if plan.tunnel == "direct"
         else f"  tunnel     {plan.tunnel}, local port {plan.local_port}",
         f"  dump       database {plan.database!r} -> {plan.dump_path} ({fmt}, "
         f"compression {compression}, {plan.pg_dump.path.name} {plan.pg_dump.major})",
-        f"  estimate   about ${plan.estimate_usd:.2f}, usually {plan.usual_minutes:.0f} minutes",
+        f"  estimate   about ${plan.estimate_usd:.2f}, usually {plan.usual_minutes:.0f} minutes"
+        f" ({_cost_note(plan)})",
     ]
+    return lines
+
+
+def _cost_note(plan: ClonePlan) -> str:
+    if plan.aurora and plan.route.name == routes.POINT_IN_TIME:
+        return "instance hours; the clone's storage costs only for pages that change"
+    if plan.route.new_snapshot:
+        return "instance hours and the snapshot's storage while it lives"
+    return "instance hours; the automated backups are already paid for"

@@ -19,17 +19,25 @@ from typing import TYPE_CHECKING
 
 from rich.progress import TextColumn
 
-from prodclone.aws import cost, rds, tunnels
+from prodclone.aws import aurora, cost, rds, tunnels
 from prodclone.aws.clients import error_code
 from prodclone.aws.polling import Observation, WaitPolicy
 from prodclone.clone import leftovers
-from prodclone.clone.cleanup import Cleanup, delete_instance_command, delete_snapshot_command
+from prodclone.clone.cleanup import (
+    Cleanup,
+    delete_cluster_command,
+    delete_cluster_snapshot_command,
+    delete_instance_command,
+    delete_snapshot_command,
+)
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
 from prodclone.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
     from prodclone.aws.clients import AwsClients
 
 # How long cleanup looks for a resource whose create call was sent but not answered.
@@ -102,27 +110,42 @@ class Resources:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[str]:
+        """A new snapshot of the source (the new-snapshot route): of the instance, or of
+        the Aurora cluster."""
         plan, client, region = self.plan, self.clients.rds, self.clients.region
-        self.report.step(f"snapshot {plan.snapshot_id} of {plan.source.identifier}")
+        what = (
+            f"cluster snapshot {plan.snapshot_id}"
+            if plan.aurora
+            else f"snapshot {plan.snapshot_id}"
+        )
+        self.report.step(f"{what} of {plan.source.identifier}")
+        api = aurora if plan.aurora else rds
+        command = (
+            delete_cluster_snapshot_command(plan.snapshot_id, region)
+            if plan.aurora
+            else delete_snapshot_command(plan.snapshot_id, region)
+        )
         with self._created(
-            f"snapshot {plan.snapshot_id}",
-            lambda: rds.create_snapshot(client, plan.source, plan.snapshot_id, plan.tags),
-            lambda: rds.snapshot_is_ours(client, plan.snapshot_id, plan.run),
+            what,
+            lambda: api.create_snapshot(client, plan.source, plan.snapshot_id, plan.tags),
+            lambda: api.snapshot_is_ours(client, plan.snapshot_id, plan.run),
             lambda: self._remove(
-                f"snapshot {plan.snapshot_id}",
-                delete_snapshot_command(plan.snapshot_id, region),
-                lambda: rds.delete_snapshot(
+                what,
+                command,
+                lambda: api.delete_snapshot(
                     client, plan.snapshot_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
                 ),
-                lambda: rds.snapshot_exists(client, plan.snapshot_id),
+                lambda: api.snapshot_exists(client, plan.snapshot_id),
             ),
         ):
             checkpoint("snapshot")
-            self._wait_snapshot_with_progress()
+            self._wait_snapshot_with_progress(api.wait_snapshot)
             checkpoint("snapshot-ready")
             yield plan.snapshot_id
 
-    def _wait_snapshot_with_progress(self) -> None:
+    def _wait_snapshot_with_progress(
+        self, wait_snapshot: Callable[[RDSClient, str, WaitPolicy, rds.Observer], None]
+    ) -> None:
         observe = self.report.observer(f"snapshot {self.plan.snapshot_id}")
         with self.report.progress("snapshot", TextColumn("{task.percentage:>3.0f}%")) as progress:
             bar = progress.add_task("snapshot", total=100)
@@ -132,23 +155,112 @@ class Resources:
                 with contextlib.suppress(ValueError):
                     progress.update(bar, completed=float(seen.detail.rstrip("%") or 0))
 
-            rds.wait_snapshot(self.clients.rds, self.plan.snapshot_id, self._wait(), show)
+            wait_snapshot(self.clients.rds, self.plan.snapshot_id, self._wait(), show)
 
     @contextlib.contextmanager
-    def instance(self) -> Iterator[rds.Endpoint]:
+    def cluster(self) -> Iterator[str]:
+        """The Aurora clone: copy-on-write from the source, or restored from a snapshot."""
         plan, client = self.plan, self.clients.rds
-        self.report.step(f"restore {plan.instance_id} ({plan.instance_class})")
+        if plan.restore_snapshot:
+            self.report.step(f"cluster {plan.cluster_id} from {plan.restore_snapshot}")
+        else:
+            self.report.step(
+                f"cluster {plan.cluster_id}: copy-on-write clone of {plan.source.identifier}"
+            )
+
+        def create() -> None:
+            if plan.restore_snapshot:
+                aurora.restore_cluster(
+                    client,
+                    cluster_id=plan.cluster_id,
+                    snapshot_id=plan.restore_snapshot,
+                    subnet_group=plan.subnet_group,
+                    security_groups=plan.security_groups,
+                    tags=plan.tags,
+                )
+            else:
+                aurora.clone_cluster(
+                    client,
+                    cluster_id=plan.cluster_id,
+                    source=plan.source,
+                    subnet_group=plan.subnet_group,
+                    security_groups=plan.security_groups,
+                    tags=plan.tags,
+                )
+
         with self._created(
-            f"instance {plan.instance_id}",
-            lambda: rds.restore_instance(
+            f"cluster {plan.cluster_id}",
+            create,
+            lambda: aurora.cluster_is_ours(client, plan.cluster_id, plan.run),
+            (lambda: None) if plan.keep_instance else self._remove_cluster,
+        ):
+            checkpoint("cluster")
+            with self.report.waiting(f"cluster {plan.cluster_id}") as observe:
+                aurora.wait_cluster(client, plan.cluster_id, self._wait(), observe)
+            checkpoint("cluster-ready")
+            yield plan.cluster_id
+
+    def _remove_cluster(self) -> None:
+        plan, client = self.plan, self.clients.rds
+        self._remove(
+            f"cluster {plan.cluster_id}",
+            delete_cluster_command(plan.cluster_id, self.clients.region),
+            lambda: aurora.delete_cluster_when_possible(
+                client, plan.cluster_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
+            ),
+            lambda: aurora.cluster_exists(client, plan.cluster_id),
+        )
+
+    def _create_instance(self) -> None:
+        plan, client = self.plan, self.clients.rds
+        if plan.aurora:
+            rds.create_cluster_instance(
                 client,
                 instance_id=plan.instance_id,
-                snapshot_id=plan.snapshot_id,
+                cluster_id=plan.cluster_id,
+                instance_class=plan.instance_class,
+                tags=plan.tags,
+            )
+        elif plan.restore_snapshot:
+            rds.restore_instance(
+                client,
+                instance_id=plan.instance_id,
+                snapshot_id=plan.restore_snapshot,
                 instance_class=plan.instance_class,
                 subnet_group=plan.subnet_group,
                 security_groups=plan.security_groups,
                 tags=plan.tags,
-            ),
+            )
+        else:
+            rds.restore_instance_to_latest_time(
+                client,
+                instance_id=plan.instance_id,
+                source=plan.source,
+                instance_class=plan.instance_class,
+                subnet_group=plan.subnet_group,
+                security_groups=plan.security_groups,
+                tags=plan.tags,
+            )
+
+    @contextlib.contextmanager
+    def instance(self) -> Iterator[rds.Endpoint]:
+        plan, client = self.plan, self.clients.rds
+        if plan.aurora:
+            self.report.step(
+                f"instance {plan.instance_id} ({plan.instance_class}) in {plan.cluster_id}"
+            )
+        elif plan.restore_snapshot:
+            self.report.step(
+                f"restore {plan.instance_id} ({plan.instance_class}) from {plan.restore_snapshot}"
+            )
+        else:
+            self.report.step(
+                f"restore {plan.instance_id} ({plan.instance_class}) from the automated backups "
+                f"of {plan.source.identifier}, latest restorable time"
+            )
+        with self._created(
+            f"instance {plan.instance_id}",
+            self._create_instance,
             lambda: rds.instance_is_ours(client, plan.instance_id, plan.run),
             self._announce_kept if plan.keep_instance else self._remove_instance,
         ):
@@ -162,7 +274,7 @@ class Resources:
         plan, client = self.plan, self.clients.rds
         self._remove(
             f"instance {plan.instance_id}",
-            delete_instance_command(plan.instance_id, self.clients.region),
+            delete_instance_command(plan.instance_id, self.clients.region, plan.aurora),
             lambda: rds.delete_instance_when_possible(
                 client, plan.instance_id, plan.run, self._wait(rds.DELETE_WAIT_SECONDS)
             ),
@@ -170,25 +282,49 @@ class Resources:
         )
 
     def _announce_kept(self) -> None:
-        plan = self.plan
+        plan, region = self.plan, self.clients.region
         hourly = cost.instance_hourly(plan.instance_class, plan.source.allocated_gb)
+        if plan.aurora:
+            kept = f"instance {plan.instance_id} and cluster {plan.cluster_id}"
+            removal = (
+                f"  {delete_instance_command(plan.instance_id, region, plan.aurora)}\n"
+                f"  then {delete_cluster_command(plan.cluster_id, region)}\n"
+            )
+            managed = (
+                f"`aws rds modify-db-cluster --db-cluster-identifier {plan.cluster_id} "
+                "--manage-master-user-password --apply-immediately`"
+            )
+        else:
+            kept = f"instance {plan.instance_id}"
+            removal = f"  {delete_instance_command(plan.instance_id, region, plan.aurora)}\n"
+            managed = (
+                f"`aws rds modify-db-instance --db-instance-identifier {plan.instance_id} "
+                "--manage-master-user-password --apply-immediately`"
+            )
         print(
-            f"prodclone: KEPT instance {plan.instance_id} (--keep-instance); it costs about "
+            f"prodclone: KEPT {kept} (--keep-instance); it costs about "
             f"${hourly:.3f}/hour until removed with:\n"
-            f"  {delete_instance_command(plan.instance_id, self.clients.region)}\n"
+            f"{removal}"
             "  or: inv db.list-clones --delete (once it has expired). Its master password "
-            "was random and is gone: to connect, give it a managed one with "
-            f"`aws rds modify-db-instance --db-instance-identifier {plan.instance_id} "
-            "--manage-master-user-password --apply-immediately`",
+            f"was random and is gone: to connect, give it a managed one with {managed}",
             file=sys.stderr,
         )
 
     def new_password(self) -> tuple[str, rds.Endpoint]:
         """A random master password on the copy, set and applied; never shown."""
         plan, client = self.plan, self.clients.rds
-        self.report.step(f"new master password for {plan.instance_id} (never shown)")
         password = secrets.token_urlsafe(24)
-        rds.set_master_password(client, plan.instance_id, plan.run, password)
+        if plan.aurora:
+            # Aurora keeps the master password on the cluster, not on its instances.
+            self.report.step(f"new master password for {plan.cluster_id} (never shown)")
+            aurora.set_master_password(client, plan.cluster_id, plan.run, password)
+            with self.report.waiting(f"cluster {plan.cluster_id}") as observe:
+                aurora.wait_cluster(
+                    client, plan.cluster_id, self._wait(), observe, no_pending_password=True
+                )
+        else:
+            self.report.step(f"new master password for {plan.instance_id} (never shown)")
+            rds.set_master_password(client, plan.instance_id, plan.run, password)
         with self.report.waiting(f"instance {plan.instance_id}") as observe:
             ready = rds.wait_instance(
                 client, plan.instance_id, self._wait(), observe, no_pending_password=True

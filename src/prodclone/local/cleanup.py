@@ -6,6 +6,7 @@ database (`local.fresh_db`, or one `db.fresh --name X` built), the dump files.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
+from prodclone.mask.record import record_path
 from prodclone.settings import Settings
 
 
@@ -35,7 +37,7 @@ class DropPlan:
 
     def describe(self) -> list[str]:
         lines = [f"database {db.name} ({db.role}, {_size(db.size_bytes)})" for db in self.databases]
-        lines += [f"dump {path} ({_size(path.stat().st_size)})" for path in self.dump_files]
+        lines += [f"dump {path} ({_size(dumps.size_on_disk(path))})" for path in self.dump_files]
         return lines
 
 
@@ -67,6 +69,33 @@ def _ours_to_drop(
     return found
 
 
+def dump_files(folder: Path) -> list[Path]:
+    """The dumps in `folder` that are ours to delete, files and directory-format folders.
+
+    A `prod-*.dump` folder counts only when it holds a `toc.dat` (what `pg_dump
+    --format=directory`, `--jobs N`, writes); a `.partial` one is an interrupted
+    dump of ours, toc or not. Links are never followed.
+    """
+    if not folder.is_dir():
+        return []
+    found = [path for path in sorted(folder.glob(dumps.DUMP_GLOB)) if _looks_like_a_dump(path)]
+    found += sorted(folder.glob(dumps.DUMP_GLOB + dumps.PARTIAL_SUFFIX))
+    return found
+
+
+def _looks_like_a_dump(path: Path) -> bool:
+    if path.is_symlink() or not path.is_dir():
+        return True
+    return (path / "toc.dat").is_file()
+
+
+def _delete(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def plan_local_drop(
     settings: Settings,
     server: LocalServer,
@@ -79,10 +108,7 @@ def plan_local_drop(
     """What to drop: the clone unless `include_clone` is off, the fresh database
     (`fresh_db`, by default `local.fresh_db`) with `include_fresh`, the dumps with
     `include_dumps`."""
-    files: list[Path] = []
-    if include_dumps and settings.dump_dir.is_dir():
-        files = sorted(settings.dump_dir.glob(dumps.DUMP_GLOB))
-        files += sorted(settings.dump_dir.glob(dumps.DUMP_GLOB + dumps.PARTIAL_SUFFIX))
+    files = dump_files(settings.dump_dir) if include_dumps else []
     plan = DropPlan([], files, include_fresh, include_clone, fresh_db or settings.local.fresh_db)
     with server.connect() as conn:
         found = _ours_to_drop(conn, settings.local.clone_db, plan)
@@ -104,7 +130,24 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
         for db in _ours_to_drop(conn, settings.local.clone_db, plan):
             if databases.drop(conn, db.name):
                 done.append(f"dropped database {db.name}")
+    failed = []
     for path in plan.dump_files:
-        path.unlink(missing_ok=True)
+        try:
+            _delete(path)
+            record_path(path).unlink(missing_ok=True)  # what its masking was, beside it
+        except OSError as exc:
+            # The other dumps still go: each one left is personal data left.
+            failed.append(f"{path} ({exc.strerror or exc})")
+            continue
         done.append(f"deleted {path}")
+    if failed:
+        raise DumpsLeft(done, failed)
     return done
+
+
+class DumpsLeft(ProdcloneError):
+    """Some dumps could not be deleted; the others were."""
+
+    def __init__(self, done: list[str], failed: list[str]) -> None:
+        super().__init__(f"could not delete {len(failed)} dump(s): {'; '.join(failed)}")
+        self.done = done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -14,19 +15,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType
 
 import psycopg
 from psycopg import sql
 
+from prodclone.aws.signals import CLEANUP_SIGNALS
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 
 
-def copy_database(conn: psycopg.Connection, target: str, template: str, comment: str) -> None:
+def copy_database(
+    conn: psycopg.Connection,
+    target: str,
+    template: str,
+    comment: str,
+    state_dir: Path | None = None,
+) -> None:
     """CREATE DATABASE ... STRATEGY FILE_COPY, with reflinks where the filesystem has them."""
     if conn.info.server_version >= 180000:
         try:
             conn.execute("SET file_copy_method = clone")
-            databases.create(conn, target, comment, template=template)
+            databases.create(conn, target, comment, template=template, state_dir=state_dir)
             return
         except psycopg.errors.DuplicateDatabase:
             raise  # someone else's database, perhaps: never ours to drop here
@@ -36,7 +46,7 @@ def copy_database(conn: psycopg.Connection, target: str, template: str, comment:
             pass
         finally:
             conn.execute("RESET file_copy_method")
-    databases.create(conn, target, comment, template=template)
+    databases.create(conn, target, comment, template=template, state_dir=state_dir)
 
 
 def lock_connections(conn: psycopg.Connection, name: str, allowed: bool) -> None:
@@ -48,6 +58,19 @@ def lock_connections(conn: psycopg.Connection, name: str, allowed: bool) -> None
     )
 
 
+def close_to_sessions(conn: psycopg.Connection, name: str) -> None:
+    """Let no session in (the app, pgAdmin, a monitoring agent) and end those inside.
+
+    A rename waits for the database's sessions to leave, then fails: a client
+    left on a copy must not be able to stop the swap half way.
+    """
+    lock_connections(conn, name, False)
+    databases.terminate_connections(conn, name)
+
+
+RETIRED = "retired"
+
+
 def swap_into_place(
     conn: psycopg.Connection, ready: str, target: str, comment: str, retired: str
 ) -> bool:
@@ -55,37 +78,81 @@ def swap_into_place(
 
     The old `target` is renamed to `retired` rather than dropped: unlinking a
     large database takes seconds, so it is dropped later, in the background.
+    Every signal that would end the command waits until the swap is over, and
+    a swap that fails puts the old `target` back as it was.
     Returns True when there is such an old copy to drop.
     """
     databases.drop(conn, retired)
     old = databases.require_ours_or_absent(conn, target)
-    with _interrupts_deferred():
+    with signals_deferred():
+        close_to_sessions(conn, ready)
         if old is not None:
-            # Keep the app from reconnecting between the termination and the rename.
-            lock_connections(conn, target, False)
-            databases.terminate_connections(conn, target)
+            close_to_sessions(conn, target)
             databases.rename(conn, target, retired)
-            databases.mark(conn, retired, "retired")
-        databases.rename(conn, ready, target)
+            # What it was stays in the mark, so it can be put back just as it was.
+            databases.mark(conn, retired, f"{RETIRED} {old.comment[len(databases.MARK) :]}")
+        try:
+            checkpoint("load-swapping")  # between the renames: no clone at all here
+            databases.rename(conn, ready, target)
+        except BaseException:
+            if old is not None:
+                _put_back(conn, retired, target, old.comment)
+            raise
         lock_connections(conn, target, True)
         databases.mark(conn, target, comment)
     return old is not None
 
 
+def _put_back(conn: psycopg.Connection, retired: str, target: str, comment: str) -> None:
+    databases.rename(conn, retired, target)
+    databases.mark(conn, target, comment[len(databases.MARK) :])
+    lock_connections(conn, target, True)
+
+
+def restore_retired(conn: psycopg.Connection, retired: str, target: str) -> bool:
+    """After a swap that was killed half way (SIGKILL), put the old clone back in place."""
+    if databases.find(conn, target) is not None:
+        return False
+    old = databases.find(conn, retired)
+    if old is None or not old.usable or old.role != RETIRED:
+        return False
+    body = old.comment[len(databases.MARK) + len(RETIRED) :].strip()
+    if not body.startswith("clone"):
+        return False
+    _put_back(conn, retired, target, databases.MARK + body)
+    return True
+
+
 @contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C until the block ends: between the two renames there is no clone at all."""
+def signals_deferred() -> Iterator[None]:
+    """Hold every signal that would end the command (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT)
+    until the block ends, then deliver the first as it would have come.
+
+    Between the two renames of a swap there is no clone at all: stopping there
+    would leave none, or one that refuses connections.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+
+    def hold(signum: int, _frame: FrameType | None) -> None:
+        if not caught:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write("prodclone: putting the clone in place first, then stopping\n")
+                sys.stderr.flush()
+        caught.append(signum)
+
+    previous = {}
     try:
+        for signum in CLEANUP_SIGNALS:
+            previous[signum] = signal.signal(signum, hold)
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 # -- background work: dropping retired copies, building the next spare ------------
@@ -113,6 +180,7 @@ class BackgroundJob:
     template: str = ""
     spare: str = ""
     spare_comment: str = ""
+    state_dir: str = ""
 
     @property
     def empty(self) -> bool:
@@ -150,15 +218,17 @@ def run_background(base_url: str, job: BackgroundJob) -> None:
     with psycopg.connect(base_url, autocommit=True) as conn:
         for name in job.drop:
             databases.drop(conn, name)
-        if not job.spare or databases.find(conn, job.template) is None:
+        template = databases.find(conn, job.template) if job.spare else None
+        if template is None or not template.usable:
             return
         spare = databases.find(conn, job.spare)
-        if spare is not None and spare.role == "spare":
+        if spare is not None and spare.usable and spare.role == "spare":
             return
         staging = job.spare + "_"
         databases.drop(conn, job.spare)  # one without its mark was never finished
         databases.drop(conn, staging)
-        copy_database(conn, staging, job.template, "staging spare")
+        state_dir = Path(job.state_dir) if job.state_dir else None
+        copy_database(conn, staging, job.template, "staging spare", state_dir)
         lock_connections(conn, staging, False)
         # Marked before the rename: a database named as the spare is always whole.
         databases.mark(conn, staging, job.spare_comment)

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from prodclone.errors import ProdcloneError, SettingsError
-from prodclone.local import databases
+from prodclone.faults import checkpoint
+from prodclone.local import creating, databases
 from prodclone.local.appcmd import CommandResult, Fold, run_command
 from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.lock import local_lock
+from prodclone.local.names import COPY_NAMES, collides
 from prodclone.local.roundtrip import round_trip
 from prodclone.local.server import LocalServer, app_env
 from prodclone.settings import Settings
@@ -111,6 +113,17 @@ def reusable_fresh(server: LocalServer, dbname: str, inputs: FreshInputs) -> boo
     return not fingerprint.empty and _marked(info.comment, "catalog") == fingerprint.short
 
 
+def refuse_clone_names(dbname: str, clone_db: str) -> None:
+    """A fresh build under a name the clone uses would replace the clone, or be compared
+    with itself by the schema gate."""
+    if collides(dbname, clone_db):
+        raise ProdcloneError(
+            f"{dbname!r} is a name the clone {clone_db!r} uses (the clone, or one of its "
+            f"copies: {COPY_NAMES}); nothing was changed: build the fresh database under "
+            "another name"
+        )
+
+
 def build_fresh(
     settings: Settings,
     server: LocalServer,
@@ -129,10 +142,22 @@ def build_fresh(
     """
     command = require_migrate(settings)
     dbname = name or settings.local.fresh_db
+    refuse_clone_names(dbname, settings.local.clone_db)
     inputs = fresh_inputs(settings)
+    state_dir = settings.local.data_dir
     with local_lock(server, "db.fresh"), server.connect() as conn:
+        for leftover in creating.reclaim(conn, state_dir, databases.MARK):
+            print(f"dropped {leftover}, left unmarked by a prodclone command that was killed")
+        existing = databases.require_ours_or_absent(conn, dbname)
+        if existing is not None and not existing.invalid and existing.role != "fresh":
+            # `--name <another clone>` must not become a way to overwrite it.
+            raise ProdcloneError(
+                f"{dbname} is prodclone's {existing.role or 'database'}, not a fresh build; "
+                "nothing was changed (name another with --name or prodclone.local.fresh_db)"
+            )
         databases.drop(conn, dbname)
-        databases.create(conn, dbname, "fresh")
+        databases.create(conn, dbname, "fresh", state_dir=state_dir)
+    checkpoint("fresh-created")
     env = app_env(server, dbname, settings.local.db_env)
     result = run_command(
         command, env, label="migrate", cwd=str(settings.project_dir), echo=echo, fold=fold
@@ -142,7 +167,8 @@ def build_fresh(
     with server.connect(dbname) as conn:
         if catalog_fingerprint(conn).empty:
             raise migrated_elsewhere(dbname)
-    round_trip(server, dbname, "fresh", settings.local.restore_jobs)
+    checkpoint("fresh-migrated")
+    round_trip(server, dbname, "fresh", settings.local.restore_jobs, state_dir)
     # Taken after the round trip: some expressions come back from it in another form.
     with server.connect(dbname) as conn:
         fingerprint = catalog_fingerprint(conn)

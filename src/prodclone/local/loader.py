@@ -16,19 +16,24 @@ from pathlib import Path
 import psycopg
 
 from prodclone import dumps
-from prodclone.local import databases
+from prodclone.errors import ProdcloneError
+from prodclone.faults import checkpoint
+from prodclone.local import creating, databases
+from prodclone.local import masking as local_mask
 from prodclone.local.copies import (
     BackgroundJob,
     background_idle,
     copy_database,
     lock_connections,
+    restore_retired,
     start_background,
     swap_into_place,
 )
 from prodclone.local.dumpfit import check_extensions, choose_pg_restore
 from prodclone.local.lock import local_lock
+from prodclone.local.names import CloneNames, is_clone_name, is_staging_of
 from prodclone.local.restore import restore_dump
-from prodclone.local.roles import create_missing_roles, roles_in_dump
+from prodclone.local.roles import create_missing_roles, drop_roles, roles_in_dump
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import ClientTool
 from prodclone.settings import Settings
@@ -43,36 +48,9 @@ class LoadResult:
     created_roles: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class CloneNames:
-    """Every database name one clone uses; all share the clone's name as prefix."""
-
-    clone: str
-    digest: str
-
-    @property
-    def template(self) -> str:
-        return f"{self.clone}__tpl_{self.digest[:12]}"
-
-    @property
-    def spare(self) -> str:
-        return f"{self.clone}__spare_{self.digest[:12]}"
-
-    @property
-    def restoring(self) -> str:
-        return f"{self.clone}__restoring"
-
-    @property
-    def next(self) -> str:
-        return f"{self.clone}__next"
-
-    @property
-    def retired(self) -> str:
-        return f"{self.clone}__old"
-
-
 def belongs_to_clone(info: databases.DatabaseInfo, clone: str) -> bool:
-    return info.ours and (info.name == clone or info.name.startswith(clone + "__"))
+    """Ours by the mark, and the clone's by one of its exact reserved names."""
+    return info.ours and is_clone_name(info.name, clone)
 
 
 def load_clone(
@@ -83,9 +61,14 @@ def load_clone(
     force_restore: bool = False,
     jobs: int | None = None,
     show_progress: bool = True,
+    mask: bool = False,
 ) -> LoadResult:
     started = time.monotonic()
     path = (dump or dumps.newest_dump(settings.dump_dir)).resolve()
+    if mask and not settings.mask.rules:
+        raise ProdcloneError(
+            "--mask needs rules: set prodclone.mask.rules in invoke.yaml (docs/masking.md)"
+        )
     major = server.major_version()
     pg_restore, info = choose_pg_restore(server, major, path)
     with server.connect() as conn:
@@ -96,28 +79,50 @@ def load_clone(
     state_dir = settings.local.data_dir
 
     with local_lock(server, "db.load-clone"), server.connect() as conn:
-        databases.require_ours_or_absent(conn, names.clone)
+        for name in creating.reclaim(conn, state_dir, databases.MARK):
+            print(f"dropped {name}, left unmarked by a prodclone command that was killed")
+        # Every name this load may touch, before anything changes: a look-alike found
+        # half way would stop the load after the spare or the template was dropped.
+        for name in names.all():
+            databases.require_ours_or_absent(conn, name)
+        clear_leftovers(conn, names, state_dir)
         template = databases.find(conn, names.template)
+        masked_here = template is not None and local_mask.template_masked(
+            template.comment, settings.mask.rules
+        )
         created: list[str] = []
-        if template is None or force_restore or template.role != "template":
+        if (
+            template is None
+            or force_restore
+            or template.role != "template"
+            or (mask and not masked_here)
+        ):
             created = _restore_template(
-                settings, server, conn, names, path, info, pg_restore, jobs, show_progress
+                settings, server, conn, names, path, info, pg_restore, jobs, show_progress, mask
             )
-            method = "restore"
+            method, masked_here = "restore", mask
         else:
             method = "template"
+        warning = local_mask.unmasked_warning(settings, path, masked_here)
+        if warning:
+            print(warning)
         with background_idle(state_dir):
             spare = databases.find(conn, names.spare)
             if method == "template" and spare is not None and spare.role == "spare":
                 ready, method = names.spare, "spare"
             else:
                 databases.drop(conn, names.next)
-                copy_database(conn, names.next, names.template, "staging")
+                copy_database(conn, names.next, names.template, "staging", state_dir)
+                checkpoint("copied")
                 ready = names.next
+            checkpoint("load-staged")
             retired = swap_into_place(conn, ready, names.clone, clone_mark, names.retired)
-        job = BackgroundJob(drop=[names.retired] if retired else [])
+            checkpoint("load-swapped")
+        job = BackgroundJob(drop=[names.retired] if retired else [], state_dir=str(state_dir))
         if settings.local.keep_spare:
-            job = BackgroundJob(job.drop, names.template, names.spare, f"spare sha256={digest}")
+            job = BackgroundJob(
+                job.drop, names.template, names.spare, f"spare sha256={digest}", str(state_dir)
+            )
         start_background(state_dir, server.base_url, job)
     return LoadResult(
         clone_db=names.clone,
@@ -138,15 +143,18 @@ def _restore_template(
     pg_restore: ClientTool,
     jobs: int | None,
     show_progress: bool,
+    mask: bool = False,
 ) -> list[str]:
     """Restore into a staging database, then make it the template for this dump."""
     created = create_missing_roles(conn, roles_in_dump(path, pg_restore))
     if created:
         print(f"created NOLOGIN roles the dump references: {', '.join(created)}")
     print(f"restoring with pg_restore {pg_restore.major}.{pg_restore.minor} ({pg_restore.path})")
-    databases.drop(conn, names.restoring)
-    databases.create(conn, names.restoring, "staging restore")
     try:
+        databases.drop(conn, names.restoring)
+        state_dir = settings.local.data_dir
+        databases.create(conn, names.restoring, "staging restore", state_dir=state_dir)
+        checkpoint("load-restoring")
         restore_dump(
             server,
             pg_restore,
@@ -156,9 +164,18 @@ def _restore_template(
             items=info.items,
             show_progress=show_progress,
         )
+        checkpoint("restored")
+        if mask:
+            # Before it becomes the template: every later reset copies masked data.
+            local_mask.mask_restored(settings, server, names.restoring)
     except BaseException:
         databases.drop(conn, names.restoring)
+        # The roles were made for this restore only: a failed one keeps none of them.
+        removed = drop_roles(conn, created)
+        if removed:
+            print(f"removed the NOLOGIN roles created for it: {', '.join(removed)}")
         raise
+    checkpoint("load-restored")
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
     with background_idle(settings.local.data_dir):
         # Everything else this clone kept is stale now, including copies that an
@@ -171,9 +188,32 @@ def _restore_template(
                 databases.drop(conn, other.name)
         # Marked before the rename: a database named as the template is always whole.
         lock_connections(conn, names.restoring, False)
-        databases.mark(conn, names.restoring, f"template sha256={names.digest} dump={path.name}")
+        masked = f" {local_mask.template_tag(settings.mask.rules)}" if mask else ""
+        databases.mark(
+            conn, names.restoring, f"template sha256={names.digest} dump={path.name}{masked}"
+        )
         databases.rename(conn, names.restoring, names.template)
     return created
+
+
+def clear_leftovers(conn: psycopg.Connection, names: CloneNames, state_dir: Path) -> None:
+    """Remove what an interrupted or killed command left of this clone's copies.
+
+    Unmarked ones a killed command was creating are dropped before (see
+    `creating.reclaim`). Half-dropped (invalid) copies go first: they cannot be copied, renamed or
+    connected to. A swap killed between its renames gets its old clone back.
+    Staging copies (`__restoring`, `__next`, `__old`, a spare being built) are
+    dropped whether or not they are whole: they are never reused.
+    """
+    with background_idle(state_dir):
+        for db in databases.list_databases(conn):
+            if db.invalid and belongs_to_clone(db, names.clone):
+                databases.drop(conn, db.name)
+        if restore_retired(conn, names.retired, names.clone):
+            print(f"put {names.clone} back in place: a swap was killed half way")
+        for db in databases.list_databases(conn):
+            if belongs_to_clone(db, names.clone) and is_staging_of(db.name, names.clone):
+                databases.drop(conn, db.name)
 
 
 def _now() -> str:

@@ -114,3 +114,20 @@ def create_missing_roles(conn: psycopg.Connection, wanted: set[str]) -> list[str
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
         created.append(name)
     return created
+
+
+def drop_roles(conn: psycopg.Connection, created: list[str]) -> list[str]:
+    """Drop roles `create_missing_roles` made for a restore that then failed.
+
+    Only roles nothing uses go: one that something came to own or be granted
+    meanwhile stays (DROP ROLE refuses it), rather than taking that with it.
+    """
+    dropped = []
+    for name in created:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        except psycopg.errors.DependentObjectsStillExist:
+            continue
+        dropped.append(name)
+    return dropped

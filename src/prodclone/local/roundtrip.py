@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from prodclone.errors import ProdcloneError
+from prodclone.faults import checkpoint
 from prodclone.local import databases
 from prodclone.local.dumpfit import choose_pg_restore
 from prodclone.local.lock import local_lock
@@ -26,7 +27,9 @@ from prodclone.local.tools import ClientTool, find_matching_tool
 STAGING_SUFFIX = "__restoring"
 
 
-def round_trip(server: LocalServer, dbname: str, comment: str, jobs: int) -> None:
+def round_trip(
+    server: LocalServer, dbname: str, comment: str, jobs: int, state_dir: Path | None = None
+) -> None:
     """Replace `dbname` with a pg_restore of its own `pg_dump -Fc`, marked with `comment`.
 
     The restore goes into a staging database that takes `dbname`'s place only
@@ -44,7 +47,7 @@ def round_trip(server: LocalServer, dbname: str, comment: str, jobs: int) -> Non
         pg_restore, _ = choose_pg_restore(server, major, dump)
         with local_lock(server, "db.fresh"), server.connect() as conn:
             databases.drop(conn, staging)
-            databases.create(conn, staging, "staging restore")
+            databases.create(conn, staging, "staging restore", state_dir=state_dir)
             try:
                 restore_dump(
                     server, pg_restore, dump, staging, jobs=jobs, items=1, show_progress=False
@@ -52,6 +55,7 @@ def round_trip(server: LocalServer, dbname: str, comment: str, jobs: int) -> Non
             except BaseException:
                 databases.drop(conn, staging)
                 raise
+            checkpoint("fresh-restored")
             # Marked before the rename: a database under `dbname` is always whole.
             databases.mark(conn, staging, comment)
             databases.drop(conn, dbname)

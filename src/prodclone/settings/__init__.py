@@ -30,6 +30,7 @@ from prodclone.settings.local import (
     parse_commands,
     parse_local,
 )
+from prodclone.settings.mask import MASK_DEFAULTS, MaskSettings, parse_mask, refuse_secret_in_file
 from prodclone.settings.reader import Reader, env_var_for
 from prodclone.settings.schema_diff import (
     SCHEMA_DIFF_DEFAULTS,
@@ -43,6 +44,7 @@ __all__ = [
     "CheckSettings",
     "CommandSettings",
     "LocalSettings",
+    "MaskSettings",
     "SchemaDiffSettings",
     "Settings",
     "default_config",
@@ -57,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "schema_diff": SCHEMA_DIFF_DEFAULTS,
     "aws": AWS_DEFAULTS,
     "check": CHECK_DEFAULTS,
+    "mask": MASK_DEFAULTS,
 }
 
 # 29 long at most: `<app>_prod_clone` must fit the 40 that clone_db allows.
@@ -137,6 +140,7 @@ class Settings:
     schema_diff: SchemaDiffSettings
     aws: AwsSettings
     check: CheckSettings
+    mask: MaskSettings
 
 
 def load_settings(
@@ -150,6 +154,7 @@ def load_settings(
     in Invoke, but its text is parsed here (see the module's note).
     """
     project = (project_dir or Path.cwd()).resolve()
+    refuse_secret_in_file(config.get("prodclone"))
     if environ is not None:
         config = _with_env(config, environ)
     root = Reader(config.get("prodclone"), "prodclone")
@@ -170,4 +175,5 @@ def load_settings(
         schema_diff=parse_schema_diff(root.section("schema_diff")),
         aws=parse_aws(root.section("aws")),
         check=parse_check(root.section("check")),
+        mask=parse_mask(root.section("mask")),
     )

@@ -11,8 +11,10 @@ AWS_DEFAULTS: dict[str, Any] = {
     "region": "",
     "profile": "",
     "source_instance": "",
+    "source_cluster": "",
+    "restore_from": "auto",
     "database": "",
-    "instance_class": "db.t4g.small",
+    "instance_class": "",
     "tunnel": "ssm",
     "bastion": "",
     "ssm_plugin": "session-manager-plugin",
@@ -26,6 +28,11 @@ AWS_DEFAULTS: dict[str, Any] = {
 }
 
 TUNNELS = ("ssm", "ssh", "direct")
+RESTORE_ROUTES = ("auto", "point-in-time", "latest-snapshot", "new-snapshot")
+# The throwaway's class when none is set: the smallest each kind accepts (Aurora
+# PostgreSQL has no db.t4g.small; db.t4g.medium is its smallest provisioned class).
+INSTANCE_CLASS_DEFAULT = "db.t4g.small"
+AURORA_CLASS_DEFAULT = "db.t4g.medium"
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class AwsSettings:
     region: str
     profile: str
     source_instance: str
+    source_cluster: str  # an Aurora PostgreSQL cluster, instead of source_instance
+    restore_from: str  # one of RESTORE_ROUTES
     database: str
     instance_class: str
     tunnel: str
@@ -52,8 +61,11 @@ def parse_aws(reader: Reader) -> AwsSettings:
         region=reader.text("region"),
         profile=reader.text("profile"),
         source_instance=reader.text("source_instance"),
+        source_cluster=_source_cluster(reader),
+        restore_from=reader.choice("restore_from", RESTORE_ROUTES, "auto"),
         database=reader.text("database"),
-        instance_class=reader.text("instance_class") or "db.t4g.small",
+        instance_class=reader.text("instance_class")
+        or (AURORA_CLASS_DEFAULT if reader.text("source_cluster") else INSTANCE_CLASS_DEFAULT),
         tunnel=reader.choice("tunnel", TUNNELS, "ssm"),
         bastion=reader.text("bastion"),
         ssm_plugin=reader.text("ssm_plugin") or "session-manager-plugin",
@@ -65,6 +77,17 @@ def parse_aws(reader: Reader) -> AwsSettings:
         poll_max_seconds=reader.number("poll_max_seconds", 30, minimum=0.05),
         dump_compression=_compression(reader),
     )
+
+
+def _source_cluster(reader: Reader) -> str:
+    cluster = reader.text("source_cluster")
+    if cluster and reader.text("source_instance"):
+        raise reader.error(
+            "source_cluster",
+            "is set together with prodclone.aws.source_instance; set only one: "
+            "source_instance for an RDS instance, source_cluster for an Aurora cluster",
+        )
+    return cluster
 
 
 def _port(reader: Reader) -> int:

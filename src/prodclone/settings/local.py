@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prodclone.settings.reader import Reader
+from prodclone.settings.reader import Reader, env_var_for
 
 LOCAL_DEFAULTS: dict[str, Any] = {
     "url": "",
@@ -107,17 +107,35 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
     if not data_dir.is_absolute():
         data_dir = project_dir / data_dir
     url = _local_url(reader)
+    clone_db = _db_name(reader, "clone_db", f"{app}_prod_clone")
+    fresh_db = _db_name(reader, "fresh_db", f"{app}_fresh")
+    _apart(reader, clone_db, fresh_db)
     return LocalSettings(
         url=url,
         data_dir=data_dir,
-        clone_db=_db_name(reader, "clone_db", f"{app}_prod_clone"),
-        fresh_db=_db_name(reader, "fresh_db", f"{app}_fresh"),
+        clone_db=clone_db,
+        fresh_db=fresh_db,
         db_env=reader.text_map("db_env"),
         allow_remote=reader.flag("allow_remote"),
         restore_jobs=reader.whole("restore_jobs", 2, minimum=1, maximum=MAX_JOBS),
         keep_spare=reader.flag("keep_spare", True),
         bin_dir=_bin_dir(reader, project_dir),
     )
+
+
+def _apart(reader: Reader, clone_db: str, fresh_db: str) -> None:
+    """The fresh database must not take a name of the clone's: the schema gate would
+    compare the clone with itself, and a fresh build would replace it."""
+    from prodclone.errors import SettingsError
+    from prodclone.local.names import COPY_NAMES, collides
+
+    if collides(fresh_db, clone_db):
+        fresh, clone = f"{reader.path}.fresh_db", f"{reader.path}.clone_db"
+        raise SettingsError(
+            f"{fresh} ({fresh_db!r}) must differ from {clone} ({clone_db!r}) and from the "
+            f"names of the clone's copies ({COPY_NAMES}); set one of them apart in "
+            f"invoke.yaml or with {env_var_for(fresh)} or {env_var_for(clone)}"
+        )
 
 
 def _bin_dir(reader: Reader, project_dir: Path) -> Path | None:

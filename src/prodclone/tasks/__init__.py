@@ -5,11 +5,11 @@ import os
 from invoke.collection import Collection
 
 from prodclone.settings import claim_env_vars, default_config
-from prodclone.tasks import check, db_cloud, db_local, db_references, db_schema
+from prodclone.tasks import check, db_cloud, db_local, db_mask, db_references, db_schema
 
 # Every db task sits directly under `db`, whichever module defines it.
 db = Collection("db")
-for module in (db_local, db_schema, db_references, db_cloud):
+for module in (db_local, db_schema, db_references, db_cloud, db_mask):
     for task in Collection.from_module(module).tasks.values():
         db.add_task(task)
 

@@ -48,6 +48,21 @@ def domain_errors() -> Iterator[None]:
             raise Exit(f"prodclone: database error: {first}", code=1) from None
 
 
+@contextmanager
+def local_task() -> Iterator[None]:
+    """`domain_errors`, with SIGTERM and SIGHUP taken as Ctrl-C.
+
+    `kill`, `timeout`, a CI job's cancel and a closed terminal send those: the
+    task stops as for Ctrl-C (the app's process group stopped, staging copies
+    dropped, the report written) and exits 130. A second signal during that
+    cleanup only says so.
+    """
+    from prodclone.signals import signals_interrupt
+
+    with domain_errors(), signals_interrupt():
+        yield
+
+
 class _ClosedPipeGuard:
     """Standard output (or error) that drops what it cannot write once its reader has gone.
 

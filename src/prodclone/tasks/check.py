@@ -8,7 +8,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from prodclone.tasks._common import domain_errors, refuse_dry, settings_of, tell, whole_number
+from prodclone.tasks._common import local_task, refuse_dry, settings_of, tell, whole_number
 
 
 @task(
@@ -30,7 +30,7 @@ def refactor_check(
     restore: bool = False,
 ) -> None:
     """Reset the clone, migrate it and run every gate; exit 0 only if all pass."""
-    with domain_errors():
+    with local_task():
         from prodclone.check.model import CheckOptions
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
@@ -65,7 +65,7 @@ def refactor_check(
 )
 def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) -> None:
     """Show refactor-check catching a flawed rename migration, then passing the fix."""
-    with domain_errors():
+    with local_task():
         from prodclone.check.demo import clean_demo, run_demo
         from prodclone.private import guard_reports
 

@@ -67,6 +67,7 @@ def clone_prod(
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
         from prodclone.clone.needs import require_local_settings
+        from prodclone.mask.hook import mask_plan_lines
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
         dry_run = dry_run_of(c, dry_run)
@@ -82,6 +83,8 @@ def clone_prod(
         clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
+            print(line)
+        for line in mask_plan_lines(settings):
             print(line)
         if dry_run:
             print("dry run: nothing was created")

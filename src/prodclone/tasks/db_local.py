@@ -12,6 +12,7 @@ from prodclone.tasks._common import (
     confirm,
     domain_errors,
     dry_run_of,
+    local_task,
     refuse_dry,
     settings_of,
     tell,
@@ -48,11 +49,14 @@ def server(c: Context, stop: bool = False) -> None:
         "dump": "Dump file to load (default: the newest prod-*.dump in prodclone.dump_dir).",
         "restore": "Restore the dump in full even when a template for it exists.",
         "jobs": "How many pg_restore jobs a full restore uses (default local.restore_jobs).",
+        "mask": "Apply prodclone.mask.rules to the restored dump (an older, unmasked one).",
     }
 )
-def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = "") -> None:
+def load_clone(
+    c: Context, dump: str = "", restore: bool = False, jobs: str = "", mask: bool = False
+) -> None:
     """Load a prod dump into the local clone database."""
-    with domain_errors():
+    with local_task():
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
@@ -71,6 +75,7 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
             Path(dump) if dump else None,
             force_restore=restore,
             jobs=restore_jobs or None,
+            mask=mask,
         )
         how = {
             "restore": "restored in full",
@@ -84,7 +89,7 @@ def load_clone(c: Context, dump: str = "", restore: bool = False, jobs: str = ""
 @task(help={"name": "Database to build (default prodclone.local.fresh_db)."})
 def fresh(c: Context, name: str = "") -> None:
     """Build the fresh database from all migrations."""
-    with domain_errors():
+    with local_task():
         from prodclone.errors import SettingsError
         from prodclone.local.fresh import build_fresh, require_migrate
         from prodclone.local.server import resolve_server
@@ -128,9 +133,9 @@ def drop_clone(
     dry_run: bool = False,
 ) -> None:
     """Drop the clone, its templates and spares, or the fresh database (only ever ours)."""
-    with domain_errors():
+    with local_task():
         from prodclone.errors import UsageError
-        from prodclone.local.cleanup import drop_local, plan_local_drop
+        from prodclone.local.cleanup import DumpsLeft, drop_local, plan_local_drop
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
 
@@ -163,7 +168,12 @@ def drop_clone(
         if not confirm("drop these", yes):
             print("nothing dropped")
             return
-        for line in drop_local(settings, local, plan):
+        try:
+            done = drop_local(settings, local, plan)
+        except DumpsLeft as exc:
+            print("\n".join(exc.done))  # what did go, before the one line on what did not
+            raise
+        for line in done:
             print(line)
 
 

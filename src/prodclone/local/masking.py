@@ -1,0 +1,56 @@
+"""`db.load-clone --mask`: the same rules, applied to a restored older dump before it
+becomes the template, so that every later reset copies masked data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prodclone.local.server import LocalServer
+from prodclone.mask import record
+from prodclone.mask.apply import mask_database
+from prodclone.mask.rules import MaskRules
+from prodclone.settings import Settings
+
+_TAG = "masked="
+
+
+def template_tag(rules: MaskRules) -> str:
+    """Written into the template's mark: which rules it was masked with."""
+    return f"{_TAG}{rules.digest[:16]}"
+
+
+def template_masked(comment: str, rules: MaskRules) -> bool:
+    return bool(rules) and template_tag(rules) in comment.split()
+
+
+def mask_restored(settings: Settings, server: LocalServer, dbname: str) -> None:
+    digest = settings.mask.rules.digest[:16]
+    print(f"masking {dbname} with prodclone.mask.rules (rules sha256 {digest})")
+    if not settings.mask.secret:
+        print(
+            "    no INVOKE_PRODCLONE_MASK_SECRET: masked values join within this clone "
+            "but differ from other runs'"
+        )
+    with server.connect(dbname, autocommit=False) as conn:
+        outcome = mask_database(conn, settings.mask.rules, settings.mask.secret, print)
+    for line in outcome.lines()[len(outcome.tables) :]:
+        print(line)
+
+
+def unmasked_warning(settings: Settings, dump: Path, masked_here: bool) -> str:
+    """One line when rules exist but neither the dump nor the template was masked (or the
+    dump was masked with other rules than today's)."""
+    if not settings.mask.rules or masked_here:
+        return ""
+    found = record.read_record(dump)
+    if found.get("masked") is True:
+        if found.get("rules_sha256") in ("", None, settings.mask.rules.digest):
+            return ""
+        return (
+            f"warning: {dump.name} was masked with other rules than prodclone.mask.rules "
+            "now (a column added since may be unmasked); load it with `inv db.load-clone --mask`"
+        )
+    return (
+        f"warning: {dump.name} is not masked, but prodclone.mask.rules exist: the clone holds "
+        "its personal data as it is; load it with `inv db.load-clone --mask`"
+    )

@@ -1,0 +1,142 @@
+"""`inv db.clone-prod` with masking rules: the dump that leaves holds no original value.
+
+The fake tunnel leads to the embedded server, so the "throwaway instance" is a
+database there: each test copies the source (`prod`) into one of its own and
+names it as the database to dump, so the masking changes that copy and never
+the source data other tests compare against.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from prodclone.local.server import LocalServer
+from prodclone.local.tools import find_tool
+from tests.aws.conftest import Cloud, aws_settings
+from tests.conftest import Project, run_sql
+
+RULES = {
+    "public.customers.email": "email",
+    "public.customers.name": "name",
+}
+SECRET_ENV = {"INVOKE_PRODCLONE_MASK_SECRET": "moto-test-secret"}
+
+
+@pytest.fixture
+def throwaway(pg: LocalServer, prod_db: str) -> Iterator[str]:
+    name = f"throwaway_{uuid.uuid4().hex[:8]}"
+    with pg.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{prod_db}"')
+    yield name
+    with pg.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _values(pg: LocalServer, db: str, query: str) -> set[str]:
+    with psycopg.connect(pg.url(db)) as conn:
+        return {str(row[0]) for row in conn.execute(query).fetchall()}
+
+
+def test_masked_dump_holds_no_original_value(
+    project: Project, cloud: Cloud, pg: LocalServer, prod_db: str, throwaway: str, fresh_db: str
+) -> None:
+    # A column added since the rules were written: it must be named in a warning.
+    run_sql(pg, throwaway, "ALTER TABLE customers ADD COLUMN mobile_phone text")
+    project.configure({**aws_settings(database=throwaway), "mask": {"rules": RULES}})
+    emails = _values(pg, prod_db, "SELECT email FROM customers")
+    names = _values(pg, prod_db, "SELECT name FROM customers")
+    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, **SECRET_ENV})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "mask       2 rule(s) applied on the instance before pg_dump" in out
+    assert "masked public.customers: 3000 rows, 2 column(s) (email, name)" in out
+    assert "0 original values left" in out
+    assert (
+        "warning: public.customers.mobile_phone looks personal (name looks like phone) "
+        "and has no rule" in out
+    )
+    # Masking ran before pg_dump started.
+    assert out.index("masked public.customers") < out.index("==> pg_dump")
+    dump = next((project.root / "dump").glob("prod-*.dump"))
+    record = dump.with_name(dump.name + ".mask.json")
+    assert record.stat().st_mode & 0o777 == 0o600
+    body = json.loads(record.read_text())
+    assert body["masked"] is True and body["rules_sha256"]
+    assert "moto-test-secret" not in result.stdout + result.stderr + record.read_text()
+    # The dump's own text: none of the original emails or names.
+    pg_restore = find_tool("pg_restore", 18, pg.extra_bin_dirs)
+    text = subprocess.run(
+        [str(pg_restore.path), "--data-only", "-f", "-", str(dump)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "@example.invalid" in text
+    assert not [e for e in emails if e in text]
+    assert not [n for n in names if f"\t{n}\t" in text]
+    # Restored: none either, and the orders still join their customers.
+    subprocess.run(
+        [str(pg_restore.path), "--no-owner", "--dbname", pg.url(fresh_db), str(dump)],
+        capture_output=True,
+        check=True,
+    )
+    assert not _values(pg, fresh_db, "SELECT email FROM customers") & emails
+    assert not _values(pg, fresh_db, "SELECT name FROM customers") & names
+    joined = _values(
+        pg, fresh_db, "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id"
+    )
+    assert joined == {"20000"}
+    # The source was never touched.
+    assert _values(pg, prod_db, "SELECT email FROM customers") == emails
+    assert cloud.instances() == [] and cloud.snapshots() == []
+
+
+def test_a_rule_naming_no_column_stops_before_the_dump(
+    project: Project, cloud: Cloud, pg: LocalServer, throwaway: str
+) -> None:
+    project.configure(
+        {**aws_settings(database=throwaway), "mask": {"rules": {"public.customers.emial": "email"}}}
+    )
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("prodclone:")]
+    assert errors == [
+        f"prodclone: prodclone.mask.rules 'public.customers.emial': no such column in database "
+        f"{throwaway!r}; fix or remove the rule"
+    ]
+    assert "Traceback" not in result.stderr
+    assert not list((project.root / "dump").glob("prod-*"))
+    assert cloud.instances() == [] and cloud.snapshots() == []
+
+
+def test_an_unknown_strategy_stops_before_anything_is_created(
+    project: Project, cloud: Cloud
+) -> None:
+    project.configure({**aws_settings(), "mask": {"rules": {"public.customers.email": "emial"}}})
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: prodclone.mask.rules 'public.customers.email': unknown strategy 'emial'; "
+        "one of email, name, digits, text, null, redact, hash, keep, constant, sql, json, "
+        "truncate; fix it in invoke.yaml (prodclone: mask: rules:) or in "
+        "INVOKE_PRODCLONE_MASK_RULES"
+    ]
+    assert cloud.instances() == [] and cloud.snapshots() == []
+    assert not cloud.call_log.exists() or "CreateDBSnapshot" not in cloud.call_log.read_text()
+
+
+def test_the_secret_is_refused_in_invoke_yaml(project: Project, cloud: Cloud) -> None:
+    project.configure({**aws_settings(), "mask": {"rules": RULES, "secret": "in-a-file"}})
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: prodclone.mask.secret must not be written in a file (invoke.yaml): "
+        "remove it there and set it only with INVOKE_PRODCLONE_MASK_SECRET"
+    ]
+    assert cloud.instances() == [] and cloud.snapshots() == []
