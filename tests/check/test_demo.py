@@ -39,6 +39,13 @@ def test_demo_catches_the_flawed_rename_then_passes_the_fix(
     )
     assert "idx_documents_legal_entity" in schema_details and "$2" in schema_details
     assert corrected["passed"] is True
+    # The deploy window: the running release (git main, before the rename) breaks on both.
+    for run in (flawed, corrected):
+        deploy = next(stage for stage in run["stages"] if stage["key"] == "deploy")
+        assert deploy["status"] == "warning"
+        assert deploy["summary"].startswith("the running release breaks on this migration")
+        assert 'relation "legal_entity" does not exist' in "\n".join(deploy["details"])
+    assert "Both drafts break it:" in output and "splits it: (1) expand" in output
     assert corrected["stages"][0]["figures"]["method"] in ("template", "spare")
 
     # It cleaned up after itself: no demo databases, no demo dump.

@@ -14,9 +14,12 @@ import contextlib
 import dataclasses
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,6 +186,67 @@ def _dump_production(plan: DemoPlan, server: LocalServer) -> Path:
     return target
 
 
+# The release running in production before the rename: the example app as it read
+# `legal_entity`. Derived from today's app by the rename in reverse, so the two never drift.
+RELEASE_FILES = ("app.py", "orcha_db.py", "fixtures/invoice-1.json", "fixtures/invoice-2.json")
+# The migrations the app knows: its start-up refuses a database that has others. Both
+# releases carry the pending ones, so the old one starts and meets the new schema.
+RELEASE_FOLDERS = ("migrations", "pending")
+
+
+def _as_released(text: str) -> str:
+    return text.replace("tenants", "legal_entities").replace("tenant", "legal_entity")
+
+
+def _git(folder: Path, *args: str) -> None:
+    done = subprocess.run(
+        ["git", "-c", "user.name=orcha", "-c", "user.email=orcha@example.invalid", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ProdcloneError(f"demo: git {args[0]} failed: {done.stderr.strip()[-300:]}")
+
+
+@contextlib.contextmanager
+def release_repository(example: Path) -> Iterator[Path]:
+    """A git repository of the app: `main` is the running release (before the rename),
+    HEAD the code under test. Removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="orcha-releases-") as folder:
+        root = Path(folder)
+        (root / "fixtures").mkdir()
+        for folder_name in RELEASE_FOLDERS:
+            shutil.copytree(example / folder_name, root / folder_name)
+        for name in RELEASE_FILES:
+            (root / name).write_text(_as_released((example / name).read_text()))
+        _git(root, "init", "-q", "-b", "main")
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "-m", "release 1: documents belong to a legal entity")
+        _git(root, "checkout", "-q", "-b", "rename-to-tenant")
+        for name in RELEASE_FILES:
+            (root / name).write_text((example / name).read_text())
+        _git(root, "commit", "-q", "-am", "release 2: legal entities are tenants")
+        yield root
+
+
+def _in_repository(settings: Settings, root: Path) -> Settings:
+    """The demo's commands run from the release repository: the deploy window runs the
+    same command lines from a checkout of `main`."""
+    python = shlex.quote(sys.executable)
+    commands = dataclasses.replace(
+        settings.commands,
+        boot=f"{python} app.py boot",
+        serve=f"{python} app.py serve",
+        smoke=tuple(
+            f"{python} app.py ingest fixtures/{name}"
+            for name in ("invoice-1.json", "invoice-2.json")
+        ),
+    )
+    return dataclasses.replace(settings, project_dir=root, commands=commands)
+
+
 @dataclass(frozen=True)
 class DemoOutcome:
     flawed: CheckRun
@@ -204,25 +268,33 @@ def run_demo(
     console.rule("[bold]demo: a drifted production database[/]", align="left")
     dump = build_prod_dump(plan, server, rows, console)
     try:
-        console.rule("[bold]demo, run 1: the rename migration's first draft[/]", align="left")
-        flawed = run_refactor_check(
-            plan.with_migration("flawed"),
-            server,
-            CheckOptions(dump=dump, keep_going=True, report_dir=plan.report_root / "1-flawed"),
-            console,
-        )
-        console.rule("[bold]demo, run 2: the corrected migration[/]", align="left")
-        corrected = run_refactor_check(
-            plan.with_migration("corrected"),
-            server,
-            CheckOptions(dump=dump, report_dir=plan.report_root / "2-corrected"),
-            console,
-        )
+        with release_repository(plan.example) as releases:
+            flawed, corrected = _two_runs(plan, server, dump, releases, console)
     finally:
         _clean_up(plan, server, keep, console)
     outcome = DemoOutcome(flawed, corrected)
     _explain(outcome, plan, console)
     return outcome
+
+
+def _two_runs(
+    plan: DemoPlan, server: LocalServer, dump: Path, releases: Path, console: Console
+) -> tuple[CheckRun, CheckRun]:
+    console.rule("[bold]demo, run 1: the rename migration's first draft[/]", align="left")
+    flawed = run_refactor_check(
+        _in_repository(plan.with_migration("flawed"), releases),
+        server,
+        CheckOptions(dump=dump, keep_going=True, report_dir=plan.report_root / "1-flawed"),
+        console,
+    )
+    console.rule("[bold]demo, run 2: the corrected migration[/]", align="left")
+    corrected = run_refactor_check(
+        _in_repository(plan.with_migration("corrected"), releases),
+        server,
+        CheckOptions(dump=dump, report_dir=plan.report_root / "2-corrected"),
+        console,
+    )
+    return flawed, corrected
 
 
 def _clean_up(plan: DemoPlan, server: LocalServer, keep: bool, console: Console) -> None:
@@ -276,6 +348,22 @@ def _explain(outcome: DemoOutcome, plan: DemoPlan, console: Console) -> None:
         "    schema gate cannot see it: both databases share that mistake).\n"
         f"Run 2, the corrected migration: {corrected.verdict}.\n"
         f"Reports: {flawed.report_dir}/report.md and {corrected.report_dir}/report.md",
+        markup=False,
+    )
+    console.print(
+        "\nThe deploy window: while the new release starts, the running one (git `main`, which\n"
+        "still reads legal_entity) serves the migrated schema. Both drafts break it:",
+        markup=False,
+    )
+    for label, run in (("run 1", flawed), ("run 2", corrected)):
+        stage = run.stage("deploy")
+        console.print(f"  - {label}, deploy: {stage.status}: {stage.summary}", markup=False)
+    console.print(
+        "A rename is never safe for the running release. A team that cannot take downtime\n"
+        "splits it: (1) expand: add `tenant` beside `legal_entity` (a view or a synced copy,\n"
+        "the new column filled by a trigger) and deploy code that reads the new names and\n"
+        "writes both; (2) deploy that code everywhere; (3) contract: drop the old names in a\n"
+        "later release. With prodclone.check.zero_downtime on, this stage fails the check.",
         markup=False,
     )
     if not outcome.as_expected:

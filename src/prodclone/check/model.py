@@ -34,20 +34,25 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     NOT_RUN = "not run"
     INTERRUPTED = "interrupted"
+    # A finding shown in the verdict that does not fail the check (check.zero_downtime off).
+    WARNING = "warning"
 
 
 # The gates in the order they run; the key names the stage in every report.
 STAGES: tuple[tuple[str, str], ...] = (
     ("reset", "Reset the clone from the dump"),
-    ("boot", "Boot check: current code against the pre-migration clone"),
-    ("baseline", "Baseline: row counts by table OID"),
-    ("migrate", "Migrate the clone (locks and slow statements sampled)"),
+    ("boot", "Boot check: the running release's code against the pre-migration clone"),
+    ("baseline", "Baseline: row counts and column fingerprints by table OID"),
+    ("migrate", "Migrate the clone (every lock and rewrite recorded, slow statements sampled)"),
     ("references", "Reference gate: function bodies against the migrated catalog"),
     ("data", "Data preservation"),
     ("fresh", "Fresh database from all migrations"),
     ("schema", "Schema gate: clone vs fresh"),
     ("smoke", "Smoke: app, ingestion commands, log scan"),
+    ("deploy", "Deploy window: the running release's code against the migrated clone"),
 )
+# The app's output while the running release's code serves the migrated clone.
+BASE_APP_LOG = "app-base.log"
 
 
 @dataclass
@@ -76,6 +81,11 @@ class StageResult:
     def passed(self, summary: str) -> None:
         self.status = Status.PASSED
         self.summary = summary
+
+    def warn(self, summary: str, *details: str) -> None:
+        self.status = Status.WARNING
+        self.summary = summary
+        self.details.extend(details)
 
     def skip(self, summary: str) -> None:
         self.status = Status.SKIPPED
@@ -115,12 +125,18 @@ class CheckRun:
     def verdict(self) -> str:
         if self.interrupted_at is not None:
             return f"INTERRUPTED during {self.interrupted_at}"
+        warned = [stage.key for stage in self.stages if stage.status is Status.WARNING]
+        warning = (
+            "; the running release breaks on this migration (deploy window)"
+            if "deploy" in warned
+            else ""
+        )
         if self.failed:
-            return "FAILED at " + ", ".join(stage.key for stage in self.failed)
+            return "FAILED at " + ", ".join(stage.key for stage in self.failed) + warning
         if self.stage("smoke").status is Status.SKIPPED:
             # Not the same pass: the app never ran on the migrated clone.
-            return "PASSED (smoke skipped)"
-        return "PASSED"
+            return "PASSED (smoke skipped)" + warning
+        return "PASSED" + warning
 
     @property
     def shown_checklist(self) -> list[str]:

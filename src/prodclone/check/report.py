@@ -21,6 +21,7 @@ _MARKS = {
     Status.SKIPPED: "skip",
     Status.NOT_RUN: "-",
     Status.INTERRUPTED: "INTERRUPTED",
+    Status.WARNING: "WARN",
 }
 
 
@@ -87,7 +88,12 @@ def render_markdown(run: CheckRun) -> str:
         lines += ["", "## Migration: locks and timing", "", *_lock_lines(migrate)]
     data = run.stage("data")
     if data.figures.get("tables"):
-        lines += ["", "## Data preservation (row counts by table OID)", "", *_data_lines(data)]
+        lines += [
+            "",
+            "## Data preservation (rows by table OID, columns by OID and number)",
+            "",
+            *_data_lines(data),
+        ]
     shown = {stage.key for stage in failed} | {"data"}
     for stage in run.stages:
         if stage.details and stage.key not in shown:
@@ -118,8 +124,10 @@ def _lock_lines(stage: StageResult) -> list[str]:
         f"({figures.get('samples', 0)} samples).",
         "",
     ]
+    lines += _ddl_lock_lines(figures)
     holds = figures.get("locks", [])
     if holds:
+        lines += ["Also seen by sampling (any statement, DDL or not):", ""]
         lines += [
             "| relation | blocking lock | longest hold |",
             "|---|---|---|",
@@ -147,6 +155,76 @@ def _lock_lines(stage: StageResult) -> list[str]:
     return lines
 
 
+def _size(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+def _held(seconds: float | None) -> str:
+    return "until a rollback (not recorded)" if seconds is None else f"{seconds:.3f}s"
+
+
+def _ddl_lock_lines(figures: dict[str, Any]) -> list[str]:
+    """What to tell reviewers: per statement, the lock, the table, its size, how long."""
+    locks = figures.get("ddl_locks", [])
+    work = figures.get("heavy_work", [])
+    lines: list[str] = []
+    if locks:
+        lines += [
+            "What the deploy does to traffic, per statement: each lock of SHARE level or "
+            "stronger on a table that existed before, held from the statement that took it "
+            "until its transaction ended (recorded by event triggers in the migration's own "
+            "session, not sampled).",
+            "",
+            "| statement | lock | table | rows | size | held | rewrite or scan |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for lock in locks[:MAX_LOCK_ROWS]:
+            heavy = [
+                f"{item['kind']} ({item['why']}, {item['seconds']:.3f}s)"
+                for item in work
+                if item["statement"] == lock["statement"] and item["table"] == lock["table"]
+            ]
+            lines.append(
+                f"| `{_cell(lock['statement'])}` | {lock['mode']} | {_cell(lock['table'])} "
+                f"| {lock['rows']} | {_size(lock['size_bytes'])} | {_held(lock['seconds'])} "
+                f"| {'; '.join(heavy) or '-'} |"
+            )
+        if len(locks) > MAX_LOCK_ROWS:
+            lines.append(f"| ({len(locks) - MAX_LOCK_ROWS} more in report.json) | | | | | | |")
+        lines += [
+            "",
+            "ACCESS EXCLUSIVE blocks reads and writes of the table; SHARE, SHARE ROW EXCLUSIVE "
+            "and EXCLUSIVE block writes.",
+        ]
+        if figures.get("max_lock_seconds") is not None:
+            lines.append(
+                f"Limit (check.max_lock_seconds): ACCESS EXCLUSIVE for at most "
+                f"{figures['max_lock_seconds']:g}s."
+            )
+        lines.append("")
+    elif figures.get("ddl_events"):
+        lines += [
+            "The migration's DDL took no lock of SHARE level or stronger on an existing table.",
+            "",
+        ]
+    if work:
+        lines += ["Table rewrites and full scans:", ""]
+        lines += [
+            f"- {item['kind']} of {item['table']} ({item['rows']} rows, "
+            f"{_size(item['size_bytes'])}): {item['why']}, {item['seconds']:.3f}s, by "
+            f"`{_cell(item['statement'])}`"
+            for item in work
+        ]
+        lines.append("")
+    if figures.get("watch_error"):
+        lines += [f"(DDL locks not recorded: {figures['watch_error']})", ""]
+    return lines
+
+
 def _data_lines(stage: StageResult) -> list[str]:
     lines = ["| table | before | after | what happened |", "|---|---|---|---|"]
     for table in stage.figures["tables"]:
@@ -158,6 +236,21 @@ def _data_lines(stage: StageResult) -> list[str]:
             f"| {mark}{_cell(table['note'])} |"
         )
     lines += ["", "`~` marks an estimate (tables above prodclone.check.exact_count_max_mb)."]
+    columns = [column for column in stage.figures.get("columns", [])]
+    if columns:
+        lines += ["", "| column | what happened |", "|---|---|"]
+        for column in columns:
+            mark = "**LOST/CHANGED** " if column["problem"] else ""
+            lines.append(f"| {_cell(column['column'])} | {mark}{_cell(column['note'])} |")
+    compared = stage.figures.get("columns_compared")
+    if compared:
+        lines += [
+            "",
+            f"{compared} columns were fingerprinted before and after (non-null count and a "
+            "hash of its values), followed by table OID and column number.",
+        ]
+    for sampled in stage.figures.get("sampled_tables", []):
+        lines.append(f"- sampled: {sampled}")
     return lines
 
 
@@ -221,7 +314,7 @@ def render_junit(run: CheckRun) -> str:
             ET.SubElement(case, "error", message=stage.summary or "interrupted", type="interrupted")
         elif stage.status in (Status.SKIPPED, Status.NOT_RUN):
             ET.SubElement(case, "skipped", message=stage.summary or str(stage.status))
-        if stage.status is Status.PASSED and stage.summary:
+        if stage.status in (Status.PASSED, Status.WARNING) and stage.summary:
             ET.SubElement(case, "system-out").text = stage.summary
     root = ET.Element("testsuites")
     root.append(suite)
@@ -236,7 +329,12 @@ def print_summary(run: CheckRun, console: Console) -> None:
     table.add_column("result")
     table.add_column("time", justify="right")
     table.add_column("summary", overflow="fold")
-    styles = {Status.PASSED: "green", Status.FAILED: "bold red", Status.INTERRUPTED: "yellow"}
+    styles = {
+        Status.PASSED: "green",
+        Status.FAILED: "bold red",
+        Status.INTERRUPTED: "yellow",
+        Status.WARNING: "bold yellow",
+    }
     for number, stage in enumerate(run.stages, start=1):
         style = styles.get(stage.status, "dim")
         table.add_row(

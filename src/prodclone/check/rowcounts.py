@@ -82,17 +82,23 @@ def count_rows(
     conn: psycopg.Connection,
     exact_max_bytes: int,
     estimate_oids: Iterable[int] = (),
+    known: dict[int, int] | None = None,
+    sampled: dict[int, int] | None = None,
 ) -> Counts:
     """Exact `count(*)` per table, or an ANALYZE estimate above `exact_max_bytes`.
 
     `estimate_oids` forces estimates for those tables (so that a table estimated in
-    the baseline is estimated again afterwards, whatever its size now).
+    the baseline is estimated again afterwards, whatever its size now). `known` holds
+    exact counts already taken (by the column fingerprints' pass): no second scan;
+    `sampled` estimates from the same pass's primary-key sample: no ANALYZE.
     """
     forced = set(estimate_oids)
     counts: Counts = {}
     for oid, schema, name, reltuples, size in conn.execute(_TABLES).fetchall():
         table = sql.Identifier(schema, name)
-        if size > exact_max_bytes or oid in forced:
+        if sampled is not None and oid in sampled:
+            rows, estimated = sampled[oid], True
+        elif size > exact_max_bytes or oid in forced:
             if reltuples < 0 or oid in forced:
                 # Never analyzed (a fresh restore), or changed by the migration.
                 conn.execute(sql.SQL("ANALYZE {}").format(table))
@@ -100,6 +106,8 @@ def count_rows(
                     "SELECT reltuples FROM pg_class WHERE oid = %s", (oid,)
                 ).fetchone()[0]  # type: ignore[index]
             rows, estimated = max(int(reltuples), 0), True
+        elif known is not None and oid in known:
+            rows, estimated = known[oid], False
         else:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
             rows, estimated = (int(row[0]) if row else 0), False

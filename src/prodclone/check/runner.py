@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from prodclone import dumps
-from prodclone.check import references_gate, stages
+from prodclone.check import baseref, references_gate, stages
 from prodclone.check.app import (
     app_record,
     require_port_free,
@@ -67,6 +67,7 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "fresh": stages.fresh,
     "schema": stages.schema,
     "smoke": stages.smoke,
+    "deploy": stages.deploy,
 }
 
 
@@ -130,6 +131,7 @@ def run_refactor_check(
     command (a second refactor-check, a db.load-clone) waits until it is done.
     """
     options = dataclasses.replace(options, dump=preflight(settings, options))
+    base = baseref.resolve(settings.project_dir, settings.check.base_ref)
     started_at = datetime.now(UTC)
     if options.report_dir:
         report_dir, source = options.report_dir, "--report"
@@ -147,7 +149,7 @@ def run_refactor_check(
     with local_lock(server, "refactor-check"):
         _clear_the_port(settings, options)
         prepare_report_dir(report_dir, source)
-        return _locked_run(settings, server, options, run, console)
+        return _locked_run(settings, server, options, run, console, base)
 
 
 def _clear_the_port(settings: Settings, options: CheckOptions) -> None:
@@ -165,11 +167,12 @@ def _locked_run(
     options: CheckOptions,
     run: CheckRun,
     console: Console | None,
+    base: baseref.BaseRef,
 ) -> CheckRun:
     console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     began = time.monotonic()
     try:
-        _run_stages(stages.StageContext(settings, server, options, run), console)
+        _run_stages(stages.StageContext(settings, server, options, run, base=base), console)
     except KeyboardInterrupt:
         if run.interrupted_at is None:  # between two stages
             done = [stage.key for stage in run.stages if stage.status is not Status.NOT_RUN]

@@ -48,6 +48,12 @@ CHECK_DEFAULTS: dict[str, Any] = {
     "log_patterns": json.dumps(list(DEFAULT_LOG_PATTERNS)),
     "exact_count_max_mb": 512,
     "lock_sample_seconds": 0.1,
+    # Unset: locks are reported only; set: a longer ACCESS EXCLUSIVE fails the check.
+    "max_lock_seconds": "",
+    # The running release's code: empty means the merge-base of HEAD with the main branch.
+    "base_ref": "",
+    # When on, the running release breaking on the migrated schema fails the check.
+    "zero_downtime": False,
     "slow_statement_seconds": 1.0,
     "serve_ready_line": "",
     "serve_ready_port": 0,
@@ -67,6 +73,9 @@ class CheckSettings:
     log_patterns: tuple[str, ...]
     exact_count_max_bytes: int
     lock_sample_seconds: float
+    max_lock_seconds: float | None
+    base_ref: str
+    zero_downtime: bool
     slow_statement_seconds: float
     serve_ready_line: str
     serve_ready_port: int
@@ -111,6 +120,13 @@ def parse_check(reader: Reader) -> CheckSettings:
         log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
         exact_count_max_bytes=reader.whole("exact_count_max_mb", 512, minimum=0) * 1024 * 1024,
         lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),
+        max_lock_seconds=(
+            reader.number("max_lock_seconds", 0, minimum=0)
+            if reader.raw("max_lock_seconds") not in (None, "")
+            else None
+        ),
+        base_ref=reader.text("base_ref"),
+        zero_downtime=reader.flag("zero_downtime"),
         slow_statement_seconds=reader.number("slow_statement_seconds", 1.0, minimum=0),
         serve_ready_line=ready_line,
         serve_ready_port=ready_port,
