@@ -126,3 +126,25 @@ def test_a_file_sent_as_one_query_names_each_statement(pg: LocalServer, fresh_db
         ),
         ("ALTER TABLE accounts RENAME COLUMN name TO label", "public.accounts", "ACCESS EXCLUSIVE"),
     ]
+
+
+def test_a_scan_names_the_table_its_statement_names(pg: LocalServer, fresh_db: str) -> None:
+    # One transaction: the session already holds a lock on `accounts` when the CHECK on
+    # `customers` is added, and the scan is of `customers`, not of the first table locked.
+    run_sql(
+        pg,
+        fresh_db,
+        "CREATE TABLE customers (id int PRIMARY KEY, status text CONSTRAINT known CHECK (status"
+        " IN ('a', 'b')));\n" + SETUP,
+    )
+    report = watched(
+        pg,
+        fresh_db,
+        "BEGIN;\n"
+        "ALTER TABLE accounts RENAME COLUMN name TO label;\n"
+        "ALTER TABLE customers DROP CONSTRAINT known;\n"
+        "ALTER TABLE customers ADD CONSTRAINT known CHECK (status IN ('a', 'b', 'c'));\n"
+        "COMMIT;\n",
+    )
+    scans = [(w.kind, w.table) for w in report.work]
+    assert scans == [("scan", "public.customers")]

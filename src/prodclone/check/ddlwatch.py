@@ -381,7 +381,8 @@ def analyse(report: WatchReport, tables: dict[int, KnownTable], current: dict[in
                     )
                 )
             if event.kind == "end" and start is not None:
-                _heavy_work(report, event, start, statement, rewrites, tables, current)
+                targets = [o.relid for o in objects if o.relid]
+                _heavy_work(report, event, start, statement, rewrites, tables, current, targets)
             objects = []
 
 
@@ -393,6 +394,7 @@ def _heavy_work(
     rewrites: dict[int, list[Event]],
     tables: dict[int, KnownTable],
     current: dict[int, str],
+    targets: list[int],
 ) -> None:
     for rewrite in rewrites.pop(end.xid, []):
         known = tables.get(rewrite.relid or 0)
@@ -413,7 +415,9 @@ def _heavy_work(
     why = scan_reason(statement)
     if not why:
         return
-    for relid, _mode in end.locks:
+    # The table the statement names: the transaction's locks also hold the tables its
+    # earlier statements took.
+    for relid in targets or [relid for relid, _mode in end.locks]:
         known = tables.get(relid)
         if known is None:
             continue
