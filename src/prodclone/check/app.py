@@ -25,6 +25,7 @@ from typing import TextIO
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.local.appcmd import open_private, start_shell, stop_group
+from prodclone.processes import start_time
 from prodclone.settings.check import CheckSettings
 
 
@@ -170,19 +171,10 @@ def app_record(state_dir: Path) -> Path:
     return state_dir / "app.json"
 
 
-def _start_ticks(pid: int) -> str:
-    """When `pid` started (Linux /proc), so a pid reused by another program is told apart."""
-    try:
-        # Field 22 of stat; the fields after the command name's ")" start at field 3.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def _write_record(record: Path, pid: int) -> None:
     record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open_private(record) as handle:
-        json.dump({"pgid": pid, "start": _start_ticks(pid)}, handle)
+        json.dump({"pgid": pid, "start": start_time(pid)}, handle)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -214,7 +206,7 @@ def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
         record.unlink(missing_ok=True)
         return ""
     record.unlink(missing_ok=True)
-    now = _start_ticks(pgid)
+    now = start_time(pgid)
     if now and now != start:
         return ""  # the leader's pid belongs to another program now: not ours to stop
     try:

@@ -19,6 +19,7 @@ from prodclone.aws.tunnels import LocalEnd
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
 from prodclone.errors import ProdcloneError
+from prodclone.processes import pid_alive
 from prodclone.settings import Settings
 from prodclone.signals import shielded
 
@@ -73,16 +74,6 @@ def remove_stale_pgpass(parent: Path) -> int:
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: not ours to judge
-    return True
 
 
 @contextlib.contextmanager

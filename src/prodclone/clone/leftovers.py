@@ -16,22 +16,12 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodclone.clone.dump import pid_alive
+from prodclone.processes import pid_alive, start_time
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 _PREFIX = "tunnel-"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), or "" where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    # Field 22; the command name (field 2) may hold spaces, so count from its ")".
-    return stat.rsplit(")", 1)[-1].split()[19]
 
 
 def record_tunnel(folder: Path, run: str, session_id: str, plugin_pid: int) -> Path:
@@ -42,7 +32,7 @@ def record_tunnel(folder: Path, run: str, session_id: str, plugin_pid: int) -> P
         "pid": os.getpid(),
         "session_id": session_id,
         "plugin_pid": plugin_pid,
-        "plugin_started": _start_time(plugin_pid),
+        "plugin_started": start_time(plugin_pid),
     }
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
@@ -63,7 +53,7 @@ def end_dead_tunnels(folder: Path, ssm: SSMClient, run: str = "") -> list[str]:
         if pid_alive(owner) or (run and entry.get("run") != run):
             continue
         # A pid may be reused: the plugin is stopped only if it started when recorded.
-        if started and _start_time(plugin) == started:
+        if started and start_time(plugin) == started:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(plugin, signal.SIGKILL)
             lines.append(f"stopped the SSM plugin (pid {plugin}) of run {entry.get('run')}")

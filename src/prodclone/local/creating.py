@@ -22,28 +22,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from prodclone.processes import pid_alive, start_time
+
 _FOLDER = "creating"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), or "" where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    # Field 22; the command name (field 2) may hold spaces, so count from its ")".
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
-def _alive(pid: int, started: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # The pid may have been given to another process since.
-    return not started or _start_time(pid) in ("", started)
 
 
 def _server(conn: psycopg.Connection) -> str:
@@ -72,7 +53,7 @@ def recorded(conn: psycopg.Connection, state_dir: Path | None, name: str) -> Ite
         "database": name,
         "server": _server(conn),
         "pid": os.getpid(),
-        "started": _start_time(os.getpid()),
+        "started": start_time(os.getpid()),
         "backend_pid": backend,
         "backend_start": backend_start,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -106,7 +87,7 @@ def reclaim(conn: psycopg.Connection, state_dir: Path, mark: str) -> list[str]:
         except (OSError, ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # unreadable: it can vouch for nothing
             continue
-        if server != _server(conn) or _alive(pid, started):
+        if server != _server(conn) or pid_alive(pid, started):
             continue
         # A CREATE DATABASE goes on after its client is killed: end it, or it
         # would finish after this look and leave its database unmarked again.

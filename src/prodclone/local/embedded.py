@@ -29,6 +29,7 @@ from typing import Any
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.conninfo import socket_url
+from prodclone.processes import pid_alive
 
 SUPERUSER = "postgres"
 PORT = 5432
@@ -94,7 +95,7 @@ class EmbeddedServer:
         pid = int(lines[0])
         port = int(lines[3]) if lines[3].strip() else PORT
         # A file left by a crash may name a process that is now something else.
-        alive = _pid_alive(pid) and _is_postgres(pid)
+        alive = pid_alive(pid) and _is_postgres(pid)
         return EmbeddedStatus(alive, pid if alive else None, lines[4].strip() or None, port)
 
     def ensure_running(self) -> EmbeddedStatus:
@@ -304,13 +305,13 @@ class EmbeddedServer:
         pid_file = self.pgdata / "postmaster.pid"
         recorded = _pid_in(pid_file)
         holder = _pid_in(socket_dir / f".s.PGSQL.{PORT}.lock")
-        if holder and holder != recorded and _pid_alive(holder) and _is_postgres(holder):
+        if holder and holder != recorded and pid_alive(holder) and _is_postgres(holder):
             return (
                 f"a server (pid {holder}) still runs on {self.pgdata} but its postmaster.pid "
                 f"is gone (deleted?); it stops by itself within a minute, or stop it now "
                 f"with `kill {holder}`, then run the command again"
             )
-        if recorded and _pid_alive(recorded) and not _is_postgres(recorded):
+        if recorded and pid_alive(recorded) and not _is_postgres(recorded):
             return (
                 f"{pid_file} names pid {recorded}, which is not a PostgreSQL server (a file "
                 "left by a crash, or copied with the folder); if no server runs on this "
@@ -409,13 +410,3 @@ def _is_postgres(pid: int) -> bool:
     except OSError:
         return not Path("/proc/self/comm").exists()  # a process gone, or no /proc
     return name in ("postgres", "postmaster")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
