@@ -312,10 +312,12 @@ def test_interrupt_during_smoke_stops_the_app(checker: CheckProject) -> None:
 
 
 def test_second_interrupt_while_the_app_stops_still_stops_it(checker: CheckProject) -> None:
-    """An app that ignores SIGTERM gets a grace period; a second Ctrl-C must not orphan it."""
+    """An app that ignores SIGINT and SIGTERM gets their grace periods; a second Ctrl-C
+    must not orphan it."""
     serve_pid, got_term = checker.root / "serve.pid", checker.root / "got-term"
     serve = (
-        f"echo $$ > {serve_pid}; trap 'touch {got_term}' TERM; echo 'orcha listening on'; "
+        f"echo $$ > {serve_pid}; trap '' INT; trap 'touch {got_term}' TERM; "
+        "echo 'orcha listening on'; "
         "while true; do sleep 0.1; done"
     )
     started = checker.root / "smoke-started"

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from prodclone import proc
 from prodclone.errors import ProdcloneError
 from prodclone.signals import shielded
 
@@ -37,8 +37,10 @@ SSH_BASTION_MISSING = (
     "prodclone.aws.bastion is not set: with tunnel ssh it must name the SSH host "
     "(INVOKE_PRODCLONE_AWS_BASTION)"
 )
-# How long the plugin gets to close its session after SIGINT before SIGKILL.
+# How long the plugin gets to close its session after SIGINT before SIGTERM.
 PLUGIN_STOP_SECONDS = 5.0
+# After SIGINT's grace, SIGTERM gets a short one before SIGKILL.
+PLUGIN_TERM_SECONDS = 1.0
 _PORT_OPENED = re.compile(r"Port (\d+) opened")
 
 
@@ -112,15 +114,8 @@ def plugin_invocation(
 
 def plugin_version(path: str) -> tuple[int, ...]:
     try:
-        out = subprocess.run(
-            [path, "--version"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=10,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        out = proc.run([path, "--version"], timeout=10).output
+    except OSError:
         return ()
     match = re.search(r"(\d+(?:\.\d+)+)", out)
     return tuple(int(part) for part in match.group(1).split(".")) if match else ()
@@ -129,20 +124,18 @@ def plugin_version(path: str) -> tuple[int, ...]:
 class _PluginOutput:
     """Drains the plugin's output on a thread so it can never block on a full pipe."""
 
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
         self.port = port
         self.lines: deque[str] = deque(maxlen=50)  # the tail is enough to say what went wrong
         self.opened = threading.Event()
-        self._thread = threading.Thread(target=self._drain, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _drain(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            self.lines.append(line.rstrip())
-            opened = _PORT_OPENED.search(line)
-            if opened and int(opened.group(1)) == self.port:
-                self.opened.set()
+        self._thread = proc.follow(process.stdout, self._line, "ssm-plugin")
+
+    def _line(self, line: str) -> None:
+        self.lines.append(line.rstrip())
+        opened = _PORT_OPENED.search(line)
+        if opened and int(opened.group(1)) == self.port:
+            self.opened.set()
 
     def join(self) -> None:
         self._thread.join(timeout=5)
@@ -160,31 +153,9 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _stop_process_group(process: subprocess.Popen[str]) -> None:
-    """SIGINT (the plugin closes its session on it), wait, SIGKILL, reap.
-
-    The plugin leads its own group (start_new_session), so the group id is its pid;
-    the final SIGKILL goes out while the leader is still unreaped, so that id cannot
-    have been reused by then, and it takes anything the plugin left in its group.
-    """
-    if process.returncode is not None:
-        return  # already reaped (it exited on its own): its group id may be reused by now
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    deadline = time.monotonic() + PLUGIN_STOP_SECONDS
-    while not _exited_unreaped(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()  # reap
-
-
-def _exited_unreaped(pid: int) -> bool:
-    """Whether the process has exited, leaving it a zombie (WNOWAIT) so its pid stays taken."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
+def _stop_plugin(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT first: the plugin closes its session on it; then its group is stopped whole."""
+    proc.stop(process, interrupt_grace=PLUGIN_STOP_SECONDS, terminate_grace=PLUGIN_TERM_SECONDS)
 
 
 @contextlib.contextmanager
@@ -217,7 +188,7 @@ def ssm_tunnel(
         },
     }
     session_id = ""
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[bytes] | None = None
     output: _PluginOutput | None = None
     try:
         # Inside the try: an interrupt right after the answer still ends the session.
@@ -236,16 +207,8 @@ def ssm_tunnel(
             request=request,
             endpoint_url=ssm.meta.endpoint_url,
         )
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,  # our own group: a terminal Ctrl-C is ours to relay
-        )
+        # Its own group: a terminal Ctrl-C is ours to relay.
+        process = proc.start(argv, env=env)
         on_started(session_id, process.pid)
         output = _PluginOutput(process, local_port)
         deadline = time.monotonic() + ready_seconds
@@ -271,7 +234,7 @@ def ssm_tunnel(
         with shielded():
             try:
                 if process is not None:
-                    _stop_process_group(process)
+                    _stop_plugin(process)
                 if output is not None:
                     output.join()
             finally:

@@ -7,25 +7,26 @@ and the whole group is always stopped afterwards, whatever happened.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
+import shlex
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
+
+from invoke.context import Context
+from invoke.runners import Promise, normalize_hide
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
-from prodclone.local.appcmd import open_private, start_shell, stop_group
-from prodclone.processes import start_time
+from prodclone.local.appcmd import app_context, open_private
+from prodclone.proc import start_time, stop_adopted
+from prodclone.proc.runner import GroupRunner, Tap
 from prodclone.settings.check import CheckSettings
 
 
@@ -58,52 +59,36 @@ def require_port_free(port: int) -> None:
 
 
 class RunningApp:
-    def __init__(
-        self,
-        process: subprocess.Popen[str],
-        log: TextIO,
-        echo: TextIO | None,
-        ready_line: str,
-    ) -> None:
-        self.process = process
+    """The app, started by Invoke (`asynchronous`) in its own process group."""
+
+    def __init__(self, promise: Promise, lines: _Lines) -> None:
+        self.promise = promise
+        self.runner = cast(GroupRunner, promise.runner)
         self.ready_seconds = 0.0
-        self._log = log
-        self._echo = echo
-        self._lines: list[str] = []
-        self._ready_line = re.compile(ready_line) if ready_line else None
-        self.ready = threading.Event()
-        self._pump = threading.Thread(target=self._read, name="app-log", daemon=True)
-        self._pump.start()
+        self._lines = lines
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return int(self.runner.process.pid)
 
     def output(self) -> str:
-        return "".join(self._lines)
+        return "".join(self._lines.lines)
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.append(line)
-            self._log.write(line)
-            self._log.flush()
-            if self._echo is not None:
-                self._echo.write(f"  [serve] {line}")
-                self._echo.flush()
-            if self._ready_line is not None and self._ready_line.search(line):
-                self.ready.set()
+    def exit_code(self) -> int | None:
+        """The app's exit code if it has ended, else None."""
+        if not self.runner.process_is_finished:
+            return None
+        return self.runner.returncode()
 
     def wait_ready(self, ready_line: str, port: int, timeout: float) -> None:
         started = time.monotonic()
         deadline = started + timeout
         while True:
-            if self.ready.is_set() or (port and _port_answers(port)):
+            if self._lines.ready.is_set() or (port and _port_answers(port)):
                 self.ready_seconds = time.monotonic() - started
                 return
-            code = self.process.poll()
+            code = self.exit_code()
             if code is not None:
-                self._pump.join(timeout=2)
                 raise AppNotReady(f"the app exited with code {code} before it was ready", self.pid)
             if time.monotonic() >= deadline:
                 what = f"the line /{ready_line}/" if ready_line else f"port {port} to answer"
@@ -113,8 +98,43 @@ class RunningApp:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        stop_group(self.process)
-        self._pump.join(timeout=5)
+        """Stop the app's whole group and collect what it wrote."""
+        try:
+            self.runner.stop_group()
+        finally:
+            self.promise.join()
+
+
+class _Lines:
+    """The app's output, line by line: to its log, to the terminal, against the ready line."""
+
+    def __init__(self, log: TextIO, echo: TextIO | None, ready_line: str) -> None:
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._log = log
+        self._echo = echo
+        self._ready_line = re.compile(ready_line) if ready_line else None
+        self._partial = ""
+
+    def feed(self, text: str) -> None:
+        *whole, self._partial = (self._partial + text).split("\n")
+        for line in whole:
+            self._line(line + "\n")
+
+    def close(self) -> None:
+        if self._partial:
+            self._line(self._partial + "\n")
+            self._partial = ""
+
+    def _line(self, line: str) -> None:
+        self.lines.append(line)
+        self._log.write(line)
+        self._log.flush()
+        if self._echo is not None:
+            self._echo.write(f"  [serve] {line}")
+            self._echo.flush()
+        if self._ready_line is not None and self._ready_line.search(line):
+            self.ready.set()
 
 
 def _port_answers(port: int) -> bool:
@@ -125,8 +145,15 @@ def _port_answers(port: int) -> bool:
         return False
 
 
+def _shown(context: Context, echo: TextIO | None) -> TextIO | None:
+    """Where the app's lines are echoed: nowhere when Invoke hides stdout (--hide)."""
+    hidden = normalize_hide(context.config.run.hide)
+    return None if hidden and "stdout" in hidden else echo
+
+
 @contextmanager
 def running_app(
+    context: Context | None,
     command: str,
     env: dict[str, str],
     *,
@@ -146,15 +173,33 @@ def running_app(
     if not ready_line and not ready_port:
         raise ValueError("running_app needs a ready line or a ready port")
     require_port_free(ready_port)
+    context = context or app_context()
     # Private: the app's log can quote production rows.
     with open_private(log_path) as log:
-        process = start_shell(command, env, cwd)
+        lines = _Lines(log, _shown(context, echo), ready_line)
+        # Invoke hides an asynchronous command's output: the tap shows and keeps it.
+        # No time limit (not even --command-timeout): the app runs until it is stopped.
+        with context.prefix(f"cd {shlex.quote(str(cwd))}"):
+            promise = context.run(
+                command,
+                env=env,
+                replace_env=True,
+                warn=True,
+                asynchronous=True,
+                timeout=None,
+                watchers=[Tap(lines.feed)],
+            )
+        if not isinstance(promise, Promise) or not isinstance(promise.runner, GroupRunner):
+            raise ProdcloneError(
+                "the app (commands.serve) must be started by prodclone's runner: set Invoke's "
+                "runners.local to prodclone.proc.runner.GroupRunner"
+            )
+        app = RunningApp(promise, lines)
         try:
             if record is not None:
-                _write_record(record, process.pid)
-            app = RunningApp(process, log, echo, ready_line)
+                _write_record(record, app.pid)
         except BaseException:
-            stop_group(process)
+            app.stop()
             raise
         try:
             app.wait_ready(ready_line, ready_port, timeout)
@@ -162,6 +207,7 @@ def running_app(
             yield app
         finally:
             app.stop()
+            lines.close()
             if record is not None:
                 record.unlink(missing_ok=True)
 
@@ -177,27 +223,7 @@ def _write_record(record: Path, pid: int) -> None:
         json.dump({"pgid": pid, "start": start_time(pid)}, handle)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group still runs; an orphan's zombie does not count
-    (whoever adopted it may be slow to reap it, or never do so in a container)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
-
-
-def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
+def stop_leftover_app(record: Path, grace: float = 2.5) -> str:
     """Stop the app a killed run left running (its group, from `record`); says what it did."""
     try:
         saved = json.loads(record.read_text())
@@ -210,17 +236,8 @@ def stop_leftover_app(record: Path, grace: float = 5.0) -> str:
     if now and now != start:
         return ""  # the leader's pid belongs to another program now: not ours to stop
     try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return ""  # gone already
+        if not stop_adopted(pgid, interrupt_grace=grace, terminate_grace=grace):
+            return ""  # gone already
     except PermissionError:
-        return ""
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.05)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+        return ""  # another user's: not ours to stop
     return f"stopped the app (process group {pgid}) that a killed earlier run left running"

@@ -154,7 +154,7 @@ def _fill_production(plan: DemoPlan, server: LocalServer, rows: int) -> None:
         ("migrate", plan.script("migrate.py", "--pending", "none")),
         ("generate", plan.script("generate.py", "--rows", str(rows), "--drift")),
     ):
-        result = run_command(command, env, label=label, cwd=str(plan.settings.project_dir))
+        result = run_command(None, command, env, label=label, cwd=plan.settings.project_dir)
         if not result.ok:
             raise ProdcloneError(f"demo: building production failed at {label}: {result.tail(1)}")
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 # The app's output during the smoke stage, kept in the report folder.
 APP_LOG = "app.log"
@@ -18,7 +21,11 @@ FRESH_LOG = "fresh-migrate.log"
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """The task's flags; `echo` receives the app commands' output (None: quiet)."""
+    """The task's flags; `echo` receives the app commands' output (None: quiet).
+
+    `context` is the task's Invoke Context: app commands run through its `run`, so
+    Invoke's --echo, --hide and --command-timeout apply to them.
+    """
 
     dump: Path | None = None
     skip_smoke: bool = False
@@ -26,6 +33,7 @@ class CheckOptions:
     keep_going: bool = False
     force_restore: bool = False
     echo: TextIO | None = field(default=sys.stdout)
+    context: Context | None = None
 
 
 class Status(StrEnum):

@@ -70,6 +70,7 @@ class StageContext:
         the report folder.
         """
         return run_command(
+            self.options.context,
             command,
             self.env(),
             label=label,
@@ -86,7 +87,7 @@ class StageContext:
 def _command_failure(result: CommandResult, what: str) -> list[str]:
     """A failed command as a summary line, then the command and its last lines of output."""
     if result.timed_out:
-        summary = f"{what} did not finish within {result.seconds:.0f}s (check.command_timeout)"
+        summary = f"{what} did not finish within {result.seconds:.0f}s ({result.limit_name})"
     else:
         summary = f"{what} exited with code {result.returncode} after {result.seconds:.1f}s"
     return [summary, f"$ {result.command}", *result.tail(TAIL_LINES).splitlines()]
@@ -448,7 +449,11 @@ def fresh(context: StageContext, stage: StageResult) -> None:
         why = " (rebuilt: the migrate command changed nothing in the clone)"
     try:
         result = build_fresh(
-            settings, context.server, echo=context.options.echo, fold=context.fold(FRESH_LOG)
+            settings,
+            context.server,
+            echo=context.options.echo,
+            fold=context.fold(FRESH_LOG),
+            context=context.options.context,
         )
     except MigratedElsewhere as exc:
         also = ["The migrate command changed nothing in the clone either."] if clone_same else []
@@ -543,6 +548,7 @@ def _serve_and_smoke(
     """The smoke commands against the app, which is stopped afterwards whatever happens."""
     settings = context.settings
     with running_app(
+        context.options.context,
         settings.commands.serve,
         context.env(),
         cwd=cwd or settings.project_dir,
@@ -558,7 +564,7 @@ def _serve_and_smoke(
         outcome.seconds += app.ready_seconds
         _smoke_commands(context, outcome, cwd)
         # An app that died under the smoke commands is a failure even if they passed.
-        exit_code = app.process.poll()
+        exit_code = app.exit_code()
     if exit_code is not None:
         outcome.problems.append(f"the app exited with code {exit_code} during the smoke commands")
     outcome.outputs.append((log, app.output()))

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from rich.progress import DownloadColumn, TransferSpeedColumn
 
-from prodclone import dumps
+from prodclone import dumps, proc
 from prodclone.aws.tunnels import LocalEnd
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
 from prodclone.errors import ProdcloneError
-from prodclone.processes import pid_alive
+from prodclone.proc import pid_alive
 from prodclone.settings import Settings
 from prodclone.signals import shielded
 
@@ -163,11 +163,11 @@ def dump_database(
         report.step(
             f"pg_dump {plan.database} ({total / 1024**2:.0f} MiB in the database) -> {target.name}"
         )
-        with tempfile.TemporaryFile("w+", errors="replace") as errors:
-            process = subprocess.Popen(
+        with tempfile.TemporaryFile() as errors:
+            # Its own group: with --jobs, the workers are stopped with it.
+            process = proc.start(
                 _pg_dump_args(plan, target, jobs),
                 env=_pg_dump_env(end, user, plan.database, passfile),
-                stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
                 umask=0o077,
@@ -176,9 +176,10 @@ def dump_database(
                 on_started()
                 _follow(process, target, total, report)
             finally:
-                _stop(process)
+                # Ended on its own: only reaped. Interrupted: its whole group is stopped.
+                proc.stop(process)
             errors.seek(0)
-            message = errors.read().strip().splitlines()
+            message = proc.decode(errors.read()).strip().splitlines()
     if process.returncode != 0:
         reason = message[-1] if message else "no message"
         raise ProdcloneError(f"pg_dump failed (exit {process.returncode}): {reason}")
@@ -202,16 +203,6 @@ def _follow(process: subprocess.Popen[bytes], target: Path, total: int, report: 
                     f"{total / 1024**2:.0f} MiB database ({now - started:.0f}s)"
                 )
             time.sleep(PROGRESS_SECONDS)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait()
 
 
 def _make_private(path: Path) -> None:

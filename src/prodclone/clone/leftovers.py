@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodclone.processes import pid_alive, start_time
+from prodclone.proc import pid_alive, start_time
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

@@ -1,20 +1,25 @@
-"""Run the app's own shell commands (migrate, boot, smoke) and stream their output."""
+"""Run the app's own shell commands (migrate, boot, smoke) through Invoke, output streamed."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import shlex
 import sys
 import threading
 import time
 from collections import deque
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from invoke.config import Config
+from invoke.context import Context
+from invoke.exceptions import CommandTimedOut
+
 from prodclone.errors import ProdcloneError
+from prodclone.proc.runner import GroupRunner, Tap, output_stream
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,8 @@ class CommandResult:
     seconds: float
     output: str
     timed_out: bool = False
+    # What set the time limit a timed-out command hit, as the user would set it.
+    limit_name: str = "check.command_timeout"
 
     @property
     def ok(self) -> bool:
@@ -56,7 +63,10 @@ def open_private(path: Path) -> TextIO:
 
 
 class _Echo:
-    """Writes a command's lines to the terminal as `[label] ...`, folded when asked."""
+    """Writes a command's output to the terminal as `[label] ...` lines, folded when asked.
+
+    Invoke's `out_stream`: it is given the output in pieces, and not at all under `--hide`.
+    """
 
     def __init__(self, label: str, echo: TextIO | None, fold: Fold | None) -> None:
         self.label = label
@@ -64,39 +74,41 @@ class _Echo:
         self.fold = fold
         self.count = 0
         self.held: deque[str] = deque(maxlen=fold.tail if fold else None)
-        self.log = open_private(fold.log) if fold else None
+        self.partial = ""
         self.closed = False
         self._lock = threading.Lock()
 
-    def line(self, line: str) -> None:
+    def write(self, text: str) -> None:
         with self._lock:
-            if self.closed:  # a child that outlived the command still writing to the pipe
+            if self.closed:
                 return
-            self.count += 1
-            if self.log is not None:
-                self.log.write(line)
-                self.log.flush()
-            if self.fold is None or self.count <= self.fold.head:
-                self._write(line)
-            else:
-                self.held.append(line)
+            *whole, self.partial = (self.partial + text).split("\n")
+            for line in whole:
+                self._line(line + "\n")
+
+    def _line(self, line: str) -> None:
+        self.count += 1
+        if self.fold is None or self.count <= self.fold.head:
+            self._write(line)
+        else:
+            self.held.append(line)
 
     def close(self) -> None:
         with self._lock:
             if self.closed:
                 return
             self.closed = True
-            if self.log is not None:
-                self.log.close()
-        if self.fold is None:
-            return
-        hidden = self.count - self.fold.head - len(self.held)
-        if hidden > 0:
-            self._write(f"... ({hidden} lines not shown)\n")
-        for line in self.held:
-            self._write(line)
-        if hidden > 0:
-            self._write(f"{self.count} lines, whole output in {self.fold.log}\n")
+            if self.partial:
+                self._line(self.partial + "\n")
+            if self.fold is None:
+                return
+            hidden = self.count - self.fold.head - len(self.held)
+            if hidden > 0:
+                self._write(f"... ({hidden} lines not shown)\n")
+            for line in self.held:
+                self._write(line)
+            if hidden > 0:
+                self._write(f"{self.count} lines, whole output in {self.fold.log}\n")
 
     def _write(self, line: str) -> None:
         if self.echo is not None:
@@ -104,87 +116,87 @@ class _Echo:
             self.echo.flush()
 
 
-def start_shell(command: str, env: dict[str, str], cwd: str | Path | None) -> subprocess.Popen[str]:
-    """Start `command` in a shell, in its own process group, output (stdout+stderr) piped."""
-    return subprocess.Popen(
-        command,
-        shell=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
+def app_context() -> Context:
+    """A Context for app commands when no task handed one down: prodclone's runner,
+    Invoke's defaults otherwise."""
+    return Context(Config(overrides={"runners": {"local": GroupRunner}}))
 
 
-def stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """SIGTERM the command's whole process group, then SIGKILL whatever is left of it."""
-    try:
-        with suppress(ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=grace)
-    finally:
-        # Children that ignored SIGTERM (or outlived their parent) are still in the group;
-        # `finally`, so that a second Ctrl-C during the grace period still stops them.
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def _limit(own: float | None, context: Context) -> tuple[float | None, str]:
+    """The stricter of the command's own timeout and Invoke's (`--command-timeout`)."""
+    configured = context.config.timeouts.command
+    if configured and (own is None or configured < own):
+        return float(configured), "--command-timeout"
+    return own, "check.command_timeout"
+
+
+@contextmanager
+def _within(context: Context, cwd: str | Path | None) -> Iterator[None]:
+    """Run in `cwd` the way Invoke does (`cd DIR && command`), the folder quoted whole."""
+    if cwd is None:
+        yield
+        return
+    with context.prefix(f"cd {shlex.quote(str(cwd))}"):
+        yield
 
 
 def run_command(
+    context: Context | None,
     command: str,
     env: dict[str, str],
     *,
     label: str,
     timeout: float | None = None,
     echo: TextIO | None = sys.stdout,
-    cwd: str | None = None,
+    cwd: str | Path | None = None,
     fold: Fold | None = None,
 ) -> CommandResult:
-    """Run `command` in a shell, echo each line as `[label] ...`, keep the whole output.
+    """Run `command` through Invoke (`context.run`), echo each line as `[label] ...`.
 
-    With `fold`, the terminal gets the first and last lines and the whole output is
-    written to `fold.log` as it comes (so an interrupted run keeps it too).
+    The command leads its own process group (prodclone.proc.runner.GroupRunner, the
+    runner prodclone configures); at `timeout` or Invoke's `--command-timeout`, the
+    stricter, its whole group is stopped. With `fold`, the terminal gets the first and
+    last lines and the whole output is written to `fold.log` as it comes (so an
+    interrupted run keeps it too), `--hide` or not.
     """
     if not command.strip():
         raise ProdcloneError(f"no {label} command is configured")
-    writer = _Echo(label, echo, fold)
+    context = context or app_context()
+    limit, limit_name = _limit(timeout, context)
+    shown = _Echo(label, echo, fold)
+    log = open_private(fold.log) if fold else None
+
+    def keep(text: str) -> None:
+        if log is not None and not log.closed:
+            log.write(text)
+            log.flush()
+
     started = time.monotonic()
-    try:
-        process = start_shell(command, env, cwd)
-    except BaseException:
-        writer.close()
-        raise
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            writer.line(line)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
     timed_out = False
     try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        stop_group(process)
-    except BaseException:
-        stop_group(process)
-        reader.join(timeout=5)
-        writer.close()
-        raise
-    reader.join(timeout=5)
-    writer.close()
+        with _within(context, cwd):
+            result = context.run(
+                command,
+                env=env,
+                replace_env=True,
+                warn=True,
+                timeout=limit,
+                in_stream=False,
+                out_stream=output_stream(shown.write),
+                watchers=[Tap(keep)] if log is not None else [],
+            )
+    except CommandTimedOut as exc:
+        result, timed_out = exc.result, True
+    finally:
+        shown.close()
+        if log is not None:
+            log.close()
+    assert result is not None  # not started `asynchronous` nor `disown`
     return CommandResult(
         command=command,
-        returncode=process.returncode,
+        returncode=result.exited,
         seconds=time.monotonic() - started,
-        output="".join(lines),
+        output=result.stdout,
         timed_out=timed_out,
+        limit_name=limit_name,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from prodclone.processes import pid_alive, start_time
+from prodclone.proc import pid_alive, start_time
 
 _FOLDER = "creating"
 

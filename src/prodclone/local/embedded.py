@@ -18,7 +18,6 @@ import hashlib
 import os
 import pwd
 import stat
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -27,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodclone import proc
 from prodclone.errors import ProdcloneError
 from prodclone.local.conninfo import socket_url
-from prodclone.processes import pid_alive
+from prodclone.proc import pid_alive
 
 SUPERUSER = "postgres"
 PORT = 5432
@@ -176,23 +176,15 @@ class EmbeddedServer:
             if account is not None
             else {}
         )
-        # Files, not pipes: the server that `pg_ctl start` leaves behind would
-        # inherit a pipe and keep this call waiting for its end.
-        with tempfile.TemporaryFile("w+", errors="replace") as out:
-            result = subprocess.run(
-                args,
-                **drop,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                cwd=self.data_dir,
-                check=False,
+        # proc.run keeps the output in a file, not a pipe: the server that `pg_ctl start`
+        # leaves behind would inherit a pipe and keep this call waiting for its end.
+        result = proc.run(args, timeout=timeout, cwd=self.data_dir, **drop)
+        output = result.output
+        if result.timed_out:
+            raise ProdcloneError(
+                f"{Path(args[0]).name} did not finish within {timeout:g}s and was stopped "
+                f"(server log: {self.log_file})"
             )
-            out.seek(0)
-            output = out.read()
         if result.returncode != 0:
             tail = output.strip().splitlines()[-3:]
             raise ProdcloneError(

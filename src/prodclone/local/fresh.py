@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from invoke.context import Context
+
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.local import creating, databases
@@ -131,6 +133,7 @@ def build_fresh(
     *,
     echo: TextIO | None = sys.stdout,
     fold: Fold | None = None,
+    context: Context | None = None,
 ) -> CommandResult:
     """Drop and recreate the fresh database, then run the migrate command against it.
 
@@ -160,7 +163,7 @@ def build_fresh(
     checkpoint("fresh-created")
     env = app_env(server, dbname, settings.local.db_env)
     result = run_command(
-        command, env, label="migrate", cwd=str(settings.project_dir), echo=echo, fold=fold
+        context, command, env, label="migrate", cwd=settings.project_dir, echo=echo, fold=fold
     )
     if not result.ok:
         return result

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from prodclone import proc
 from prodclone.errors import ProdcloneError
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import ClientTool
@@ -52,18 +53,11 @@ def restore_dump(
     )
     with progress:
         bar = progress.add_task("restore", total=max(items, 1), name=dump.name)
-        process = subprocess.Popen(
-            args,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            # Object names come in the dump's own encoding (LATIN1, say): never fail on them.
-            errors="backslashreplace",
-        )
+        process = proc.start(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert process.stderr is not None
         try:
-            for line in process.stderr:
+            # Object names come in the dump's own encoding (LATIN1, say): never fail on them.
+            for line in proc.lines(process.stderr):
                 line = line.rstrip("\n")
                 if _ITEM_DONE.match(line):
                     progress.advance(bar)
@@ -75,8 +69,7 @@ def restore_dump(
                     recent.append(line)
             process.wait()
         except BaseException:
-            process.kill()
-            process.wait()
+            proc.stop(process)  # its whole group, the parallel workers too
             raise
         progress.update(bar, completed=max(items, 1))
     if process.returncode != 0:

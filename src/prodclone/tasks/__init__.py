@@ -4,6 +4,7 @@ import os
 
 from invoke.collection import Collection
 
+from prodclone.proc.runner import GroupRunner
 from prodclone.settings import claim_env_vars, default_config
 from prodclone.tasks import check, db_cloud, db_local, db_mask, db_references, db_schema
 
@@ -17,6 +18,8 @@ ns = Collection(db)
 ns.add_task(check.refactor_check)
 ns.add_task(check.demo)
 ns.configure(default_config())
+# App commands run through `c.run`; this runner starts each in its own process group.
+ns.configure({"runners": {"local": GroupRunner}})
 
 # prodclone parses its own INVOKE_PRODCLONE_... variables (lists and mappings
 # included); Invoke's loader, which runs after this import, must not see them.

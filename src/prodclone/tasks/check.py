@@ -45,6 +45,7 @@ def refactor_check(
             report_dir=Path(report).expanduser().resolve() if report else None,
             keep_going=keep_going,
             force_restore=restore,
+            context=c,
         )
         tell(guard_dump(settings, options.dump))
         try:

@@ -105,7 +105,7 @@ def fresh(c: Context, name: str = "") -> None:
         local = resolve_server(settings.local)
         dbname = name or settings.local.fresh_db
         print(f"building {dbname} with: {command}")
-        result = build_fresh(settings, local, dbname)
+        result = build_fresh(settings, local, dbname, context=c)
         if not result.ok:
             why = "timed out" if result.timed_out else f"exited {result.returncode}"
             last = result.tail(5).replace("\n", " / ") or "no output"
