@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from invoke.context import Context
-from invoke.runners import Promise, normalize_hide
+from invoke.runners import Promise
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.local.appcmd import app_context, open_private
 from prodclone.proc import start_time, stop_adopted
-from prodclone.proc.runner import GroupRunner, Tap
+from prodclone.proc.runner import GroupRunner, Tap, hides_stdout
 from prodclone.settings.check import CheckSettings
 
 
@@ -145,12 +145,6 @@ def _port_answers(port: int) -> bool:
         return False
 
 
-def _shown(context: Context, echo: TextIO | None) -> TextIO | None:
-    """Where the app's lines are echoed: nowhere when Invoke hides stdout (--hide)."""
-    hidden = normalize_hide(context.config.run.hide)
-    return None if hidden and "stdout" in hidden else echo
-
-
 @contextmanager
 def running_app(
     context: Context | None,
@@ -176,7 +170,7 @@ def running_app(
     context = context or app_context()
     # Private: the app's log can quote production rows.
     with open_private(log_path) as log:
-        lines = _Lines(log, _shown(context, echo), ready_line)
+        lines = _Lines(log, None if hides_stdout(context) else echo, ready_line)
         # Invoke hides an asynchronous command's output: the tap shows and keeps it.
         # No time limit (not even --command-timeout): the app runs until it is stopped.
         with context.prefix(f"cd {shlex.quote(str(cwd))}"):

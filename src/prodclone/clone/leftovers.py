@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodclone.proc import pid_alive, start_time
+from prodclone.proc import pid_alive, start_time, stop_adopted
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -54,8 +53,9 @@ def end_dead_tunnels(folder: Path, ssm: SSMClient, run: str = "") -> list[str]:
             continue
         # A pid may be reused: the plugin is stopped only if it started when recorded.
         if started and start_time(plugin) == started:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(plugin, signal.SIGKILL)
+            # Its own group (it was started so): SIGINT first, on which it closes its session.
+            with contextlib.suppress(PermissionError):
+                stop_adopted(plugin, interrupt_grace=2, terminate_grace=1)
             lines.append(f"stopped the SSM plugin (pid {plugin}) of run {entry.get('run')}")
         try:
             ssm.terminate_session(SessionId=session_id)

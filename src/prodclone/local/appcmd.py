@@ -19,7 +19,7 @@ from invoke.context import Context
 from invoke.exceptions import CommandTimedOut
 
 from prodclone.errors import ProdcloneError
-from prodclone.proc.runner import GroupRunner, Tap, output_stream
+from prodclone.proc.runner import GroupRunner, Tap, hides_stdout, output_stream
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def run_command(
                 warn=True,
                 timeout=limit,
                 in_stream=False,
-                out_stream=output_stream(shown.write),
+                **({} if hides_stdout(context) else {"out_stream": output_stream(shown.write)}),
                 watchers=[Tap(keep)] if log is not None else [],
             )
     except CommandTimedOut as exc:

@@ -16,7 +16,8 @@ import subprocess
 from collections.abc import Callable, Generator
 from typing import IO, Any, cast
 
-from invoke.runners import Local
+from invoke.context import Context
+from invoke.runners import Local, normalize_hide
 from invoke.watchers import StreamWatcher
 
 from prodclone.proc import group
@@ -136,6 +137,15 @@ class GroupRunner(Local):
         timer = self._timer
         if timer is not None and self._stopped_at_timeout:
             timer.join()  # the whole group is gone before `run` returns
+
+
+def hides_stdout(context: Context) -> bool:
+    """Whether Invoke's configuration (`--hide`, `run.hide`) hides a command's stdout.
+
+    Asked before giving Invoke an `out_stream`: Invoke lets a given stream override
+    `hide`, and prodclone's streams are only a labelled terminal.
+    """
+    return "stdout" in normalize_hide(context.config.run.hide)
 
 
 def output_stream(write: Callable[[str], None]) -> IO[str]:

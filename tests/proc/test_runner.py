@@ -1,0 +1,116 @@
+"""App commands through Invoke's `c.run` with prodclone's group runner, in process."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+from invoke.config import Config
+from invoke.context import Context, MockContext
+from invoke.runners import Result
+
+from prodclone.local.appcmd import Fold, run_command
+from prodclone.proc.runner import GroupRunner
+from tests.proc.test_group import gone, kill_quietly, wait_for
+
+
+def context(**run: object) -> Context:
+    overrides: dict[str, object] = {"runners": {"local": GroupRunner}}
+    timeout = run.pop("command_timeout", None)
+    if timeout is not None:
+        overrides["timeouts"] = {"command": timeout}
+    if run:
+        overrides["run"] = run
+    return Context(Config(overrides=overrides))
+
+
+def test_output_is_labelled_and_latin1_does_not_fail(tmp_path: Path) -> None:
+    shown = io.StringIO()
+    result = run_command(
+        context(),
+        "echo one; printf 'caf\\351\\n'; echo two >&2; exit 3",
+        dict(os.environ),
+        label="migrate",
+        echo=shown,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3 and not result.ok
+    assert shown.getvalue().splitlines() == [
+        "  [migrate] one",
+        "  [migrate] caf\ufffd",
+        "  [migrate] two",
+    ]
+    assert result.output == "one\ncaf\ufffd\ntwo\n"
+
+
+def test_command_timeout_stops_the_whole_group(tmp_path: Path) -> None:
+    grandchild = tmp_path / "grandchild.pid"
+    started = time.monotonic()
+    result = run_command(
+        context(command_timeout=1),
+        f"sleep 60 & echo $! > {grandchild}; sleep 60",
+        dict(os.environ),
+        label="migrate",
+        echo=None,
+    )
+    pid = int(wait_for(grandchild))
+    try:
+        assert result.timed_out and result.limit_name == "--command-timeout"
+        assert gone(pid)
+        assert time.monotonic() - started < 30
+    finally:
+        kill_quietly(pid)
+
+
+def test_the_stricter_timeout_names_itself(tmp_path: Path) -> None:
+    result = run_command(
+        context(command_timeout=30), "sleep 30", dict(os.environ), label="smoke", timeout=1
+    )
+    assert result.timed_out and result.limit_name == "check.command_timeout"
+    assert result.seconds < 20
+
+
+def test_hide_hides_the_terminal_but_the_log_keeps_everything(tmp_path: Path) -> None:
+    shown = io.StringIO()
+    log = tmp_path / "reports" / "migrate.log"
+    result = run_command(
+        context(hide="both"),
+        "for i in $(seq 1 20); do echo line $i; done",
+        dict(os.environ),
+        label="migrate",
+        echo=shown,
+        fold=Fold(log),
+    )
+    assert result.ok
+    assert shown.getvalue() == ""
+    assert log.read_text().splitlines() == [f"line {i}" for i in range(1, 21)]
+    assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_fold_shows_head_and_tail(tmp_path: Path) -> None:
+    shown = io.StringIO()
+    log = tmp_path / "migrate.log"
+    run_command(
+        context(),
+        "for i in $(seq 1 20); do echo line $i; done",
+        dict(os.environ),
+        label="migrate",
+        echo=shown,
+        fold=Fold(log, head=2, tail=2),
+    )
+    assert shown.getvalue().splitlines() == [
+        "  [migrate] line 1",
+        "  [migrate] line 2",
+        "  [migrate] ... (16 lines not shown)",
+        "  [migrate] line 19",
+        "  [migrate] line 20",
+        f"  [migrate] 20 lines, whole output in {log}",
+    ]
+
+
+def test_a_mock_context_stands_in_for_the_command() -> None:
+    mock = MockContext(run={"python migrate.py": Result("applied 3\n", exited=0)})
+    result = run_command(mock, "python migrate.py", {}, label="migrate", echo=None)
+    assert result.ok and result.output == "applied 3\n"
