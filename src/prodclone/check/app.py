@@ -24,7 +24,7 @@ from invoke.runners import Promise
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
-from prodclone.local.appcmd import app_context, open_private
+from prodclone.local.appcmd import app_context, open_private, require_grouped
 from prodclone.proc import start_time, stop_adopted
 from prodclone.proc.runner import GroupRunner, Tap, hides_stdout
 from prodclone.settings.check import CheckSettings
@@ -168,6 +168,7 @@ def running_app(
         raise ValueError("running_app needs a ready line or a ready port")
     require_port_free(ready_port)
     context = context or app_context()
+    require_grouped(context)
     # Private: the app's log can quote production rows.
     with open_private(log_path) as log:
         lines = _Lines(log, None if hides_stdout(context) else echo, ready_line)
@@ -183,11 +184,8 @@ def running_app(
                 timeout=None,
                 watchers=[Tap(lines.feed)],
             )
-        if not isinstance(promise, Promise) or not isinstance(promise.runner, GroupRunner):
-            raise ProdcloneError(
-                "the app (commands.serve) must be started by prodclone's runner: set Invoke's "
-                "runners.local to prodclone.proc.runner.GroupRunner"
-            )
+        if not isinstance(promise, Promise):
+            raise ProdcloneError("the app (commands.serve) was not started: Invoke ran nothing")
         app = RunningApp(promise, lines)
         try:
             if record is not None:

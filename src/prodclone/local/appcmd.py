@@ -18,8 +18,15 @@ from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import CommandTimedOut
 
-from prodclone.errors import ProdcloneError
-from prodclone.proc.runner import GroupRunner, Tap, hides_stdout, output_stream
+from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.proc.runner import (
+    GroupRunner,
+    RunnerNotGrouped,
+    Tap,
+    hides_stdout,
+    output_stream,
+    require_group_runner,
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,14 @@ def app_context() -> Context:
     return Context(Config(overrides={"runners": {"local": GroupRunner}}))
 
 
+def require_grouped(context: Context) -> None:
+    """Invoke's runner must start app commands in their own group; a settings error if not."""
+    try:
+        require_group_runner(context)
+    except RunnerNotGrouped as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _limit(own: float | None, context: Context) -> tuple[float | None, str]:
     """The stricter of the command's own timeout and Invoke's (`--command-timeout`)."""
     configured = context.config.timeouts.command
@@ -162,6 +177,7 @@ def run_command(
     if not command.strip():
         raise ProdcloneError(f"no {label} command is configured")
     context = context or app_context()
+    require_grouped(context)
     limit, limit_name = _limit(timeout, context)
     shown = _Echo(label, echo, fold)
     log = open_private(fold.log) if fold else None

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Generator
 from typing import IO, Any, cast
 
-from invoke.context import Context
+from invoke.context import Context, MockContext
 from invoke.runners import Local, normalize_hide
 from invoke.watchers import StreamWatcher
 
@@ -137,6 +137,24 @@ class GroupRunner(Local):
         timer = self._timer
         if timer is not None and self._stopped_at_timeout:
             timer.join()  # the whole group is gone before `run` returns
+
+
+class RunnerNotGrouped(Exception):
+    """Invoke's configured runner is not GroupRunner: app commands would not get a group."""
+
+
+def require_group_runner(context: Context) -> None:
+    """App commands need this runner (prodclone's tasks configure it); a MockContext,
+    which runs nothing, needs none."""
+    if isinstance(context, MockContext):
+        return
+    runner = context.config.runners.local
+    if not (isinstance(runner, type) and issubclass(runner, GroupRunner)):
+        raise RunnerNotGrouped(
+            f"Invoke's runners.local is {getattr(runner, '__name__', runner)!r}: app commands "
+            "need prodclone.proc.runner.GroupRunner (or a subclass), which starts each in its "
+            "own process group; set runners.local to it in your Invoke configuration"
+        )
 
 
 def hides_stdout(context: Context) -> bool:
