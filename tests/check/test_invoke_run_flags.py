@@ -30,11 +30,11 @@ def test_command_timeout_stops_a_hanging_migrate_and_its_group(checker: CheckPro
     checker.configure(commands={"migrate": hang, "boot": ""})
     report = checker.root / "report"
     started = time.monotonic()
-    done = checker.project.inv(
-        "--command-timeout", "2", "refactor-check", "--skip-smoke", "--dump", str(checker.dump),
-        "--report", str(report), timeout=150,
-    )  # fmt: skip
     try:
+        done = checker.project.inv(
+            "--command-timeout", "2", "refactor-check", "--skip-smoke", "--dump",
+            str(checker.dump), "--report", str(report), timeout=150,
+        )  # fmt: skip
         assert done.returncode == 1, done.stdout + done.stderr
         stage = next(s for s in json.loads((report / "report.json").read_text())["stages"]
                      if s["key"] == "migrate")  # fmt: skip
