@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from types import FrameType
 import psycopg
 from psycopg import sql
 
+from prodclone import proc
 from prodclone.faults import checkpoint
 from prodclone.guard.filelock import file_lock, lock_exclusive, open_lock_file
 from prodclone.guard.signals import CLEANUP_SIGNALS
@@ -197,14 +197,13 @@ def start_background(state_dir: Path, base_url: str, job: BackgroundJob) -> None
         open(state_dir / "background.log", "a") as log,
     ):
         lock_exclusive(lock)
-        subprocess.Popen(
+        # Its own group, and never stopped by us: it outlives the command on purpose.
+        proc.start(
             [sys.executable, "-m", "prodclone.local.copies", str(lock.fileno())],
             # The URL may hold a password: the environment, not argv.
             env={**os.environ, "PRODCLONE_BACKGROUND_JOB": payload},
-            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
-            start_new_session=True,
             pass_fds=(lock.fileno(),),
         )
 

@@ -11,10 +11,10 @@ dump/restore artefacts and the schema gate compares like with like.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
+from prodclone import proc
 from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
 from prodclone.local.dumpfit import choose_pg_restore
@@ -65,8 +65,9 @@ def round_trip(
 def _dump(server: LocalServer, pg_dump: ClientTool, dbname: str, target: Path) -> None:
     env = {**os.environ, **server.libpq_env(dbname)}
     args = [str(pg_dump.path), "--format=custom", "--no-password", f"--file={target}"]
-    done = subprocess.run(args, env=env, capture_output=True, check=False)
+    # pg_dump writes the dump to --file: its output is only messages.
+    done = proc.run(args, env=env)
     if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        lines = done.output.strip().splitlines()
         reason = lines[-1] if lines else f"exit status {done.returncode}"
         raise ProdcloneError(f"pg_dump of {dbname} (for its dump/restore round trip): {reason}")
