@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator
 from typing import IO, Any, cast
 
 from invoke.context import Context, MockContext
-from invoke.runners import Local, normalize_hide
+from invoke.runners import Local, Result, normalize_hide
 from invoke.watchers import StreamWatcher
 
 from prodclone.proc import group
@@ -57,6 +57,16 @@ class GroupRunner(Local):
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self._stopped_at_timeout = False
+
+    def run(self, command: str, **kwargs: Any) -> Result | None:
+        try:
+            return super().run(command, **kwargs)
+        except BaseException:
+            # An interrupt that came before Invoke's wait loop (between the start and the
+            # threads), or any error there: the command must not outlive the call.
+            if not (self._asynchronous or self._disowned):
+                self.stop_group()
+            raise
 
     def default_encoding(self) -> str:
         return "utf-8"  # `run.encoding` in the configuration still wins
@@ -109,9 +119,9 @@ class GroupRunner(Local):
 
     def stop_group(self) -> None:
         """Stop the command's whole group (also for a command started `asynchronous`)."""
-        if self.using_pty:
+        if getattr(self, "using_pty", False):
             super().kill()
-        elif getattr(self, "process", None) is not None:
+        elif getattr(self, "process", None) is not None:  # None: not started yet
             group.stop(self.process)
 
     def kill(self) -> None:
