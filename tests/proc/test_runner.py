@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,3 +116,30 @@ def test_a_mock_context_stands_in_for_the_command() -> None:
     mock = MockContext(run={"python migrate.py": Result("applied 3\n", exited=0)})
     result = run_command(mock, "python migrate.py", {}, label="migrate", echo=None)
     assert result.ok and result.output == "applied 3\n"
+
+
+def test_ctrl_c_stops_the_command_group_and_goes_on(tmp_path: Path) -> None:
+    """Invoke's own runner would write ^C to stdin and keep waiting; ours stops the group."""
+    grandchild = tmp_path / "grandchild.pid"
+    code = (
+        "import os, signal\n"
+        "from prodclone.local.appcmd import app_context, run_command\n"
+        "def interrupt(*args):\n"
+        "    raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGALRM, interrupt)\n"
+        "signal.alarm(2)\n"
+        "try:\n"
+        f"    run_command(app_context(), 'sleep 60 & echo $! > {grandchild}; sleep 60',\n"
+        "                dict(os.environ), label='migrate', echo=None)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    pid = int(wait_for(grandchild))
+    try:
+        assert done.stdout.strip() == "interrupted", done.stderr
+        assert gone(pid)
+        assert time.monotonic() - started < 30
+    finally:
+        kill_quietly(pid)
