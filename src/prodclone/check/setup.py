@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prodclone.local.commands import AppCommands
 from prodclone.local.paths import Paths
 from prodclone.mask.policy import MaskPolicy
 from prodclone.pg.names import DatabaseNames
 from prodclone.schema.result import DiffOptions
-from prodclone.settings.check import CheckSettings
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """What the check measures, expects and waits for (`prodclone.check`), checked.
+
+    `max_lock_seconds` None: locks are reported only. `command_timeout` None: boot and
+    smoke commands run as long as they take. `report_dir` is relative to the project
+    folder unless absolute. `serve_ready_port` 0: no port to wait for.
+    """
+
+    expected_data_changes: tuple[str, ...]
+    fail_on_gained_rows: bool
+    log_patterns: tuple[str, ...]
+    exact_count_max_bytes: int
+    lock_sample_seconds: float
+    max_lock_seconds: float | None
+    base_ref: str
+    zero_downtime: bool
+    slow_statement_seconds: float
+    serve_ready_line: str
+    serve_ready_port: int
+    serve_timeout: float
+    command_timeout: float | None
+    report_dir: Path
+    app_url: str
+    ui_checklist: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -24,7 +51,7 @@ class CheckSetup:
     paths: Paths
     names: DatabaseNames
     commands: AppCommands
-    check: CheckSettings
+    check: CheckConfig
     masking: MaskPolicy
     schema: DiffOptions = field(default_factory=DiffOptions)
     restore_jobs: int = 2
