@@ -22,12 +22,12 @@ from typing import TextIO, cast
 from invoke.context import Context
 from invoke.runners import Promise
 
+from prodclone.check.setup import CheckConfig
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.local.appcmd import app_context, open_private, require_grouped
 from prodclone.proc import start_time, stop_adopted
 from prodclone.proc.runner import GroupRunner, Tap, hides_stdout
-from prodclone.settings.check import CheckSettings
 
 
 class AppNotReady(ProdcloneError):
@@ -38,7 +38,7 @@ class AppNotReady(ProdcloneError):
         self.pid = pid
 
 
-def require_readiness_signal(check: CheckSettings) -> None:
+def require_readiness_signal(check: CheckConfig) -> None:
     """Without a ready line or port there is no telling when the app is up."""
     if not (check.serve_ready_line or check.serve_ready_port):
         raise SettingsError(
