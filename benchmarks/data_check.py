@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             ("migrate", plan.script("migrate.py", "--pending", "none")),
             ("generate", plan.script("generate.py", "--rows", str(args.rows), "--drift")),
         ):
-            if not run_command(command, env, label=label, cwd=str(Path.cwd())).ok:
+            if not run_command(None, command, env, label=label, cwd=Path.cwd()).ok:
                 print(f"building failed at {label}")
                 return 1
         with server.connect(DB) as conn:
