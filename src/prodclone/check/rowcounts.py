@@ -90,13 +90,15 @@ def count_rows(
     `estimate_oids` forces estimates for those tables (so that a table estimated in
     the baseline is estimated again afterwards, whatever its size now). `known` holds
     exact counts already taken (by the column fingerprints' pass): no second scan;
-    `sampled` estimates from the same pass's primary-key sample: no ANALYZE.
+    `sampled` estimates from the same pass's primary-key sample, used for the tables
+    that are estimated (no ANALYZE). A sampled table within `exact_max_bytes` is
+    still counted exactly: a row lost outside the sample shows in its count.
     """
     forced = set(estimate_oids)
     counts: Counts = {}
     for oid, schema, name, reltuples, size in conn.execute(_TABLES).fetchall():
         table = sql.Identifier(schema, name)
-        if sampled is not None and oid in sampled:
+        if (size > exact_max_bytes or oid in forced) and sampled and oid in sampled:
             rows, estimated = sampled[oid], True
         elif size > exact_max_bytes or oid in forced:
             if reltuples < 0 or oid in forced:

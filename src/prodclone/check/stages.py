@@ -167,7 +167,7 @@ def boot(context: StageContext, stage: StageResult) -> None:
 def baseline(context: StageContext, stage: StageResult) -> None:
     with context.server.connect(context.clone) as conn:
         context.column_prints = columns.fingerprint(
-            conn, context.settings.check.exact_count_max_bytes, exclude_schema=WATCH_SCHEMA
+            conn, context.settings.check.sample_above_bytes, exclude_schema=WATCH_SCHEMA
         )
         counts = rowcounts.count_rows(
             conn,
@@ -320,7 +320,7 @@ def data(context: StageContext, stage: StageResult) -> None:
     with context.server.connect(context.clone) as conn:
         prints_after = columns.fingerprint(
             conn,
-            check.exact_count_max_bytes,
+            check.sample_above_bytes,
             exclude_schema=WATCH_SCHEMA,
             samples=columns.sample_plan(context.column_prints),
         )
@@ -338,7 +338,7 @@ def data(context: StageContext, stage: StageResult) -> None:
         context.column_prints, prints_after, check.expected_data_changes
     )
     sampled = [
-        f"{table.qualified} (1 in {table.buckets} rows, by primary key)"
+        f"{table.qualified} ({table.sample_note}; the same ranges before and after)"
         for table in context.column_prints.values()
         if table.sampled
     ]

@@ -47,6 +47,8 @@ CHECK_DEFAULTS: dict[str, Any] = {
     # Lists are JSON text by default so that an env var can replace them.
     "log_patterns": json.dumps(list(DEFAULT_LOG_PATTERNS)),
     "exact_count_max_mb": 512,
+    # Above this, a table's columns are fingerprinted on primary-key ranges, not whole.
+    "sample_above_mb": 64,
     "lock_sample_seconds": 0.1,
     # Unset: locks are reported only; set: a longer ACCESS EXCLUSIVE fails the check.
     "max_lock_seconds": "",
@@ -72,6 +74,7 @@ class CheckSettings:
     fail_on_gained_rows: bool
     log_patterns: tuple[str, ...]
     exact_count_max_bytes: int
+    sample_above_bytes: int
     lock_sample_seconds: float
     max_lock_seconds: float | None
     base_ref: str
@@ -119,6 +122,7 @@ def parse_check(reader: Reader) -> CheckSettings:
         fail_on_gained_rows=reader.flag("fail_on_gained_rows"),
         log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
         exact_count_max_bytes=reader.whole("exact_count_max_mb", 512, minimum=0) * 1024 * 1024,
+        sample_above_bytes=reader.whole("sample_above_mb", 64, minimum=0) * 1024 * 1024,
         lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),
         max_lock_seconds=(
             reader.number("max_lock_seconds", 0, minimum=0)

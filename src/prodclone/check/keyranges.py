@@ -1,0 +1,140 @@
+"""Primary-key ranges: the sample a large table's columns are fingerprinted on.
+
+Chosen once, at the baseline. Start keys are spread over the table by a block sample
+(`TABLESAMPLE SYSTEM` with a fixed seed: a few hundred pages, not the table), and each
+range runs from its start key over the next rows in key order, found through the
+primary key's index. The bounds are kept in the baseline; after the migration the same
+bounds are read again through the index, so they hold the same rows: a row changed,
+added or deleted inside a range is seen, a row outside every range is not.
+
+Reading a few percent of a table by index ranges costs a fraction of a scan, where
+hashing every value of a large table costs several scans.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+# Start keys: enough ranges to spread the sample over the whole key space, few enough
+# that the OR of their bounds stays a cheap bitmap of index scans.
+RANGES = 64
+# The sample's size: this share of the table's rows, at least MIN_SAMPLE_ROWS (a
+# column-wide mistake shows in any of them), and never more than MAX_SHARE of a table
+# that is large on disk but holds few rows.
+SAMPLE_SHARE = 0.02
+MIN_SAMPLE_ROWS = 10_000
+MAX_SHARE = 0.25
+# The block sample reads about this many pages to find the start keys.
+PAGES_READ = 4 * RANGES
+# Any fixed seed: the same pages, hence the same ranges, for the same table.
+SEED = 0
+
+# One key, each of its columns in its text form (read back as an untyped literal, so
+# that a key retyped int -> bigint still compares by number).
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    low: Key
+    high: Key | None  # None: up to the table's last key
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Where a sampled table was read at the baseline, and what it held then."""
+
+    key_attnums: tuple[int, ...]
+    ranges: tuple[KeyRange, ...]
+    estimated_rows: int  # the whole table's rows, from the block sample
+    baseline_rows: int = 0  # rows inside the ranges at the baseline
+
+    def estimate(self, rows: int) -> int:
+        """The table's row count, scaled from what its ranges hold now."""
+        if self.baseline_rows == 0:
+            return self.estimated_rows
+        return round(self.estimated_rows * rows / self.baseline_rows)
+
+    def describe(self, rows: int) -> str:
+        share = 100 * rows / self.estimated_rows if self.estimated_rows else 100.0
+        return (
+            f"{rows} rows in {len(self.ranges)} primary-key ranges, "
+            f"{share:.1f}% of ~{self.estimated_rows}"
+        )
+
+
+def choose(
+    conn: psycopg.Connection, table: sql.Identifier, key: list[sql.Identifier], size_bytes: int
+) -> Sample | None:
+    """Ranges for a table whose primary key is `key`; None when the block sample finds no row.
+
+    The caller fills in `key_attnums` and, after reading the ranges, `baseline_rows`.
+    """
+    block = conn.execute("SELECT current_setting('block_size')::int").fetchone()
+    pages = max(1, size_bytes // (int(block[0]) if block else 8192))
+    percent = min(100.0, 100.0 * PAGES_READ / pages)
+    order = sql.SQL(", ").join(key)
+    found = conn.execute(
+        sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM ({}) REPEATABLE ({}) ORDER BY {}").format(
+            _as_text(key), table, sql.Literal(percent), sql.Literal(SEED), order
+        )
+    ).fetchall()
+    if not found:
+        return None
+    keys = [tuple(row[0]) for row in found]
+    estimated = max(len(keys), round(len(keys) * 100 / percent))
+    count = min(RANGES, len(keys))
+    starts = [keys[index * len(keys) // count] for index in range(count)]
+    wanted = min(max(math.ceil(SAMPLE_SHARE * estimated), MIN_SAMPLE_ROWS), estimated * MAX_SHARE)
+    per_range = max(1, math.ceil(wanted / count))
+    # Each range's last key, per_range keys on from its start: one statement of index
+    # probes (a NULL: the table ends first, the range runs to its end).
+    probes = [
+        sql.SQL("(SELECT {} FROM {} WHERE {} >= {} ORDER BY {} OFFSET {} LIMIT 1)").format(
+            _as_text(key), table, _row(key), _literals(start), order, sql.Literal(per_range - 1)
+        )
+        for start in starts
+    ]
+    ends = conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(probes))).fetchone()
+    assert ends is not None
+    ranges = tuple(
+        KeyRange(start, tuple(end) if end is not None else None)
+        for start, end in zip(starts, ends, strict=True)
+    )
+    return Sample((), ranges, estimated)
+
+
+def predicate(key: list[sql.Identifier], ranges: tuple[KeyRange, ...]) -> sql.Composable:
+    """A WHERE clause true for the rows inside any of `ranges` (each row counts once)."""
+    parts: list[sql.Composable] = []
+    for bounds in ranges:
+        low = sql.SQL("{} >= {}").format(_row(key), _literals(bounds.low))
+        if bounds.high is None:
+            parts.append(low)
+        else:
+            high = sql.SQL("{} <= {}").format(_row(key), _literals(bounds.high))
+            parts.append(sql.SQL("({} AND {})").format(low, high))
+    return sql.SQL(" OR ").join(parts)
+
+
+def _row(key: list[sql.Identifier]) -> sql.Composable:
+    """The key as one comparable value: a column, or a row of columns (btree row compare)."""
+    if len(key) == 1:
+        return key[0]
+    return sql.SQL("({})").format(sql.SQL(", ").join(key))
+
+
+def _literals(values: Key) -> sql.Composable:
+    if len(values) == 1:
+        return sql.Literal(values[0])
+    return sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(value) for value in values))
+
+
+def _as_text(key: list[sql.Identifier]) -> sql.Composable:
+    return sql.SQL("ARRAY[{}]").format(
+        sql.SQL(", ").join(sql.SQL("{}::text").format(column) for column in key)
+    )
