@@ -149,7 +149,9 @@ def fingerprint(
                 key = [sql.Identifier(names[attnum]) for attnum in keys[oid]]
                 chosen = keyranges.choose(conn, _identifier(table), key, table.size_bytes)
                 if chosen is not None:
-                    table.sample = replace(chosen, key_attnums=keys[oid])
+                    types = {attnum: type_ for attnum, _name, type_ in columns[oid]}
+                    key_types = tuple(types[attnum] for attnum in keys[oid])
+                    table.sample = replace(chosen, key_attnums=keys[oid], key_types=key_types)
             _fingerprint_table(conn, table, columns[oid])
             if table.sample is not None:
                 table.sample = replace(table.sample, baseline_rows=table.rows)
@@ -168,9 +170,19 @@ def _fingerprint_again(
 ) -> None:
     """A table sampled at the baseline: the same ranges, else the whole table and why."""
     names = {attnum: name for attnum, name, _type in columns}
+    types = {attnum: type_ for attnum, _name, type_ in columns}
     missing = [attnum for attnum in sample.key_attnums if attnum not in names]
+    retyped = [
+        f"{names[attnum]} {old} -> {types[attnum]}"
+        for attnum, old in zip(sample.key_attnums, sample.key_types, strict=True)
+        if attnum in names and family(types[attnum])[0] != family(old)[0]
+    ]
     if missing:
         table.unreadable = "a column of its primary key was dropped"
+    elif retyped:
+        # Another type orders its keys another way: the same bounds would hold other
+        # rows (int -> text puts '10' between '1' and '2').
+        table.unreadable = "its primary key changed type: " + ", ".join(retyped)
     else:
         table.sample = sample
         try:

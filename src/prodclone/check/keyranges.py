@@ -49,6 +49,7 @@ class Sample:
     """Where a sampled table was read at the baseline, and what it held then."""
 
     key_attnums: tuple[int, ...]
+    key_types: tuple[str, ...]  # as format_type shows them, at the baseline
     ranges: tuple[KeyRange, ...]
     estimated_rows: int  # the whole table's rows, from the block sample
     baseline_rows: int = 0  # rows inside the ranges at the baseline
@@ -72,7 +73,8 @@ def choose(
 ) -> Sample | None:
     """Ranges for a table whose primary key is `key`; None when the block sample finds no row.
 
-    The caller fills in `key_attnums` and, after reading the ranges, `baseline_rows`.
+    The caller fills in the key's attnums and types and, after reading the ranges,
+    `baseline_rows`.
     """
     block = conn.execute("SELECT current_setting('block_size')::int").fetchone()
     pages = max(1, size_bytes // (int(block[0]) if block else 8192))
@@ -105,7 +107,7 @@ def choose(
         KeyRange(start, tuple(end) if end is not None else None)
         for start, end in zip(starts, ends, strict=True)
     )
-    return Sample((), ranges, estimated)
+    return Sample((), (), ranges, estimated)
 
 
 def predicate(key: list[sql.Identifier], ranges: tuple[KeyRange, ...]) -> sql.Composable:
