@@ -13,6 +13,7 @@ from prodclone.check.columns import (
     sample_estimates,
     sample_plan,
 )
+from prodclone.check.keyranges import KeyRange
 from prodclone.check.rowcounts import compare_counts, count_rows
 from prodclone.local.server import LocalServer
 from tests.check.conftest import CheckProject
@@ -241,3 +242,48 @@ def test_the_report_names_each_sampled_table_and_its_ranges(checker: CheckProjec
         "- sampled: public.documents (768 rows in 64 primary-key ranges, 25.6% of ~3000; "
         "the same ranges before and after)"
     ) in result.markdown
+
+
+def test_a_large_table_without_a_primary_key_is_read_whole_and_counted_exactly(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    run_sql(
+        pg,
+        fresh_db,
+        "CREATE TABLE audit (at int, what text);"
+        "INSERT INTO audit SELECT g, repeat('x', 100) FROM generate_series(1, 3000) g;",
+    )
+    with psycopg.connect(pg.url(fresh_db), autocommit=True) as conn:
+        # Above both limits: no key to sample on, so every value is hashed, and the count
+        # that pass took is exact: no ANALYZE estimate, which would miss one row in 3000.
+        before = fingerprint(conn, 8192, exclude_schema="prodclone_watch")
+        counts = count_rows(conn, 8192, known=exact_counts(before))
+        run_sql(pg, fresh_db, "DELETE FROM audit WHERE at = 1234")
+        after = fingerprint(conn, 8192, exclude_schema="prodclone_watch")
+        estimated = [oid for oid, table in counts.items() if table.estimated]
+        again = count_rows(conn, 8192, estimate_oids=estimated, known=exact_counts(after))
+    assert not any(table.sampled for table in before.values())
+    assert [(c.name, c.note) for c in compare_counts(counts, again, ()) if c.problem] == [
+        ("public.audit", "rows 3000 -> 2999")
+    ]
+
+
+def test_integer_key_ranges_are_sized_by_the_keys_density(pg: LocalServer, fresh_db: str) -> None:
+    # Keys ten apart, then a far outlier: each range still spans its share of the rows.
+    run_sql(
+        pg,
+        fresh_db,
+        "CREATE TABLE sparse (id bigint PRIMARY KEY, v int);"
+        "INSERT INTO sparse SELECT g * 10, g FROM generate_series(1, 2000) g;"
+        "INSERT INTO sparse VALUES (9000000000000, 0);",
+    )
+    with psycopg.connect(pg.url(fresh_db), autocommit=True) as conn:
+        before = fingerprint(conn, 8192, exclude_schema="prodclone_watch")
+    sparse = next(t for t in before.values() if t.name == "sparse")
+    assert sparse.sample is not None
+    assert sparse.sample.ranges[1] == KeyRange(("320",), ("399",))
+    # 63 ranges of 8 keys. The last one, measured up to the outlier, spans far more
+    # keys but holds only the 31 rows after its start: the outlier is beyond it.
+    assert sparse.sample_note == "535 rows in 64 primary-key ranges, 26.7% of ~2001"
+    assert sparse.sample.ranges[-2] == KeyRange(("19390",), ("19469",))
+    assert sparse.sample.ranges[-1] == KeyRange(("19700",), ("2322580659776",))

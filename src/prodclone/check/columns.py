@@ -147,10 +147,13 @@ def fingerprint(
         if samples is None:
             if table.size_bytes > sample_above_bytes and oid in keys:
                 key = [sql.Identifier(names[attnum]) for attnum in keys[oid]]
-                chosen = keyranges.choose(conn, _identifier(table), key, table.size_bytes)
+                types = {attnum: type_ for attnum, _name, type_ in columns[oid]}
+                key_types = tuple(types[attnum] for attnum in keys[oid])
+                integer = len(key_types) == 1 and family(key_types[0])[0] == "integer"
+                chosen = keyranges.choose(
+                    conn, _identifier(table), key, table.size_bytes, integer=integer
+                )
                 if chosen is not None:
-                    types = {attnum: type_ for attnum, _name, type_ in columns[oid]}
-                    key_types = tuple(types[attnum] for attnum in keys[oid])
                     table.sample = replace(chosen, key_attnums=keys[oid], key_types=key_types)
             _fingerprint_table(conn, table, columns[oid])
             if table.sample is not None:

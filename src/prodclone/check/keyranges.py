@@ -69,12 +69,18 @@ class Sample:
 
 
 def choose(
-    conn: psycopg.Connection, table: sql.Identifier, key: list[sql.Identifier], size_bytes: int
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    key: list[sql.Identifier],
+    size_bytes: int,
+    *,
+    integer: bool,
 ) -> Sample | None:
     """Ranges for a table whose primary key is `key`; None when the block sample finds no row.
 
-    The caller fills in the key's attnums and types and, after reading the ranges,
-    `baseline_rows`.
+    `integer`: the key is one integer column, whose ranges are sized from the block
+    sample alone (see _integer_ends). The caller fills in the key's attnums and types
+    and, after reading the ranges, `baseline_rows`.
     """
     block = conn.execute("SELECT current_setting('block_size')::int").fetchone()
     pages = max(1, size_bytes // (int(block[0]) if block else 8192))
@@ -90,9 +96,15 @@ def choose(
     keys = [tuple(row[0]) for row in found]
     estimated = max(len(keys), round(len(keys) * 100 / percent))
     count = min(RANGES, len(keys))
-    starts = [keys[index * len(keys) // count] for index in range(count)]
+    positions = [index * len(keys) // count for index in range(count)]
+    starts = [keys[position] for position in positions]
     wanted = min(max(math.ceil(SAMPLE_SHARE * estimated), MIN_SAMPLE_ROWS), estimated * MAX_SHARE)
     per_range = max(1, math.ceil(wanted / count))
+    if integer:
+        values = [int(found_key[0]) for found_key in keys]
+        ends = _integer_ends(values, positions, per_range, estimated / len(values))
+        bounds = zip(starts, ends, strict=True)
+        return Sample((), (), tuple(KeyRange(low, (str(high),)) for low, high in bounds), estimated)
     # Each range's last key, per_range keys on from its start: one statement of index
     # probes (a NULL: the table ends first, the range runs to its end).
     probes = [
@@ -101,13 +113,38 @@ def choose(
         )
         for start in starts
     ]
-    ends = conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(probes))).fetchone()
-    assert ends is not None
+    found_ends = conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(probes))).fetchone()
+    assert found_ends is not None
     ranges = tuple(
         KeyRange(start, tuple(end) if end is not None else None)
-        for start, end in zip(starts, ends, strict=True)
+        for start, end in zip(starts, found_ends, strict=True)
     )
     return Sample((), (), ranges, estimated)
+
+
+def _integer_ends(
+    values: list[int], positions: list[int], per_range: int, scale: float
+) -> list[int]:
+    """Each range's last key for an integer key, from the block sample's sorted `values`.
+
+    Between a start and the next one, the sample shows how many rows a unit of the key
+    holds there (sampled keys between them, times `scale` table rows per sampled row,
+    over the keys' distance), so the range spans the keys that hold about `per_range`
+    rows: no index probe, and dense or sparse parts of the key are each sized by their
+    own density. A range stops before the next one starts (so that a badly guessed
+    density cannot read more than its share of the table), the last one at the largest
+    sampled key (which the key's type can hold).
+    """
+    ends = []
+    for number, position in enumerate(positions):
+        last = number + 1 == len(positions)
+        following = len(values) - 1 if last else positions[number + 1]
+        sampled = max(1, following - position)
+        span = max(1, values[following] - values[position])
+        step = max(1, round(per_range * span / (sampled * scale)))
+        limit = values[-1] if last else values[following] - 1
+        ends.append(min(values[position] + step - 1, limit))
+    return ends
 
 
 def predicate(key: list[sql.Identifier], ranges: tuple[KeyRange, ...]) -> sql.Composable:

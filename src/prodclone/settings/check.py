@@ -46,7 +46,8 @@ CHECK_DEFAULTS: dict[str, Any] = {
     "fail_on_gained_rows": False,
     # Lists are JSON text by default so that an env var can replace them.
     "log_patterns": json.dumps(list(DEFAULT_LOG_PATTERNS)),
-    "exact_count_max_mb": 512,
+    # Above this, a table's row count is estimated (one scan per pass saved).
+    "exact_count_max_mb": 64,
     # Above this, a table's columns are fingerprinted on primary-key ranges, not whole.
     "sample_above_mb": 64,
     "lock_sample_seconds": 0.1,
@@ -121,7 +122,7 @@ def parse_check(reader: Reader) -> CheckSettings:
         expected_data_changes=reader.text_list("expected_data_changes"),
         fail_on_gained_rows=reader.flag("fail_on_gained_rows"),
         log_patterns=_patterns(reader, "log_patterns", DEFAULT_LOG_PATTERNS),
-        exact_count_max_bytes=reader.whole("exact_count_max_mb", 512, minimum=0) * 1024 * 1024,
+        exact_count_max_bytes=reader.whole("exact_count_max_mb", 64, minimum=0) * 1024 * 1024,
         sample_above_bytes=reader.whole("sample_above_mb", 64, minimum=0) * 1024 * 1024,
         lock_sample_seconds=reader.number("lock_sample_seconds", 0.1, minimum=0.01),
         max_lock_seconds=(
