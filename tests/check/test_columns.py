@@ -233,6 +233,9 @@ def test_the_report_names_each_sampled_table_and_its_ranges(checker: CheckProjec
     checker.configure(check={"sample_above_mb": 0})
     result = checker.check("--skip-smoke")
     assert result.code == 1, result.output
+    baseline = result.stage("baseline")
+    assert "columns fingerprinted; 7 sampled by primary key" in baseline["summary"]
+    assert "public.documents" in baseline["figures"]["sampled_tables"]
     data = result.stage("data")
     assert data["status"] == "failed", result.output
     assert "public.documents.total_cents values changed: " in data["summary"]

@@ -2,10 +2,12 @@
 
 Chosen once, at the baseline. Start keys are spread over the table by a block sample
 (`TABLESAMPLE SYSTEM` with a fixed seed: a few hundred pages, not the table), and each
-range runs from its start key over the next rows in key order, found through the
-primary key's index. The bounds are kept in the baseline; after the migration the same
-bounds are read again through the index, so they hold the same rows: a row changed,
-added or deleted inside a range is seen, a row outside every range is not.
+range runs from its start key over about the same number of rows in key order: for an
+integer key, as many keys as the sample's density there says hold them; for any other
+key, up to the key an index probe finds that many rows on. The bounds are kept in the
+baseline; the rows are read through the primary key's index, and after the migration
+the same bounds are read again, so they hold the same rows: a row changed, added or
+deleted inside a range is seen, a row outside every range is not.
 
 Reading a few percent of a table by index ranges costs a fraction of a scan, where
 hashing every value of a large table costs several scans.
