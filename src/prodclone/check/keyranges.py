@@ -89,14 +89,18 @@ def choose(
     percent = min(100.0, 100.0 * PAGES_READ / pages)
     order = sql.SQL(", ").join(key)
     found = conn.execute(
-        sql.SQL("SELECT {} FROM {} TABLESAMPLE SYSTEM ({}) REPEATABLE ({}) ORDER BY {}").format(
-            _as_text(key), table, sql.Literal(percent), sql.Literal(SEED), order
-        )
+        sql.SQL(
+            "SELECT {}, (ctid::text::point)[0] FROM {} TABLESAMPLE SYSTEM ({}) REPEATABLE ({}) "
+            "ORDER BY {}"
+        ).format(_as_text(key), table, sql.Literal(percent), sql.Literal(SEED), order)
     ).fetchall()
     if not found:
         return None
     keys = [tuple(row[0]) for row in found]
-    estimated = max(len(keys), round(len(keys) * 100 / percent))
+    # Rows per page seen, times the table's pages: how many pages the sample happened to
+    # pick does not skew it (an empty page is not seen: a bloated table is overestimated).
+    seen = len({row[1] for row in found})
+    estimated = len(keys) if percent >= 100 else max(len(keys), round(len(keys) / seen * pages))
     count = min(RANGES, len(keys))
     positions = [index * len(keys) // count for index in range(count)]
     starts = [keys[position] for position in positions]
