@@ -290,3 +290,34 @@ def test_integer_key_ranges_are_sized_by_the_keys_density(pg: LocalServer, fresh
     assert sparse.sample_note == "535 rows in 64 primary-key ranges, 26.7% of ~2001"
     assert sparse.sample.ranges[-2] == KeyRange(("19390",), ("19469",))
     assert sparse.sample.ranges[-1] == KeyRange(("19700",), ("2322580659776",))
+
+
+def test_bounds_the_new_key_type_cannot_read_leave_the_values_uncompared(
+    pg: LocalServer, fresh_db: str
+) -> None:
+    # numeric and date are both hashed by their text, but '1' is no date.
+    run_sql(
+        pg,
+        fresh_db,
+        "CREATE TABLE rates (id numeric PRIMARY KEY, rate int);"
+        "INSERT INTO rates SELECT g, g FROM generate_series(1, 2000) g;",
+    )
+    with psycopg.connect(pg.url(fresh_db), autocommit=True) as conn:
+        before = fingerprint(conn, 8192, exclude_schema="prodclone_watch")
+        run_sql(
+            pg,
+            fresh_db,
+            "ALTER TABLE rates ALTER COLUMN id TYPE date USING date '2020-01-01' + id::int",
+        )
+        after = fingerprint(
+            conn, 8192, exclude_schema="prodclone_watch", samples=sample_plan(before)
+        )
+    notes = [(c.name, c.note, c.problem) for c in compare_columns(before, after, ())]
+    why = (
+        "values not compared: its primary key no longer reads the sample's bounds "
+        '(invalid input syntax for type date: "1")'
+    )
+    assert notes == [
+        ("public.rates.id", "type numeric -> date; " + why, False),
+        ("public.rates.rate", why, False),
+    ]
