@@ -71,6 +71,8 @@ def load_clone(
         )
     major = server.major_version()
     pg_restore, info = choose_pg_restore(server, major, path)
+    if mask:
+        local_mask.check_rules_against_dump(settings, path, pg_restore)
     with server.connect() as conn:
         check_extensions(conn, info, server)
     digest = dumps.checksum(path, settings.local.data_dir / "checksums.json")

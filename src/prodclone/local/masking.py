@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from prodclone.local.server import LocalServer
+from prodclone.local.tools import ClientTool
 from prodclone.mask import record
 from prodclone.mask.apply import mask_database
+from prodclone.mask.dumpschema import check_rules_in_dump, read_dump_tables
 from prodclone.mask.rules import MaskRules
 from prodclone.settings import Settings
 
@@ -21,6 +23,12 @@ def template_tag(rules: MaskRules) -> str:
 
 def template_masked(comment: str, rules: MaskRules) -> bool:
     return bool(rules) and template_tag(rules) in comment.split()
+
+
+def check_rules_against_dump(settings: Settings, dump: Path, pg_restore: ClientTool) -> None:
+    """Every rule's table and column is in the dump, before any database is created for it:
+    a misspelt key is one line, not a restore that is thrown away."""
+    check_rules_in_dump(settings.mask.rules, read_dump_tables(dump, pg_restore), dump.name)
 
 
 def mask_restored(settings: Settings, server: LocalServer, dbname: str) -> None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from prodclone.errors import ProdcloneError
+from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.mask import strategies
-from prodclone.mask.rules import KEY, ColumnRule, MaskRules
+from prodclone.mask.rules import ENV_VAR, KEY, ColumnRule, MaskRules, bad_rule
 
 # Rows sampled per table before masking, then looked up again after it.
 SAMPLE_ROWS = 1000
@@ -93,18 +93,20 @@ def check_rules(conn: psycopg.Connection, rules: MaskRules) -> dict[str, Column]
     tables = {(c.schema, c.table) for c in columns.values()}
     for table_rule in rules.tables:
         if (table_rule.schema, table_rule.table) not in tables:
-            raise ProdcloneError(
-                f"{KEY} {table_rule.key!r}: no such table in database "
-                f"{conn.info.dbname!r}; fix or remove the rule"
+            raise bad_rule(
+                table_rule.key,
+                f"no such table in database {conn.info.dbname!r}",
+                fix="fix the key or remove the rule",
             )
     found: dict[str, Column] = {}
     for rule in rules.columns:
         column = columns.get((rule.schema, rule.table, rule.column))
         if column is None:
             what = "table" if (rule.schema, rule.table) not in tables else "column"
-            raise ProdcloneError(
-                f"{KEY} {rule.key!r}: no such {what} in database {conn.info.dbname!r}; "
-                "fix or remove the rule"
+            raise bad_rule(
+                rule.key,
+                f"no such {what} in database {conn.info.dbname!r}",
+                fix="fix the key or remove the rule",
             )
         _check_type(rule, column)
         found[rule.key] = column
@@ -125,7 +127,7 @@ def _check_type(rule: ColumnRule, column: Column) -> None:
     elif rule.strategy in ("email", "name", "text", "hash", "redact") and column.category != "S":
         problem = f"{rule.strategy} needs a text column (it is {column.type_name})"
     if problem:
-        raise ProdcloneError(f"{KEY} {rule.key!r}: {problem}")
+        raise bad_rule(rule.key, problem)
 
 
 def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
@@ -155,9 +157,10 @@ def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
         if not masked:
             continue
         if mine is None or theirs is None or _same(mine) != _same(theirs):
-            raise ProdcloneError(
+            raise SettingsError(
                 f"{KEY}: {own} references {other} (foreign key {name}): give both the same "
-                "rule, or their masked values no longer join"
+                f"rule, or their masked values no longer join; fix it in invoke.yaml "
+                f"(prodclone: mask: rules:) or in {ENV_VAR}"
             )
 
 

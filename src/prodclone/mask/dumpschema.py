@@ -1,0 +1,166 @@
+"""The tables and columns a dump holds, read from its schema script: masking rules are
+checked against them before any database is created.
+
+The script (`pg_restore --schema-only`) is parsed by PostgreSQL's own grammar
+(pglast); only CREATE TABLE and CREATE TYPE ... AS (...) are read. A child
+table lists only its own columns, so inherited ones come from its parents, and
+a typed table's from its type. Whatever cannot be read for sure (a statement
+this grammar does not know, a parent or type the script does not define) is
+left unknown, and a rule on it is left to the check in the database itself:
+this check refuses only what the dump certainly lacks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pglast import ast, parser
+
+from prodclone.local.roles import without_meta_commands
+from prodclone.local.tools import ClientTool
+from prodclone.mask.rules import MaskRules, bad_rule
+
+Name = tuple[str, str]  # (schema, table or type)
+
+
+@dataclass(frozen=True)
+class DumpTables:
+    """Each table's columns (None: the table is there, its columns are not known)."""
+
+    columns: dict[Name, frozenset[str] | None]
+    # False when a statement could not be parsed: a table missing here may still exist.
+    complete: bool
+
+
+@dataclass
+class _Table:
+    own: list[str]
+    parents: list[Name | None]  # None: a parent named without its schema
+    of_type: Name | None = None
+    typed_unknown: bool = False
+
+
+def read_dump_tables(dump: Path, pg_restore: ClientTool) -> DumpTables:
+    script = pg_restore.output(
+        "--schema-only", "-f", "-", str(dump), failure=f"cannot read the schema of {dump}"
+    )
+    return tables_in_script(script)
+
+
+def tables_in_script(script: str) -> DumpTables:
+    tables: dict[Name, _Table] = {}
+    types: dict[Name, list[str]] = {}
+    complete = True
+    try:
+        pieces = parser.split(without_meta_commands(script), with_parser=False)
+    except parser.ParseError:  # an unterminated string or comment: nothing is sure
+        return DumpTables({}, complete=False)
+    for piece in pieces:
+        try:
+            statements = parser.parse_sql(piece)
+        except parser.ParseError:
+            complete = False  # a syntax newer than this grammar: it may be a table
+            continue
+        for raw in statements:
+            statement = raw.stmt
+            # A foreign table's statement holds a CreateStmt, but it is not a table
+            # masking changes; only top-level statements are taken.
+            if isinstance(statement, ast.CreateStmt):
+                name = _name(statement.relation)
+                if name is None:
+                    complete = False
+                    continue
+                tables[name] = _table(statement)
+            elif isinstance(statement, ast.CompositeTypeStmt):
+                name = _name(statement.typevar)
+                if name is not None:
+                    types[name] = [c.colname for c in statement.coldeflist or () if c.colname]
+    return DumpTables({name: _columns(name, tables, types, set()) for name in tables}, complete)
+
+
+def _name(relation: ast.RangeVar | None) -> Name | None:
+    # pg_dump writes every name with its schema; one without cannot be placed for sure.
+    if relation is None or not relation.schemaname or not relation.relname:
+        return None
+    return (relation.schemaname, relation.relname)
+
+
+def _table(statement: ast.CreateStmt) -> _Table:
+    own = [
+        element.colname
+        for element in statement.tableElts or ()
+        if isinstance(element, ast.ColumnDef) and element.colname
+    ]
+    parents = [_name(parent) for parent in statement.inhRelations or ()]
+    table = _Table(own, parents)
+    if statement.ofTypename is not None:
+        names = [
+            n.sval for n in statement.ofTypename.names or () if isinstance(n, ast.String) and n.sval
+        ]
+        if len(names) == 2:
+            table.of_type = (names[0], names[1])
+        else:
+            table.typed_unknown = True
+    return table
+
+
+def _columns(
+    name: Name, tables: dict[Name, _Table], types: dict[Name, list[str]], seen: set[Name]
+) -> frozenset[str] | None:
+    table = tables.get(name)
+    if table is None or name in seen or table.typed_unknown:
+        return None
+    found = set(table.own)
+    if table.of_type is not None:
+        if table.of_type not in types:
+            return None
+        found.update(types[table.of_type])
+    for parent in table.parents:
+        inherited = None if parent is None else _columns(parent, tables, types, seen | {name})
+        if inherited is None:
+            return None
+        found.update(inherited)
+    return frozenset(found)
+
+
+def check_rules_in_dump(
+    rules: MaskRules, tables: DumpTables, where: str, way_out: str = ""
+) -> None:
+    """One line for the first rule naming a table or column `tables` certainly lacks.
+
+    `where` names the dump in the message ("prod-....dump"); `way_out`, when
+    given, is said after the usual fix.
+    """
+    wanted: list[tuple[str, Name, str | None]] = [
+        (t.key, (t.schema, t.table), None) for t in rules.tables
+    ]
+    wanted += [(r.key, (r.schema, r.table), r.column) for r in rules.columns]
+    for key, table, column in wanted:
+        problem = _missing(tables, table, column)
+        if problem:
+            raise bad_rule(
+                key,
+                f"{where} has {problem}",
+                fix="fix the key or remove the rule",
+                after=way_out,
+            )
+
+
+def _missing(tables: DumpTables, table: Name, column: str | None) -> str:
+    label = f"{table[0]}.{table[1]}"
+    if table not in tables.columns:
+        if not tables.complete:
+            return ""
+        near = _near(label, [f"{s}.{t}" for s, t in tables.columns])
+        return f"no table {label}{near}"
+    columns = tables.columns[table]
+    if column is None or columns is None or column in columns:
+        return ""
+    return f"no column {column!r} in {label}{_near(column, sorted(columns))}"
+
+
+def _near(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
