@@ -13,7 +13,7 @@ this check refuses only what the dump certainly lacks.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pglast import ast, parser
@@ -32,6 +32,8 @@ class DumpTables:
     columns: dict[Name, frozenset[str] | None]
     # False when a statement could not be parsed: a table missing here may still exist.
     complete: bool
+    # Relations masking does not change, by what they are ("view", "foreign table", ...).
+    others: dict[Name, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +54,7 @@ def read_dump_tables(dump: Path, pg_restore: ClientTool) -> DumpTables:
 def tables_in_script(script: str) -> DumpTables:
     tables: dict[Name, _Table] = {}
     types: dict[Name, list[str]] = {}
+    others: dict[Name, str] = {}
     complete = True
     try:
         pieces = parser.split(without_meta_commands(script), with_parser=False)
@@ -73,11 +76,29 @@ def tables_in_script(script: str) -> DumpTables:
                     complete = False
                     continue
                 tables[name] = _table(statement)
+            elif statement is not None and (other := _not_a_table(statement)) is not None:
+                name, kind = other
+                others[name] = kind
             elif isinstance(statement, ast.CompositeTypeStmt):
                 name = _name(statement.typevar)
                 if name is not None:
                     types[name] = [c.colname for c in statement.coldeflist or () if c.colname]
-    return DumpTables({name: _columns(name, tables, types, set()) for name in tables}, complete)
+    columns = {name: _columns(name, tables, types, set()) for name in tables}
+    return DumpTables(columns, complete, others)
+
+
+def _not_a_table(statement: ast.Node) -> tuple[Name, str] | None:
+    """A view, materialized view or foreign table: named in a refusal for what it is."""
+    if isinstance(statement, ast.ViewStmt):
+        relation, kind = statement.view, "a view"
+    elif isinstance(statement, ast.CreateTableAsStmt) and statement.into is not None:
+        relation, kind = statement.into.rel, "a materialized view"
+    elif isinstance(statement, ast.CreateForeignTableStmt) and statement.base is not None:
+        relation, kind = statement.base.relation, "a foreign table"
+    else:
+        return None
+    name = _name(relation)
+    return None if name is None else (name, kind)
 
 
 def _name(relation: ast.RangeVar | None) -> Name | None:
@@ -151,14 +172,25 @@ def check_rules_in_dump(
 def _missing(tables: DumpTables, table: Name, column: str | None) -> str:
     label = f"{table[0]}.{table[1]}"
     if table not in tables.columns:
+        if table in tables.others:
+            return f"{label} as {tables.others[table]}: masking changes tables only"
         if not tables.complete:
             return ""
-        near = _near(label, [f"{s}.{t}" for s, t in tables.columns])
-        return f"no table {label}{near}"
+        return f"no table {label}{_near_table(table, list(tables.columns))}"
     columns = tables.columns[table]
     if column is None or columns is None or column in columns:
         return ""
     return f"no column {column!r} in {label}{_near(column, sorted(columns))}"
+
+
+def _near_table(table: Name, names: list[Name]) -> str:
+    """A table of a close name in the same schema, or of the same name in another."""
+    same_schema = [t for s, t in names if s == table[0]]
+    close = difflib.get_close_matches(table[1], same_schema, n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean '{table[0]}.{close[0]}'?)"
+    elsewhere = sorted(f"{s}.{t}" for s, t in names if t == table[1])
+    return f" (did you mean {elsewhere[0]!r}?)" if elsewhere else ""
 
 
 def _near(word: str, candidates: list[str]) -> str:
