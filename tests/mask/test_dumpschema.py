@@ -11,15 +11,11 @@ import pytest
 
 from prodclone.errors import SettingsError
 from prodclone.local.embedded import bin_dir
+from prodclone.local.masking import read_dump_tables
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
-from prodclone.mask.dumpschema import (
-    DumpTables,
-    check_rules_in_dump,
-    read_dump_tables,
-    tables_in_script,
-)
+from prodclone.mask.dumpschema import DumpTables, check_rules_in_dump, tables_in_script
 from prodclone.mask.rules import parse_rules
+from prodclone.pg.tools import find_tool
 from tests.conftest import run_sql
 
 SHAPES = """

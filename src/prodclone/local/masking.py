@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prodclone.local.roles import without_meta_commands
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool
 from prodclone.mask import record
 from prodclone.mask.apply import mask_database
-from prodclone.mask.dumpschema import check_rules_in_dump, read_dump_tables
+from prodclone.mask.dumpschema import DumpTables, check_rules_in_dump, tables_in_script
 from prodclone.mask.rules import MaskRules
+from prodclone.pg.tools import ClientTool
 from prodclone.settings import Settings
 
 _TAG = "masked="
@@ -23,6 +24,14 @@ def template_tag(rules: MaskRules) -> str:
 
 def template_masked(comment: str, rules: MaskRules) -> bool:
     return bool(rules) and template_tag(rules) in comment.split()
+
+
+def read_dump_tables(dump: Path, pg_restore: ClientTool) -> DumpTables:
+    """The tables and columns `dump` holds, from its schema script."""
+    script = pg_restore.output(
+        "--schema-only", "-f", "-", str(dump), failure=f"cannot read the schema of {dump}"
+    )
+    return tables_in_script(without_meta_commands(script))
 
 
 def check_rules_against_dump(settings: Settings, dump: Path, pg_restore: ClientTool) -> None:

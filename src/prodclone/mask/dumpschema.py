@@ -1,8 +1,9 @@
 """The tables and columns a dump holds, read from its schema script: masking rules are
 checked against them before any database is created.
 
-The script (`pg_restore --schema-only`) is parsed by PostgreSQL's own grammar
-(pglast); only CREATE TABLE and CREATE TYPE ... AS (...) are read. A child
+The script (`pg_restore --schema-only`, read by the local package) is parsed
+by PostgreSQL's own grammar (pglast); only CREATE TABLE, CREATE TYPE ... AS
+(...), and the relations that are not tables are read. A child
 table lists only its own columns, so inherited ones come from its parents, and
 a typed table's from its type. Whatever cannot be read for sure (a statement
 this grammar does not know, a parent or type the script does not define) is
@@ -14,12 +15,9 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pglast import ast, parser
 
-from prodclone.local.roles import without_meta_commands
-from prodclone.local.tools import ClientTool
 from prodclone.mask.rules import MaskRules, bad_rule
 
 Name = tuple[str, str]  # (schema, table or type)
@@ -44,20 +42,14 @@ class _Table:
     typed_unknown: bool = False
 
 
-def read_dump_tables(dump: Path, pg_restore: ClientTool) -> DumpTables:
-    script = pg_restore.output(
-        "--schema-only", "-f", "-", str(dump), failure=f"cannot read the schema of {dump}"
-    )
-    return tables_in_script(script)
-
-
 def tables_in_script(script: str) -> DumpTables:
+    """The tables of a schema script without psql's backslash commands (`\\restrict`)."""
     tables: dict[Name, _Table] = {}
     types: dict[Name, list[str]] = {}
     others: dict[Name, str] = {}
     complete = True
     try:
-        pieces = parser.split(without_meta_commands(script), with_parser=False)
+        pieces = parser.split(script, with_parser=False)
     except parser.ParseError:  # an unterminated string or comment: nothing is sure
         return DumpTables({}, complete=False)
     for piece in pieces:

@@ -69,9 +69,9 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.maskcheck import check_rules_on_newest_dump
+        from prodclone.clone.masking import mask_plan_lines
         from prodclone.clone.needs import require_local_settings
-        from prodclone.mask.hook import mask_plan_lines
-        from prodclone.mask.precheck import check_rules_on_newest_dump
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
         dry_run = dry_run_of(c, dry_run)
@@ -85,7 +85,10 @@ def clone_prod(
         settings = settings_of(c)
         require_local_settings(settings.aws)
         # Before any AWS call: a misspelt rule must not cost a snapshot and an instance.
-        rules_checked = check_rules_on_newest_dump(settings, skip_dump_check)
+        mask = settings.mask
+        rules_checked = check_rules_on_newest_dump(
+            mask.rules, mask.in_aws, settings.dump_dir, skip_dump_check
+        )
         clients = connect_aws(settings.aws)
         plan = clone.preflight(settings, clients, options)
         for line in clone.render_plan(plan, clients.region):
@@ -149,7 +152,8 @@ def list_clones(
                 f"--run {run!r} is not a run id; copy it from `inv db.list-clones` "
                 "(like 20261124-121518-9d3c)"
             )
-        from prodclone.aws import inventory, rds
+        from prodclone import inventory
+        from prodclone.aws import rds
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
         from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
@@ -158,7 +162,7 @@ def list_clones(
 
         settings = settings_of(c)
         if not dry_run_of(c):
-            tell(guard_dump(settings, None))
+            tell(guard_dump(settings.dump_dir, settings.project_dir, None))
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
         if run:

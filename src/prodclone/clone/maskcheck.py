@@ -15,25 +15,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prodclone import dumps
 from prodclone.errors import ProdcloneError
-from prodclone.local.tools import ClientTool
-from prodclone.mask.dumpschema import check_rules_in_dump, read_dump_tables
-from prodclone.settings import Settings
+from prodclone.local.masking import read_dump_tables
+from prodclone.mask.dumpschema import check_rules_in_dump
+from prodclone.mask.rules import MaskRules
+from prodclone.pg import dumps
+from prodclone.pg.tools import ClientTool
 
 SKIP_FLAG = "--skip-dump-check"
 _LABEL = "  mask       "
 
 
-def check_rules_on_newest_dump(settings: Settings, skip: bool) -> str:
+def check_rules_on_newest_dump(rules: MaskRules, in_aws: bool, dump_dir: Path, skip: bool) -> str:
     """Refuse, in one line, a rule naming what the newest local dump lacks; otherwise the
     plan's line saying what was checked ("" when the rules are not applied on the instance)."""
-    rules = settings.mask.rules
-    if not rules or not settings.mask.in_aws:
+    if not rules or not in_aws:
         return ""
     if skip:
         return f"{_LABEL}rules not checked against a local dump ({SKIP_FLAG}): the instance will"
-    newest = _newest(settings.dump_dir)
+    newest = _newest(dump_dir)
     if newest is None:
         return f"{_LABEL}no local dump to check the rules against yet: the instance checks them"
     of = f"{newest.name} of {_day(newest)}"
@@ -68,6 +68,6 @@ def _day(dump: Path) -> str:
 def _pg_restore() -> ClientTool:
     """The newest pg_restore: it reads the archives of every older one."""
     from prodclone.local.embedded import bin_dir
-    from prodclone.local.tools import find_tool
+    from prodclone.pg.tools import find_tool
 
     return find_tool("pg_restore", 0, (bin_dir(),))
