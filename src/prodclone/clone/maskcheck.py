@@ -32,7 +32,10 @@ def check_rules_on_newest_dump(rules: MaskRules, in_aws: bool, dump_dir: Path, s
     if not rules or not in_aws:
         return ""
     if skip:
-        return f"{_LABEL}rules not checked against a local dump ({SKIP_FLAG}): the instance will"
+        return (
+            f"{_LABEL}rules not checked against a local dump ({SKIP_FLAG}): "
+            "the instance checks them"
+        )
     newest = _newest(dump_dir)
     if newest is None:
         return f"{_LABEL}no local dump to check the rules against yet: the instance checks them"
@@ -51,7 +54,7 @@ def check_rules_on_newest_dump(rules: MaskRules, in_aws: bool, dump_dir: Path, s
             "and the throwaway instance checks it"
         ),
     )
-    return f"{_LABEL}every rule's table and column is in the newest local dump, {of}"
+    return f"{_LABEL}rules checked against the newest local dump, {of}: nothing missing"
 
 
 def _newest(dump_dir: Path) -> Path | None:
