@@ -149,11 +149,11 @@ def test_a_rule_the_newest_dump_lacks_stops_before_any_aws_call(
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"prodclone: prodclone.mask.rules 'public.customers.emial': the newest local dump, "
-        f"{dump.name} of 2026-11-01, has no column 'emial' in public.customers (did you mean "
+        f"prodclone: prodclone.mask.rules 'public.customers.emial': the newest local dump "
+        f"({dump.name} of 2026-11-01) has no column 'emial' in public.customers (did you mean "
         "'email'?); fix the key or remove the rule in invoke.yaml (prodclone: mask: rules:) or "
-        "in INVOKE_PRODCLONE_MASK_RULES; if production gained it after that dump, run again with "
-        "--skip-dump-check and the throwaway instance checks it"
+        "in INVOKE_PRODCLONE_MASK_RULES; if production changed after that dump, run again with "
+        "--skip-dump-check and the throwaway instance checks the rules"
     ]
     assert cloud.calls() == []
     assert cloud.instances() == [] and cloud.snapshots() == []
@@ -204,8 +204,8 @@ def test_rules_the_newest_dump_holds_are_said_so_in_the_plan(
     result = project.inv("db.clone-prod", "--dry-run", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert (
-        f"  mask       rules checked against the newest local dump, {dump.name} of 2026-11-01: "
-        "nothing missing"
+        f"  mask       rules checked against the newest local dump ({dump.name} of 2026-11-01): "
+        "they fit"
     ) in result.stdout.splitlines()
     assert "dry run: nothing was created" in result.stdout
 

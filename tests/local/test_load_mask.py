@@ -96,6 +96,29 @@ def test_a_rule_naming_what_the_dump_lacks_is_one_line_before_any_database(
     assert _databases(pg, clone_of(app_project)) == []
 
 
+def test_a_rule_that_does_not_fit_its_column_is_one_line_before_any_database(
+    app_project: Project,  # noqa: F811
+    pg: LocalServer,
+) -> None:
+    dump = make_dump(pg, app_project.root / "dump")
+    app_project.configure(
+        {
+            "app": app_project.app,  # type: ignore[attr-defined]
+            "mask": {"rules": {"public.customer.email": "email", "public.orders.total": "name"}},
+        }
+    )
+    hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
+    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"prodclone: prodclone.mask.rules 'public.orders.total': in {dump.name}, name needs a "
+        "text column (it is numeric); fix it in invoke.yaml (prodclone: mask: rules:) or in "
+        "INVOKE_PRODCLONE_MASK_RULES"
+    ]
+    assert "restoring" not in result.stdout
+    assert _databases(pg, clone_of(app_project)) == []
+
+
 def test_an_unknown_strategy_is_one_line_before_any_database(
     app_project: Project,  # noqa: F811
     pg: LocalServer,

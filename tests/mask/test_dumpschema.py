@@ -13,7 +13,12 @@ from prodclone.errors import SettingsError
 from prodclone.local.embedded import bin_dir
 from prodclone.local.masking import read_dump_tables
 from prodclone.local.server import LocalServer
-from prodclone.mask.dumpschema import DumpTables, check_rules_in_dump, tables_in_script
+from prodclone.mask.dumpschema import (
+    BUILTIN_TYPES,
+    DumpTables,
+    check_rules_in_dump,
+    tables_in_script,
+)
 from prodclone.mask.rules import parse_rules
 from prodclone.pg.tools import find_tool
 from tests.conftest import run_sql
@@ -32,6 +37,10 @@ CREATE SCHEMA "Other";
 CREATE TABLE "Other"."Weird;Name" (x text CHECK (x <> ''),
                                    v text GENERATED ALWAYS AS (upper(x)) STORED);
 CREATE UNLOGGED TABLE scratch (z text);
+CREATE TYPE mood AS ENUM ('fine', 'grumpy');
+CREATE TABLE kinds (a smallint NOT NULL, b numeric(10, 2), c boolean, d character varying(30),
+                    e character(2), f timestamptz, g uuid, h text[], i mood, j date,
+                    k double precision, l bytea, m json, n inet);
 CREATE VIEW user_emails AS SELECT email FROM users;
 CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;
 CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$
@@ -76,6 +85,7 @@ def test_every_table_with_its_columns(shapes: DumpTables) -> None:
         "public.typed": ["city", "street"],
         "Other.Weird;Name": ["v", "x"],
         "public.scratch": ["z"],
+        "public.kinds": list("abcdefghijklmn"),
     }
 
 
@@ -85,7 +95,15 @@ def test_every_table_with_its_columns(shapes: DumpTables) -> None:
         {"public.users.email": "email", "public.users.Full Name": "name"},
         {"public.grandchild.a": "text", "public.typed.city": "name"},
         {"public.meas_2024.secret": "redact", "public.meas": "truncate"},
-        {"Other.Weird;Name.x": "text", "public.scratch": "keep"},
+        {"Other.Weird;Name.x": "text", "public.scratch": "keep", "Other.Weird;Name.v": "keep"},
+        # Types of the database's own (an enum here) are left to the database's check.
+        {"public.kinds.i": "email", "public.kinds.d": "email", "public.kinds.e": "digits"},
+        {
+            "public.kinds.a": "digits",
+            "public.kinds.b": "digits",
+            "public.kinds.m": {"json": {"$.a": "text"}},
+        },
+        {"public.kinds.g": "null", "public.kinds.l": {"constant": "x"}, "public.kinds.n": "keep"},
     ],
 )
 def test_rules_on_what_the_dump_holds_pass(shapes: DumpTables, rules: dict[str, Any]) -> None:
@@ -124,6 +142,38 @@ def test_rules_on_what_the_dump_holds_pass(shapes: DumpTables, rules: dict[str, 
             "(did you mean 'public.users'?);",
         ),
         (
+            {"public.users.profile": "digits"},
+            "'public.users.profile': in prod-shapes.dump, digits needs a text or number column "
+            "(it is jsonb); fix it in invoke.yaml",
+        ),
+        (
+            {"public.users.email": "null"},
+            "'public.users.email': in prod-shapes.dump, null on a NOT NULL column;",
+        ),
+        (
+            {"Other.Weird;Name.v": "text"},
+            "'Other.Weird;Name.v': in prod-shapes.dump, a generated column cannot be set;",
+        ),
+        (
+            {"public.grandchild.id": "email"},  # inherited, with its type
+            "'public.grandchild.id': in prod-shapes.dump, email needs a text column "
+            "(it is integer);",
+        ),
+        (
+            {"public.typed.city": {"json": {"$.a": "text"}}},  # a typed table's column
+            "'public.typed.city': in prod-shapes.dump, json rules need a json or jsonb column "
+            "(it is text);",
+        ),
+        (
+            {"public.kinds.h": "name"},
+            "'public.kinds.h': in prod-shapes.dump, name needs a text column (it is text[]);",
+        ),
+        (
+            {"public.kinds.f": "digits"},
+            "'public.kinds.f': in prod-shapes.dump, digits needs a text or number column "
+            "(it is timestamp with time zone);",
+        ),
+        (
             {"public.audit": "truncate"},
             "'public.audit': prod-shapes.dump has no table public.audit;",
         ),
@@ -142,6 +192,33 @@ def test_a_rule_naming_what_the_dump_lacks_is_one_line(
     assert line in message
     assert "\n" not in message
     assert message.endswith("or in INVOKE_PRODCLONE_MASK_RULES")
+
+
+def test_builtin_types_are_named_and_grouped_as_the_server_does(pg: LocalServer) -> None:
+    """The dump check decides with the same categories and names as the database check."""
+    with pg.connect() as conn:
+        for name, (category, shown) in BUILTIN_TYPES.items():
+            row = conn.execute(
+                "SELECT typcategory, format_type(oid, NULL) FROM pg_type "
+                "WHERE typname = %s AND typnamespace = 'pg_catalog'::regnamespace",
+                (name,),
+            ).fetchone()
+            assert row == (category, shown), name
+
+
+def test_with_options_keeps_the_inherited_type() -> None:
+    script = """
+    CREATE TABLE public.meas (id integer, secret text, at date) PARTITION BY RANGE (at);
+    CREATE TABLE public.meas_1 PARTITION OF public.meas (secret WITH OPTIONS NOT NULL)
+        FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    """
+    tables = tables_in_script(script)
+    assert tables.complete
+    check_rules_in_dump(parse_rules({"public.meas_1.secret": "text"}), tables, "prod-x.dump")
+    with pytest.raises(SettingsError, match="null on a NOT NULL column"):
+        check_rules_in_dump(parse_rules({"public.meas_1.secret": "null"}), tables, "prod-x.dump")
+    with pytest.raises(SettingsError, match=r"email needs a text column \(it is integer\)"):
+        check_rules_in_dump(parse_rules({"public.meas_1.id": "email"}), tables, "prod-x.dump")
 
 
 def test_what_cannot_be_read_for_sure_is_left_to_the_database(tmp_path: Path) -> None:

@@ -48,13 +48,13 @@ def check_rules_on_newest_dump(rules: MaskRules, in_aws: bool, dump_dir: Path, s
     check_rules_in_dump(
         rules,
         tables,
-        f"the newest local dump, {of},",
+        f"the newest local dump ({of})",
         way_out=(
-            f"; if production gained it after that dump, run again with {SKIP_FLAG} "
-            "and the throwaway instance checks it"
+            f"; if production changed after that dump, run again with {SKIP_FLAG} "
+            "and the throwaway instance checks the rules"
         ),
     )
-    return f"{_LABEL}rules checked against the newest local dump, {of}: nothing missing"
+    return f"{_LABEL}rules checked against the newest local dump ({of}): they fit"
 
 
 def _newest(dump_dir: Path) -> Path | None:

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.mask import strategies
+from prodclone.mask.fit import ColumnFacts, fit_problem
 from prodclone.mask.rules import ENV_VAR, KEY, ColumnRule, MaskRules, bad_rule
 
 # Rows sampled per table before masking, then looked up again after it.
@@ -115,17 +116,8 @@ def check_rules(conn: psycopg.Connection, rules: MaskRules) -> dict[str, Column]
 
 
 def _check_type(rule: ColumnRule, column: Column) -> None:
-    problem = ""
-    if column.generated and rule.strategy != "keep":
-        problem = "a generated column cannot be set; mask the columns it is computed from"
-    elif rule.strategy == "null" and column.not_null:
-        problem = "null on a NOT NULL column; choose redact, constant or another strategy"
-    elif rule.strategy == "json" and column.type_name not in ("json", "jsonb"):
-        problem = f"json rules need a json or jsonb column (it is {column.type_name})"
-    elif rule.strategy == "digits" and column.category not in ("S", "N"):
-        problem = f"digits needs a text or number column (it is {column.type_name})"
-    elif rule.strategy in ("email", "name", "text", "hash", "redact") and column.category != "S":
-        problem = f"{rule.strategy} needs a text column (it is {column.type_name})"
+    facts = ColumnFacts(column.type_name, column.category, column.not_null, column.generated)
+    problem = fit_problem(rule.strategy, facts)
     if problem:
         raise bad_rule(rule.key, problem)
 

@@ -14,20 +14,50 @@ this check refuses only what the dump certainly lacks.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pglast import ast, parser
+from pglast.enums import ConstrType
 
+from prodclone.mask.fit import ColumnFacts, fit_problem
 from prodclone.mask.rules import MaskRules, bad_rule
 
 Name = tuple[str, str]  # (schema, table or type)
+Columns = dict[str, ColumnFacts]
+
+# Types a dump names without a schema, or in pg_catalog (its search_path is empty), whose
+# category is sure: pg_type.typcategory, and the name format_type() gives them.
+BUILTIN_TYPES: dict[str, tuple[str, str]] = {
+    "text": ("S", "text"),
+    "varchar": ("S", "character varying"),
+    "bpchar": ("S", "character"),
+    "int2": ("N", "smallint"),
+    "int4": ("N", "integer"),
+    "int8": ("N", "bigint"),
+    "float4": ("N", "real"),
+    "float8": ("N", "double precision"),
+    "numeric": ("N", "numeric"),
+    "bool": ("B", "boolean"),
+    "date": ("D", "date"),
+    "time": ("D", "time without time zone"),
+    "timetz": ("D", "time with time zone"),
+    "timestamp": ("D", "timestamp without time zone"),
+    "timestamptz": ("D", "timestamp with time zone"),
+    "interval": ("T", "interval"),
+    "json": ("U", "json"),
+    "jsonb": ("U", "jsonb"),
+    "uuid": ("U", "uuid"),
+    "bytea": ("U", "bytea"),
+    "inet": ("I", "inet"),
+    "cidr": ("I", "cidr"),
+}
 
 
 @dataclass(frozen=True)
 class DumpTables:
     """Each table's columns (None: the table is there, its columns are not known)."""
 
-    columns: dict[Name, frozenset[str] | None]
+    columns: dict[Name, Columns | None]
     # False when a statement could not be parsed: a table missing here may still exist.
     complete: bool
     # Relations masking does not change, by what they are ("view", "foreign table", ...).
@@ -36,7 +66,7 @@ class DumpTables:
 
 @dataclass
 class _Table:
-    own: list[str]
+    own: list[tuple[str, ColumnFacts | None]]  # None: `WITH OPTIONS`, typed by its parent
     parents: list[Name | None]  # None: a parent named without its schema
     of_type: Name | None = None
     typed_unknown: bool = False
@@ -45,7 +75,7 @@ class _Table:
 def tables_in_script(script: str) -> DumpTables:
     """The tables of a schema script without psql's backslash commands (`\\restrict`)."""
     tables: dict[Name, _Table] = {}
-    types: dict[Name, list[str]] = {}
+    types: dict[Name, Columns] = {}
     others: dict[Name, str] = {}
     complete = True
     try:
@@ -74,7 +104,11 @@ def tables_in_script(script: str) -> DumpTables:
             elif isinstance(statement, ast.CompositeTypeStmt):
                 name = _name(statement.typevar)
                 if name is not None:
-                    types[name] = [c.colname for c in statement.coldeflist or () if c.colname]
+                    types[name] = {
+                        c.colname: _facts(c) or ColumnFacts(None, None)
+                        for c in statement.coldeflist or ()
+                        if c.colname
+                    }
     columns = {name: _columns(name, tables, types, set()) for name in tables}
     return DumpTables(columns, complete, others)
 
@@ -102,16 +136,14 @@ def _name(relation: ast.RangeVar | None) -> Name | None:
 
 def _table(statement: ast.CreateStmt) -> _Table:
     own = [
-        element.colname
+        (element.colname, _facts(element))
         for element in statement.tableElts or ()
         if isinstance(element, ast.ColumnDef) and element.colname
     ]
     parents = [_name(parent) for parent in statement.inhRelations or ()]
     table = _Table(own, parents)
     if statement.ofTypename is not None:
-        names = [
-            n.sval for n in statement.ofTypename.names or () if isinstance(n, ast.String) and n.sval
-        ]
+        names = _names(statement.ofTypename)
         if len(names) == 2:
             table.of_type = (names[0], names[1])
         else:
@@ -119,13 +151,35 @@ def _table(statement: ast.CreateStmt) -> _Table:
     return table
 
 
+def _names(type_name: ast.TypeName) -> list[str]:
+    return [n.sval for n in type_name.names or () if isinstance(n, ast.String) and n.sval]
+
+
+def _facts(column: ast.ColumnDef) -> ColumnFacts | None:
+    """What the column's definition says for sure; None without a type (`WITH OPTIONS`)."""
+    kinds = {c.contype for c in column.constraints or () if isinstance(c, ast.Constraint)}
+    not_null = bool(column.is_not_null) or ConstrType.CONSTR_NOTNULL in kinds
+    generated = ConstrType.CONSTR_GENERATED in kinds
+    if column.typeName is None:
+        return None if not (not_null or generated) else ColumnFacts(None, None, not_null, generated)
+    names = _names(column.typeName)
+    builtin = len(names) == 1 or (len(names) == 2 and names[0] == "pg_catalog")
+    known = BUILTIN_TYPES.get(names[-1]) if builtin and names else None
+    if known is None:
+        return ColumnFacts(None, None, not_null, generated)
+    category, shown = known
+    if column.typeName.arrayBounds:
+        category, shown = "A", f"{shown}[]"
+    return ColumnFacts(shown, category, not_null, generated)
+
+
 def _columns(
-    name: Name, tables: dict[Name, _Table], types: dict[Name, list[str]], seen: set[Name]
-) -> frozenset[str] | None:
+    name: Name, tables: dict[Name, _Table], types: dict[Name, Columns], seen: set[Name]
+) -> Columns | None:
     table = tables.get(name)
     if table is None or name in seen or table.typed_unknown:
         return None
-    found = set(table.own)
+    found: Columns = {}
     if table.of_type is not None:
         if table.of_type not in types:
             return None
@@ -135,13 +189,23 @@ def _columns(
         if inherited is None:
             return None
         found.update(inherited)
-    return frozenset(found)
+    for column, facts in table.own:
+        before = found.get(column)
+        if facts is None:
+            found[column] = before or ColumnFacts(None, None)
+        elif facts.type_name is None and before is not None:
+            # `WITH OPTIONS NOT NULL` on an inherited or typed column: its type stays.
+            found[column] = replace(before, not_null=before.not_null or facts.not_null)
+        else:
+            found[column] = facts
+    return found
 
 
 def check_rules_in_dump(
     rules: MaskRules, tables: DumpTables, where: str, way_out: str = ""
 ) -> None:
-    """One line for the first rule naming a table or column `tables` certainly lacks.
+    """One line for the first rule naming a table or column `tables` certainly lacks, or a
+    column its strategy certainly does not fit.
 
     `where` names the dump in the message ("prod-....dump"); `way_out`, when
     given, is said after the usual fix.
@@ -154,11 +218,13 @@ def check_rules_in_dump(
         problem = _missing(tables, table, column)
         if problem:
             raise bad_rule(
-                key,
-                f"{where} has {problem}",
-                fix="fix the key or remove the rule",
-                after=way_out,
+                key, f"{where} has {problem}", fix="fix the key or remove the rule", after=way_out
             )
+    for rule in rules.columns:
+        facts = (tables.columns.get((rule.schema, rule.table)) or {}).get(rule.column)
+        problem = fit_problem(rule.strategy, facts) if facts is not None else ""
+        if problem:
+            raise bad_rule(rule.key, f"in {where}, {problem}", after=way_out)
 
 
 def _missing(tables: DumpTables, table: Name, column: str | None) -> str:
