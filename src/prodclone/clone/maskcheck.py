@@ -5,9 +5,10 @@ Production's own schema can only be read once the throwaway instance is up
 (production itself gets Describe calls only). A misspelt key would then cost a
 snapshot and an instance before it is found, so the rules are first checked
 against the newest dump of this project, which is production's schema as of
-that dump. A table or column production gained since is not in it: the user
-says so with --skip-dump-check, and the check on the instance (which always
-runs, before anything is masked or dumped) is the one that counts.
+that dump. A table or column production gained (or a type it changed) since
+is not in it: the user says so with --skip-dump-check, and the check on the
+instance (which always runs, before anything is masked or dumped) is the one
+that counts.
 """
 
 from __future__ import annotations
