@@ -226,6 +226,42 @@ def test_an_unknown_strategy_stops_before_anything_is_created(
     assert not cloud.call_log.exists() or "CreateDBSnapshot" not in cloud.call_log.read_text()
 
 
+def test_masking_off_on_the_instance_writes_an_unmasked_dump_that_warns_on_load(
+    project: Project, cloud: Cloud, pg: LocalServer, prod_db: str, throwaway: str
+) -> None:
+    app = f"app_{uuid.uuid4().hex[:8]}"  # a clone of its own: the load below makes one
+    project.configure(
+        {
+            **aws_settings(database=throwaway),
+            "app": app,
+            "mask": {"rules": RULES, "in_aws": False},
+        }
+    )
+    emails = _values(pg, prod_db, "SELECT email FROM customers")
+    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  mask       off on the instance (prodclone.mask.in_aws: false): unmasked dump" in lines
+    assert (
+        "    masking is off on the instance (prodclone.mask.in_aws: false): "
+        "this dump holds unmasked data"
+    ) in lines
+    # Not checked against a dump: the rules are not applied on the instance.
+    assert "rules checked against" not in result.stdout
+    dump = next((project.root / "dump").glob("prod-*.dump"))
+    body = json.loads(dump.with_name(dump.name + ".mask.json").read_text())
+    assert body["masked"] is False and body["rules_sha256"] == ""
+    assert _values(pg, throwaway, "SELECT email FROM customers") == emails
+    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    assert loaded.returncode == 0, loaded.stderr
+    assert (
+        f"warning: {dump.name} is not masked, but prodclone.mask.rules exist: the clone holds "
+        "its personal data as it is; load it with `inv db.load-clone --mask`"
+    ) in loaded.stdout.splitlines()
+    assert cloud.instances() == [] and cloud.snapshots() == []
+    assert project.inv("db.drop-clone", "--all", "--yes").returncode == 0
+
+
 def test_the_secret_is_refused_in_invoke_yaml(project: Project, cloud: Cloud) -> None:
     project.configure({**aws_settings(), "mask": {"rules": RULES, "secret": "in-a-file"}})
     result = project.inv("db.clone-prod", "--yes", env=cloud.env)
