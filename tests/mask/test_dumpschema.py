@@ -27,6 +27,7 @@ SHAPES = """
 CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     email text NOT NULL UNIQUE, "Full Name" text, profile jsonb);
 CREATE TABLE parent (id int, a text);
+CREATE TABLE orders (id serial PRIMARY KEY, user_email text REFERENCES users (email));
 CREATE TABLE child (b text) INHERITS (parent);
 CREATE TABLE grandchild (c text) INHERITS (child);
 CREATE TABLE meas (id int, logdate date, secret text) PARTITION BY RANGE (logdate);
@@ -76,6 +77,7 @@ def test_every_table_with_its_columns(shapes: DumpTables) -> None:
     assert found == {
         "public.users": ["Full Name", "email", "id", "profile"],
         "public.parent": ["a", "id"],
+        "public.orders": ["id", "user_email"],
         # A child lists only its own columns; the inherited ones come from its parents.
         "public.child": ["a", "b", "id"],
         "public.grandchild": ["a", "b", "c", "id"],
@@ -92,7 +94,12 @@ def test_every_table_with_its_columns(shapes: DumpTables) -> None:
 @pytest.mark.parametrize(
     "rules",
     [
-        {"public.users.email": "email", "public.users.Full Name": "name"},
+        {
+            "public.users.email": "email",
+            "public.users.Full Name": "name",
+            "public.orders.user_email": "email",
+        },
+        {"public.users.email": "email", "public.orders": "truncate"},
         {"public.grandchild.a": "text", "public.typed.city": "name"},
         {"public.meas_2024.secret": "redact", "public.meas": "truncate"},
         {"Other.Weird;Name.x": "text", "public.scratch": "keep", "Other.Weird;Name.v": "keep"},
@@ -172,6 +179,17 @@ def test_rules_on_what_the_dump_holds_pass(shapes: DumpTables, rules: dict[str, 
             {"public.kinds.f": "digits"},
             "'public.kinds.f': in prod-shapes.dump, digits needs a text or number column "
             "(it is timestamp with time zone);",
+        ),
+        (
+            {"public.users.email": "email"},
+            "prodclone.mask.rules: in prod-shapes.dump, public.orders.user_email references "
+            "public.users.email (foreign key orders_user_email_fkey): give both the same rule, "
+            "or their masked values no longer join; fix it in invoke.yaml",
+        ),
+        (
+            {"public.users.email": "email", "public.orders.user_email": "hash"},
+            "public.orders.user_email references public.users.email (foreign key "
+            "orders_user_email_fkey): give both the same rule",
         ),
         (
             {"public.audit": "truncate"},

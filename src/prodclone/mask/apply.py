@@ -16,7 +16,7 @@ from psycopg import sql
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.mask import strategies
-from prodclone.mask.fit import ColumnFacts, fit_problem
+from prodclone.mask.fit import ColumnFacts, fit_problem, foreign_key_problem
 from prodclone.mask.rules import ENV_VAR, KEY, ColumnRule, MaskRules, bad_rule
 
 # Rows sampled per table before masking, then looked up again after it.
@@ -124,7 +124,6 @@ def _check_type(rule: ColumnRule, column: Column) -> None:
 
 def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
     """Masked values still join only if both ends of a key are masked the same way."""
-    by_key = {r.key: r for r in rules.columns}
     rows = conn.execute(
         """
         SELECT cn.nspname || '.' || c.relname || '.' || a.attname,
@@ -140,24 +139,11 @@ def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
         WHERE k.contype = 'f'
         """
     ).fetchall()
-    truncated = {t.key for t in rules.truncated}
-    for own, other, name in rows:
-        if own.rsplit(".", 1)[0] in truncated:
-            continue
-        mine, theirs = by_key.get(own), by_key.get(other)
-        masked = [r for r in (mine, theirs) if r is not None and r.strategy != "keep"]
-        if not masked:
-            continue
-        if mine is None or theirs is None or _same(mine) != _same(theirs):
-            raise SettingsError(
-                f"{KEY}: {own} references {other} (foreign key {name}): give both the same "
-                f"rule, or their masked values no longer join; fix it in invoke.yaml "
-                f"(prodclone: mask: rules:) or in {ENV_VAR}"
-            )
-
-
-def _same(rule: ColumnRule) -> tuple[str, str, tuple[tuple[tuple[str, ...], str], ...]]:
-    return (rule.strategy, rule.value, rule.json_paths)
+    problem = foreign_key_problem(rules, rows)
+    if problem:
+        raise SettingsError(
+            f"{KEY}: {problem}; fix it in invoke.yaml (prodclone: mask: rules:) or in {ENV_VAR}"
+        )
 
 
 def mask_database(

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from pglast import ast, parser
 from pglast.enums import ConstrType
 
-from prodclone.mask.fit import ColumnFacts, fit_problem
-from prodclone.mask.rules import MaskRules, bad_rule
+from prodclone.errors import SettingsError
+from prodclone.mask.fit import ColumnFacts, ForeignKey, fit_problem, foreign_key_problem
+from prodclone.mask.rules import ENV_VAR, KEY, MaskRules, bad_rule
 
 Name = tuple[str, str]  # (schema, table or type)
 Columns = dict[str, ColumnFacts]
@@ -62,6 +63,7 @@ class DumpTables:
     complete: bool
     # Relations masking does not change, by what they are ("view", "foreign table", ...).
     others: dict[Name, str] = field(default_factory=dict)
+    foreign_keys: tuple[ForeignKey, ...] = ()
 
 
 @dataclass
@@ -77,6 +79,7 @@ def tables_in_script(script: str) -> DumpTables:
     tables: dict[Name, _Table] = {}
     types: dict[Name, Columns] = {}
     others: dict[Name, str] = {}
+    foreign_keys: list[ForeignKey] = []
     complete = True
     try:
         pieces = parser.split(script, with_parser=False)
@@ -101,6 +104,8 @@ def tables_in_script(script: str) -> DumpTables:
             elif statement is not None and (other := _not_a_table(statement)) is not None:
                 name, kind = other
                 others[name] = kind
+            elif isinstance(statement, ast.AlterTableStmt):
+                foreign_keys += _foreign_keys(statement)
             elif isinstance(statement, ast.CompositeTypeStmt):
                 name = _name(statement.typevar)
                 if name is not None:
@@ -110,7 +115,33 @@ def tables_in_script(script: str) -> DumpTables:
                         if c.colname
                     }
     columns = {name: _columns(name, tables, types, set()) for name in tables}
-    return DumpTables(columns, complete, others)
+    return DumpTables(columns, complete, others, tuple(foreign_keys))
+
+
+def _foreign_keys(statement: ast.AlterTableStmt) -> list[ForeignKey]:
+    """`ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY`, as pg_dump writes every one."""
+    found: list[ForeignKey] = []
+    own = _name(statement.relation)
+    for command in statement.cmds or ():
+        constraint = getattr(command, "def_", None)
+        if not isinstance(constraint, ast.Constraint):
+            continue
+        if constraint.contype != ConstrType.CONSTR_FOREIGN:
+            continue
+        other = _name(constraint.pktable)
+        mine = [a.sval for a in constraint.fk_attrs or () if isinstance(a, ast.String)]
+        theirs = [a.sval for a in constraint.pk_attrs or () if isinstance(a, ast.String)]
+        if own is None or other is None or len(mine) != len(theirs):
+            continue
+        for column, referenced in zip(mine, theirs, strict=True):
+            found.append(
+                (
+                    f"{own[0]}.{own[1]}.{column}",
+                    f"{other[0]}.{other[1]}.{referenced}",
+                    constraint.conname or "",
+                )
+            )
+    return found
 
 
 def _not_a_table(statement: ast.Node) -> tuple[Name, str] | None:
@@ -204,8 +235,8 @@ def _columns(
 def check_rules_in_dump(
     rules: MaskRules, tables: DumpTables, where: str, way_out: str = ""
 ) -> None:
-    """One line for the first rule naming a table or column `tables` certainly lacks, or a
-    column its strategy certainly does not fit.
+    """One line for the first rule naming a table or column `tables` certainly lacks, a
+    column its strategy certainly does not fit, or one end only of a foreign key.
 
     `where` names the dump in the message ("prod-....dump"); `way_out`, when
     given, is said after the usual fix.
@@ -225,6 +256,12 @@ def check_rules_in_dump(
         problem = fit_problem(rule.strategy, facts) if facts is not None else ""
         if problem:
             raise bad_rule(rule.key, f"in {where}, {problem}", after=way_out)
+    problem = foreign_key_problem(rules, tables.foreign_keys)
+    if problem:
+        raise SettingsError(
+            f"{KEY}: in {where}, {problem}; fix it in invoke.yaml (prodclone: mask: rules:) "
+            f"or in {ENV_VAR}{way_out}"
+        )
 
 
 def _missing(tables: DumpTables, table: Name, column: str | None) -> str:
