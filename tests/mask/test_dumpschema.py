@@ -13,12 +13,8 @@ from prodclone.errors import SettingsError
 from prodclone.local.embedded import bin_dir
 from prodclone.local.masking import read_dump_tables
 from prodclone.local.server import LocalServer
-from prodclone.mask.dumpschema import (
-    BUILTIN_TYPES,
-    DumpTables,
-    check_rules_in_dump,
-    tables_in_script,
-)
+from prodclone.mask.dumpcheck import check_rules_in_dump
+from prodclone.mask.dumpschema import BUILTIN_TYPES, DumpTables, tables_in_script
 from prodclone.mask.rules import parse_rules
 from prodclone.pg.tools import find_tool
 from tests.conftest import run_sql

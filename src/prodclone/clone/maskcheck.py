@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.masking import read_dump_tables
-from prodclone.mask.dumpschema import check_rules_in_dump
+from prodclone.mask.dumpcheck import check_rules_in_dump
 from prodclone.mask.rules import MaskRules
 from prodclone.pg import dumps
 from prodclone.pg.tools import ClientTool

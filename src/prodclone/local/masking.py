@@ -9,7 +9,8 @@ from prodclone.local.roles import without_meta_commands
 from prodclone.local.server import LocalServer
 from prodclone.mask import record
 from prodclone.mask.apply import mask_database
-from prodclone.mask.dumpschema import DumpTables, check_rules_in_dump, tables_in_script
+from prodclone.mask.dumpcheck import check_rules_in_dump
+from prodclone.mask.dumpschema import DumpTables, tables_in_script
 from prodclone.mask.rules import MaskRules
 from prodclone.pg.tools import ClientTool
 from prodclone.settings import Settings

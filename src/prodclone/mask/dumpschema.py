@@ -1,27 +1,24 @@
-"""The tables and columns a dump holds, read from its schema script: masking rules are
-checked against them before any database is created.
+"""The tables, columns and foreign keys a dump holds, read from its schema script, so that
+masking rules are checked before any database is created (see `dumpcheck`).
 
 The script (`pg_restore --schema-only`, read by the local package) is parsed
 by PostgreSQL's own grammar (pglast); only CREATE TABLE, CREATE TYPE ... AS
-(...), and the relations that are not tables are read. A child
+(...), foreign keys and the relations that are not tables are read. A child
 table lists only its own columns, so inherited ones come from its parents, and
 a typed table's from its type. Whatever cannot be read for sure (a statement
-this grammar does not know, a parent or type the script does not define) is
-left unknown, and a rule on it is left to the check in the database itself:
-this check refuses only what the dump certainly lacks.
+this grammar does not know, a parent or type the script does not define, a
+type of the database's own) is left unknown, and a rule on it is left to the
+check in the database itself.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
 
 from pglast import ast, parser
 from pglast.enums import ConstrType
 
-from prodclone.errors import SettingsError
-from prodclone.mask.fit import ColumnFacts, ForeignKey, fit_problem, foreign_key_problem
-from prodclone.mask.rules import ENV_VAR, KEY, MaskRules, bad_rule
+from prodclone.mask.fit import ColumnFacts, ForeignKey
 
 Name = tuple[str, str]  # (schema, table or type)
 Columns = dict[str, ColumnFacts]
@@ -230,64 +227,3 @@ def _columns(
         else:
             found[column] = facts
     return found
-
-
-def check_rules_in_dump(
-    rules: MaskRules, tables: DumpTables, where: str, way_out: str = ""
-) -> None:
-    """One line for the first rule naming a table or column `tables` certainly lacks, a
-    column its strategy certainly does not fit, or one end only of a foreign key.
-
-    `where` names the dump in the message ("prod-....dump"); `way_out`, when
-    given, is said after the usual fix.
-    """
-    wanted: list[tuple[str, Name, str | None]] = [
-        (t.key, (t.schema, t.table), None) for t in rules.tables
-    ]
-    wanted += [(r.key, (r.schema, r.table), r.column) for r in rules.columns]
-    for key, table, column in wanted:
-        problem = _missing(tables, table, column)
-        if problem:
-            raise bad_rule(
-                key, f"{where} has {problem}", fix="fix the key or remove the rule", after=way_out
-            )
-    for rule in rules.columns:
-        facts = (tables.columns.get((rule.schema, rule.table)) or {}).get(rule.column)
-        problem = fit_problem(rule.strategy, facts) if facts is not None else ""
-        if problem:
-            raise bad_rule(rule.key, f"in {where}, {problem}", after=way_out)
-    problem = foreign_key_problem(rules, tables.foreign_keys)
-    if problem:
-        raise SettingsError(
-            f"{KEY}: in {where}, {problem}; fix it in invoke.yaml (prodclone: mask: rules:) "
-            f"or in {ENV_VAR}{way_out}"
-        )
-
-
-def _missing(tables: DumpTables, table: Name, column: str | None) -> str:
-    label = f"{table[0]}.{table[1]}"
-    if table not in tables.columns:
-        if table in tables.others:
-            return f"{label} as {tables.others[table]}: masking changes tables only"
-        if not tables.complete:
-            return ""
-        return f"no table {label}{_near_table(table, list(tables.columns))}"
-    columns = tables.columns[table]
-    if column is None or columns is None or column in columns:
-        return ""
-    return f"no column {column!r} in {label}{_near(column, sorted(columns))}"
-
-
-def _near_table(table: Name, names: list[Name]) -> str:
-    """A table of a close name in the same schema, or of the same name in another."""
-    same_schema = [t for s, t in names if s == table[0]]
-    close = difflib.get_close_matches(table[1], same_schema, n=1, cutoff=0.75)
-    if close:
-        return f" (did you mean '{table[0]}.{close[0]}'?)"
-    elsewhere = sorted(f"{s}.{t}" for s, t in names if t == table[1])
-    return f" (did you mean {elsewhere[0]!r}?)" if elsewhere else ""
-
-
-def _near(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
