@@ -1,0 +1,128 @@
+"""The `prodclone` program's Invoke Config: Invoke's files and env vars, prodclone's keys typed.
+
+It reads the same files (`invoke.yaml`, `~/.invoke.yaml`, `/etc/invoke.yaml`, a
+runtime file given with `-f`) and the same `INVOKE_...` env vars as `inv`, at
+the same levels. Only the env level of the `prodclone` block differs: each
+variable is read by its key's declared type (`settings.env`), where Invoke
+would cast it to the type of whatever value it replaces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+
+from invoke.config import Config
+from invoke.env import Environment
+from invoke.exceptions import Exit
+
+from prodclone.errors import SettingsError
+from prodclone.settings.env import typed_env
+from prodclone.settings.table import KEYS, ROOT
+
+
+class ProdcloneConfig(Config):
+    # The same file names and env var prefix as `inv`: one configuration for both.
+    prefix = "invoke"
+
+    def load_shell_env(self) -> None:
+        self.merge()
+        # Invoke's own keys (run.echo, ...) keep Invoke's loading and casts.
+        others = {name: value for name, value in self._config.items() if name != ROOT}
+        # Environment only lists and indexes the keys it is given: a plain dict serves.
+        loader = Environment(config=cast(Config, others), prefix=self._env_prefix)
+        data: dict[str, Any] = loader.load()
+        try:
+            typed = typed_env(os.environ)
+        except SettingsError as exc:
+            raise Exit(f"prodclone: {exc}", code=exc.exit_code) from None
+        if typed:
+            data[ROOT] = _fitting(typed[ROOT], self._config.get(ROOT))
+        self._set(_env=data)
+        self.merge()
+
+    def merge(self) -> None:
+        super().merge()
+        # Invoke merges a mapping key by key across levels; an env var's mapping
+        # (`db_env`, `mask.rules`) replaces the file's whole, as any other value does.
+        block = self._config.get(ROOT)
+        env_block = self._env.get(ROOT) if isinstance(self._env, Mapping) else None
+        if not isinstance(block, dict) or not isinstance(env_block, Mapping):
+            return
+        for item in KEYS:
+            if item.kind != "map":
+                continue
+            value = _at(env_block, item.path)
+            if value is None or any(
+                _at(level.get(ROOT), item.path) is not None for level in self._above_env()
+            ):
+                continue
+            *parents, leaf = item.path.split(".")
+            node = block
+            for name in parents:
+                node = node[name]
+            node[leaf] = dict(value)
+
+    def _above_env(self) -> list[Mapping[str, Any]]:
+        levels = [self._runtime, self._overrides, self._modifications]
+        return [level for level in levels if isinstance(level, Mapping)]
+
+
+def raw_env(config: Config) -> dict[str, str] | None:
+    """The env vars `load_settings` must parse itself, under a Config that is not ours.
+
+    Under plain `inv` the env level holds Invoke's cast of each variable, so the
+    raw text is handed over again (read, never changed), except for keys a level
+    above the environment (a runtime file given with `inv -f`) sets. Under the
+    `prodclone` program the env level is already typed: None.
+    """
+    if isinstance(config, ProdcloneConfig):
+        return None
+    above = [config._runtime, config._overrides, config._modifications]
+    names: dict[str, str] = {}
+    for item in KEYS:
+        text = os.environ.get(item.env_var)
+        if text is None:
+            continue
+        if any(
+            isinstance(level, Mapping) and _at(level.get(ROOT), item.path) is not None
+            for level in above
+        ):
+            continue
+        names[item.env_var] = text
+    return names
+
+
+def _at(block: Any, path: str) -> Any:
+    node = block
+    for name in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(name)
+    return node
+
+
+def _fitting(env_block: Mapping[str, Any], merged: Any, path: str = "") -> dict[str, Any]:
+    """The env values whose parent is a mapping (or absent) in the merged config.
+
+    Invoke cannot merge a value under a key a file gave as text (`local: embedded`);
+    that key's own one-line error comes from the settings, not a traceback here.
+    """
+    fitting: dict[str, Any] = {}
+    for name, value in env_block.items():
+        below = merged.get(name) if isinstance(merged, Mapping) else None
+        fits_mapping = below is None or isinstance(below, Mapping)
+        if _is_map_key(f"{path}{name}"):
+            if fits_mapping:
+                fitting[name] = value
+        elif isinstance(value, Mapping):
+            if fits_mapping:
+                fitting[name] = _fitting(value, below, f"{path}{name}.")
+        elif not isinstance(below, Mapping):
+            fitting[name] = value
+    return fitting
+
+
+def _is_map_key(path: str) -> bool:
+    return any(item.kind == "map" and item.path == path for item in KEYS)
