@@ -83,7 +83,7 @@ KEYS: tuple[Key, ...] = (
         "local.data_dir",
         "text",
         ".prodclone",
-        "The embedded server's data and prodclone's local state, relative to the project.",
+        "The embedded server's data and prodclone's local state.",
     ),
     _k(
         "local.clone_db",
@@ -111,7 +111,7 @@ KEYS: tuple[Key, ...] = (
         False,
         "Allow a `url` whose host is not this machine.",
     ),
-    _k("local.restore_jobs", "whole", 2, "`pg_restore --jobs` for a full restore, 1 to 64."),
+    _k("local.restore_jobs", "whole", 2, "`pg_restore --jobs` for a full restore."),
     _k(
         "local.keep_spare",
         "flag",
@@ -132,10 +132,15 @@ KEYS: tuple[Key, ...] = (
         "commands.fresh_inputs",
         "list",
         (),
-        "Paths or globs inside the project that, with `migrate`, make the fresh database.",
+        "Paths or globs inside the project whose content, with `migrate`, makes the fresh database.",
     ),
     # The schema gate.
-    _k("schema_diff.ignore", "list", (), "Ignore rules for the schema gate."),
+    _k(
+        "schema_diff.ignore",
+        "list",
+        (),
+        "Ignore rules for `db.schema-diff` and the refactor-check schema gate.",
+    ),
     _k("schema_diff.owners", "flag", False, "Compare object owners too."),
     # The cloud copy.
     _k("aws.region", "text", "", "AWS region; empty: the profile's or `AWS_REGION`."),
@@ -151,11 +156,16 @@ KEYS: tuple[Key, ...] = (
         "aws.restore_from",
         "text",
         "auto",
-        "Where the copy comes from: `point-in-time`, `latest-snapshot`, `new-snapshot` or `auto`.",
+        "Where the copy comes from.",
     ),
     _k("aws.database", "text", "", "Database to dump."),
     _k("aws.instance_class", "text", "", "Class of the throwaway instance."),
-    _k("aws.tunnel", "text", "ssm", "How to reach the copy: `ssm`, `ssh` or `direct`."),
+    _k(
+        "aws.tunnel",
+        "text",
+        "ssm",
+        "`ssm` (Session Manager port forward), `ssh` (Fabric, through `bastion`) or `direct`.",
+    ),
     _k("aws.bastion", "text", "", "EC2 instance id (ssm) or SSH host (ssh)."),
     _k(
         "aws.ssm_plugin",
@@ -185,26 +195,26 @@ KEYS: tuple[Key, ...] = (
         "check.expected_data_changes",
         "list",
         (),
-        "Tables or columns whose data the migration is meant to change.",
+        "Tables or columns, by their old or new names, whose data the migration is meant to change.",
     ),
     _k(
         "check.fail_on_gained_rows",
         "flag",
         False,
-        "Rows a table gained fail the data check too.",
+        "Rows a table gained are listed in the data check's summary and report.",
     ),
     _k(
         "check.log_patterns",
         "list",
         DEFAULT_LOG_PATTERNS,
-        "Regular expressions of errors searched for in the smoke output and the app's log.",
+        "Case-insensitive regular expressions searched for in the smoke commands' output and the app's log.",
         shown=f"the spec's errors ({len(DEFAULT_LOG_PATTERNS)} patterns)",
     ),
     _k(
         "check.exact_count_max_mb",
         "whole",
         512,
-        "Tables larger than this get an estimated row count and a sampled fingerprint.",
+        "Tables larger than this get an estimated row count.",
     ),
     _k(
         "check.lock_sample_seconds",
@@ -216,7 +226,7 @@ KEYS: tuple[Key, ...] = (
         "check.max_lock_seconds",
         "number",
         None,
-        "The longest ACCESS EXCLUSIVE lock the migration may hold on an existing table.",
+        "How long, in seconds, the migration may hold an ACCESS EXCLUSIVE lock on an existing table.",
         shown="unset",
     ),
     _k(
@@ -230,7 +240,7 @@ KEYS: tuple[Key, ...] = (
         "check.zero_downtime",
         "flag",
         False,
-        "The running release failing against the migrated schema fails the check.",
+        "When on, the running release (`base_ref`) failing against the migrated schema fails the check.",
     ),
     _k(
         "check.slow_statement_seconds",
@@ -242,7 +252,7 @@ KEYS: tuple[Key, ...] = (
         "check.serve_ready_line",
         "text",
         "",
-        "A regular expression: the app is ready when a line of its output matches.",
+        "A regular expression: the app started by `commands.serve` is ready when a line of its output matches.",
     ),
     _k(
         "check.serve_ready_port",
@@ -262,7 +272,12 @@ KEYS: tuple[Key, ...] = (
         600,
         "Time limit in seconds for the boot and smoke commands (`0`: none).",
     ),
-    _k("check.report_dir", "text", "reports", "Where each run's report folder is written."),
+    _k(
+        "check.report_dir",
+        "text",
+        "reports",
+        "Each run writes its report, JUnit file and app log to `<report_dir>/<timestamp>/`.",
+    ),
     _k("check.app_url", "text", "", "Fills `{url}` in the UI checklist."),
     _k(
         "check.ui_checklist",
@@ -272,12 +287,12 @@ KEYS: tuple[Key, ...] = (
         shown=f"{len(DEFAULT_UI_CHECKLIST)} generic items",
     ),
     # Masking.
-    _k("mask.rules", "map", {}, "Masking rules: column to strategy, or table to `truncate`."),
+    _k("mask.rules", "map", {}, "Masking rules."),
     _k(
         "mask.secret",
         "text",
         "",
-        "The key that makes masking deterministic; only from its environment variable.",
+        "The key that makes masking deterministic.",
     ),
     _k(
         "mask.in_aws",
