@@ -132,7 +132,8 @@ KEYS: tuple[Key, ...] = (
         "commands.fresh_inputs",
         "list",
         (),
-        "Paths or globs inside the project whose content, with `migrate`, makes the fresh database.",
+        "Paths or globs inside the project whose content, with `migrate`, "
+        "makes the fresh database.",
     ),
     # The schema gate.
     _k(
@@ -195,7 +196,8 @@ KEYS: tuple[Key, ...] = (
         "check.expected_data_changes",
         "list",
         (),
-        "Tables or columns, by their old or new names, whose data the migration is meant to change.",
+        "Tables or columns, by their old or new names, whose data the "
+        "migration is meant to change.",
     ),
     _k(
         "check.fail_on_gained_rows",
@@ -207,7 +209,8 @@ KEYS: tuple[Key, ...] = (
         "check.log_patterns",
         "list",
         DEFAULT_LOG_PATTERNS,
-        "Case-insensitive regular expressions searched for in the smoke commands' output and the app's log.",
+        "Case-insensitive regular expressions searched for in the smoke "
+        "commands' output and the app's log.",
         shown=f"the spec's errors ({len(DEFAULT_LOG_PATTERNS)} patterns)",
     ),
     _k(
@@ -226,7 +229,8 @@ KEYS: tuple[Key, ...] = (
         "check.max_lock_seconds",
         "number",
         None,
-        "How long, in seconds, the migration may hold an ACCESS EXCLUSIVE lock on an existing table.",
+        "How long, in seconds, the migration may hold an ACCESS EXCLUSIVE lock "
+        "on an existing table.",
         shown="unset",
     ),
     _k(
@@ -240,7 +244,8 @@ KEYS: tuple[Key, ...] = (
         "check.zero_downtime",
         "flag",
         False,
-        "When on, the running release (`base_ref`) failing against the migrated schema fails the check.",
+        "When on, the running release (`base_ref`) failing against the "
+        "migrated schema fails the check.",
     ),
     _k(
         "check.slow_statement_seconds",
@@ -252,7 +257,8 @@ KEYS: tuple[Key, ...] = (
         "check.serve_ready_line",
         "text",
         "",
-        "A regular expression: the app started by `commands.serve` is ready when a line of its output matches.",
+        "A regular expression: the app started by `commands.serve` is ready "
+        "when a line of its output matches.",
     ),
     _k(
         "check.serve_ready_port",
