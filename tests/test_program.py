@@ -164,6 +164,17 @@ def test_a_bad_env_var_is_one_line_and_a_usage_error(
     assert result.stdout == ""
 
 
+def test_a_runtime_file_wins_over_an_env_var(scratch: Scratch, pg: LocalServer) -> None:
+    """`-f FILE` is above the environment, as in Invoke: a variable it hides is not read."""
+    runtime = scratch.root / "runtime.yaml"
+    runtime.write_text(json.dumps({"prodclone": {"local": {"restore_jobs": 3}}}))
+    env = {"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "many"}
+    result = scratch.run("-f", str(runtime), "db.server", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "embedded server:" in result.stdout
+    assert scratch.run("db.server", env=env).returncode == 2
+
+
 def test_env_var_replaces_a_list_and_a_mapping_of_invoke_yaml(
     scratch: Scratch, pg: LocalServer
 ) -> None:

@@ -34,7 +34,9 @@ class ProdcloneConfig(Config):
         loader = Environment(config=cast(Config, others), prefix=self._env_prefix)
         data: dict[str, Any] = loader.load()
         try:
-            typed = typed_env(os.environ)
+            # A key a runtime file (`-f`) sets is not read from the environment at all:
+            # the file wins, as under `inv`, so a variable it hides cannot stop the task.
+            typed = typed_env(os.environ, skip=_set_above_env(self))
         except SettingsError as exc:
             raise Exit(f"prodclone: {exc}", code=exc.exit_code) from None
         if typed:
@@ -54,19 +56,27 @@ class ProdcloneConfig(Config):
             if item.kind != "map":
                 continue
             value = _at(env_block, item.path)
-            if value is None or any(
-                _at(level.get(ROOT), item.path) is not None for level in self._above_env()
-            ):
+            if value is None:
                 continue
             *parents, leaf = item.path.split(".")
-            node = block
+            node: Any = block
             for name in parents:
-                node = node[name]
-            node[leaf] = dict(value)
+                node = node.get(name) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[leaf] = dict(value)
 
-    def _above_env(self) -> list[Mapping[str, Any]]:
-        levels = [self._runtime, self._overrides, self._modifications]
-        return [level for level in levels if isinstance(level, Mapping)]
+
+def _set_above_env(config: Config) -> frozenset[str]:
+    """Full paths of the declared keys a level above the environment sets."""
+    levels = [config._runtime, config._overrides, config._modifications]
+    return frozenset(
+        item.full
+        for item in KEYS
+        if any(
+            isinstance(level, Mapping) and _at(level.get(ROOT), item.path) is not None
+            for level in levels
+        )
+    )
 
 
 def raw_env(config: Config) -> dict[str, str] | None:

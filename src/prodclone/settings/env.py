@@ -9,19 +9,22 @@ naming the key and its env var.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Any
 
 from prodclone.settings.reader import Reader
 from prodclone.settings.table import KEYS, ROOT, Key
 
 
-def typed_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The set env vars as a nested block under `prodclone`, each value of its key's type."""
+def typed_env(environ: Mapping[str, str], skip: Set[str] = frozenset()) -> dict[str, Any]:
+    """The set env vars as a nested block under `prodclone`, each value of its key's type.
+
+    Keys in `skip` (full paths) are left out: a level above the environment sets them.
+    """
     block: dict[str, Any] = {}
     for item in KEYS:
         text = environ.get(item.env_var)
-        if text is None:
+        if text is None or item.full in skip:
             continue
         *parents, leaf = item.path.split(".")
         node = block
