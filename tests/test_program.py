@@ -164,6 +164,22 @@ def test_a_bad_env_var_is_one_line_and_a_usage_error(
     assert result.stdout == ""
 
 
+def test_the_mask_secret_is_taken_from_the_environment_only(
+    scratch: Scratch, pg: LocalServer
+) -> None:
+    secret = {"INVOKE_PRODCLONE_MASK_SECRET": "from-the-shell"}
+    result = scratch.run("db.server", env=secret)
+    assert result.returncode == 0, result.stderr
+    assert "from-the-shell" not in result.stdout + result.stderr
+    scratch.configure({"mask": {"secret": "in-a-file"}})
+    result = scratch.run("db.server", env=secret)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "prodclone: prodclone.mask.secret must not be written in a file (invoke.yaml): "
+        "remove it there and set it only with INVOKE_PRODCLONE_MASK_SECRET"
+    ]
+
+
 def test_a_runtime_file_wins_over_an_env_var(scratch: Scratch, pg: LocalServer) -> None:
     """`-f FILE` is above the environment, as in Invoke: a variable it hides is not read."""
     runtime = scratch.root / "runtime.yaml"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,14 +91,19 @@ def load_settings(
     config: Mapping[str, Any],
     project_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    files: Sequence[Any] | None = None,
 ) -> Settings:
     """Validate `config["prodclone"]`; relative paths are taken from `project_dir`.
 
     With `environ`, a set `INVOKE_PRODCLONE_...` env var overrides its key, as
     in Invoke, but its text is parsed here (see the module's note).
+
+    `files` are the `prodclone` blocks of the config files alone, where a secret
+    must not be; without them `config` is taken as read from files.
     """
     project = (project_dir or Path.cwd()).resolve()
-    refuse_secret_in_file(config.get("prodclone"))
+    for block in files if files is not None else [config.get("prodclone")]:
+        refuse_secret_in_file(block)
     if environ is not None:
         config = _with_env(config, environ)
     root = Reader(config.get("prodclone"), "prodclone")

@@ -104,6 +104,16 @@ def raw_env(config: Config) -> dict[str, str] | None:
     return names
 
 
+def file_blocks(config: Config) -> list[Any]:
+    """The `prodclone` blocks of the config files (system, user, project, runtime) alone.
+
+    The merged config also holds the environment's values, where the mask secret
+    belongs; in a file it is refused.
+    """
+    levels = [config._system, config._user, config._project, config._runtime]
+    return [level.get(ROOT) for level in levels if isinstance(level, Mapping)]
+
+
 def _at(block: Any, path: str) -> Any:
     node = block
     for name in path.split("."):
