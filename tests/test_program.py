@@ -191,6 +191,31 @@ def test_a_runtime_file_wins_over_an_env_var(scratch: Scratch, pg: LocalServer) 
     assert scratch.run("db.server", env=env).returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("yaml", "line"),
+    [
+        (
+            {"local": "embedded"},
+            "prodclone: prodclone.local in a config file must be a mapping of keys (got str); "
+            "write its keys indented under `local:`",
+        ),
+        (
+            {"local": {"db_env": "A=b"}},
+            "prodclone: prodclone.local.db_env in a config file must be a mapping of names to "
+            "values (got str); or set it with INVOKE_PRODCLONE_LOCAL_DB_ENV as a JSON object",
+        ),
+    ],
+)
+def test_a_single_value_for_a_mapping_in_invoke_yaml_is_one_line(
+    scratch: Scratch, yaml: dict[str, Any], line: str
+) -> None:
+    """Invoke alone stops with a traceback: it cannot merge text over the declared mapping."""
+    (scratch.root / "invoke.yaml").write_text(json.dumps({"prodclone": yaml}))
+    result = scratch.run("db.server")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [line]
+
+
 def test_env_var_replaces_a_list_and_a_mapping_of_invoke_yaml(
     scratch: Scratch, pg: LocalServer
 ) -> None:

@@ -19,7 +19,7 @@ from invoke.exceptions import Exit
 
 from prodclone.errors import SettingsError
 from prodclone.settings.env import typed_env
-from prodclone.settings.table import KEYS, ROOT
+from prodclone.settings.table import KEYS, ROOT, env_var_for
 
 
 class ProdcloneConfig(Config):
@@ -43,6 +43,15 @@ class ProdcloneConfig(Config):
             data[ROOT] = _fitting(typed[ROOT], self._config.get(ROOT))
         self._set(_env=data)
         self.merge()
+
+    def load_collection(self, data: dict[str, Any], merge: bool = True) -> None:
+        # The collection's defaults make every block a mapping; a file that gives one
+        # as a single value (`local: embedded`) would stop Invoke's merge with a traceback.
+        for block in file_blocks(self):
+            problem = shape_problem(block)
+            if problem:
+                raise Exit(f"prodclone: {problem}", code=problem.exit_code)
+        super().load_collection(data, merge=merge)
 
     def merge(self) -> None:
         super().merge()
@@ -102,6 +111,36 @@ def raw_env(config: Config) -> dict[str, str] | None:
             continue
         names[item.env_var] = text
     return names
+
+
+def shape_problem(block: Any, path: str = ROOT) -> SettingsError | None:
+    """The first key of a file's `block` given as a single value where a mapping is declared."""
+    if block is None:
+        return None
+    if not isinstance(block, Mapping):
+        return _not_a_mapping(path, block)
+    for name, value in block.items():
+        full = f"{path}.{name}"
+        is_block = any(item.full.startswith(f"{full}.") for item in KEYS)
+        is_map = any(item.full == full and item.kind == "map" for item in KEYS)
+        if value is None or not (is_block or is_map):
+            continue
+        if not isinstance(value, Mapping):
+            return _not_a_mapping(full, value)
+        found = shape_problem(value, full) if is_block else None
+        if found:
+            return found
+    return None
+
+
+def _not_a_mapping(path: str, value: Any) -> SettingsError:
+    # The value's type only: a misplaced value may be anything, a secret included.
+    got = type(value).__name__
+    if any(item.full == path and item.kind == "map" for item in KEYS):
+        what, how = "names to values", f"or set it with {env_var_for(path)} as a JSON object"
+    else:
+        what, how = "keys", f"write its keys indented under `{path.rpartition('.')[2]}:`"
+    return SettingsError(f"{path} in a config file must be a mapping of {what} (got {got}); {how}")
 
 
 def file_blocks(config: Config) -> list[Any]:
