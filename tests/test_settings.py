@@ -91,7 +91,16 @@ def test_every_key_the_settings_read_is_declared(
 ) -> None:
     """A key read but not declared in DEFAULTS would silently ignore its env var."""
     read: set[str] = set()
-    for method in ("text", "flag", "whole", "number", "choice", "text_list", "text_map", "raw"):
+    for method in (
+        "text",
+        "flag",
+        "whole",
+        "maybe_number",
+        "choice",
+        "text_list",
+        "text_map",
+        "raw",
+    ):
         original = getattr(Reader, method)
 
         def recording(self: Reader, key: str, *args: Any, _read: Any = original, **kw: Any) -> Any:
@@ -102,6 +111,8 @@ def test_every_key_the_settings_read_is_declared(
     load_settings({}, tmp_path)
     assert read, "no key was read"
     assert sorted(read - set(leaf_paths(DEFAULTS))) == []
+    # And the other way: the table declares no key that nothing reads.
+    assert sorted(set(leaf_paths(DEFAULTS)) - read) == []
 
 
 def test_env_vars_reach_flags_numbers_lists_and_mappings(
@@ -295,3 +306,30 @@ def test_mask_rules_from_the_environment_and_the_secret_only_from_there() -> Non
         load_settings({}, environ={"INVOKE_PRODCLONE_MASK_RULES": "{not json"})
     with pytest.raises(SettingsError, match="must not be written in a file"):
         load_settings({"prodclone": {"mask": {"secret": "x"}}})
+
+
+def test_the_program_config_reads_prodclone_keys_typed_and_invoke_keys_as_invoke_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodclone.settings.config import ProdcloneConfig
+
+    (tmp_path / "invoke.yaml").write_text(
+        json.dumps({"prodclone": {"local": {"keep_spare": True, "db_env": {"A": "yaml"}}}})
+    )
+    monkeypatch.setenv("INVOKE_RUN_ECHO", "1")
+    monkeypatch.setenv("INVOKE_PRODCLONE_LOCAL_KEEP_SPARE", "false")
+    monkeypatch.setenv("INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS", "4")
+    monkeypatch.setenv("INVOKE_PRODCLONE_LOCAL_DB_ENV", '{"B": "env"}')
+    monkeypatch.setenv("INVOKE_PRODCLONE_CHECK_LOG_PATTERNS", "a, b")
+    config = ProdcloneConfig()
+    config.set_project_location(str(tmp_path))
+    config.load_project()
+    config.load_collection(ns.configuration())
+    config.load_shell_env()
+    assert config.run.echo is True
+    local = config.prodclone.local
+    assert (local.keep_spare, local.restore_jobs, dict(local.db_env)) == (False, 4, {"B": "env"})
+    assert config.prodclone.check.log_patterns == ["a", "b"]
+    settings = settings_of(Context(config=config))
+    assert settings.local.keep_spare is False
+    assert settings.local.db_env == {"B": "env"}
