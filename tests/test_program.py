@@ -276,3 +276,12 @@ def test_run_in_process_returns_the_exit_code(
     monkeypatch.setenv("INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS", "many")
     assert run(["db.server"]) == 2
     assert "INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS" in capsys.readouterr().err
+
+
+def test_run_in_process_takes_the_project_folder(
+    scratch: Scratch, pg: LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prodclone.program import run
+
+    assert run(["db.server"], project=scratch.root) == 0
+    assert f"data: {scratch.data_dir}" in capsys.readouterr().out.splitlines()

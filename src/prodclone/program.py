@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from invoke.program import Program
 
@@ -40,6 +41,10 @@ def project_folder(start: Path) -> Path:
 
 
 class ProdcloneProgram(Program):
+    def __init__(self, *args: Any, project: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
     def print_version(self) -> None:
         print(f"{NAME} {self.version}")
         print(f"Invoke {version('invoke')}")
@@ -48,14 +53,17 @@ class ProdcloneProgram(Program):
         super().parse_collection()
         # Invoke loads project config only next to a tasks.py it found itself; with
         # a built-in namespace the project is the folder the command runs in.
-        self.config.set_project_location(str(project_folder(Path.cwd())))
+        project = self.project or project_folder(Path.cwd())
+        self.config.set_project_location(str(project))
         self.config.load_project()
 
 
-def make_program() -> ProdcloneProgram:
+def make_program(project: Path | None = None) -> ProdcloneProgram:
+    """The program; `project` fixes the project folder instead of looking from the cwd."""
     from prodclone.tasks import ns
 
     return ProdcloneProgram(
+        project=project,
         name=NAME,
         binary=NAME,
         binary_names=[NAME],
@@ -65,10 +73,14 @@ def make_program() -> ProdcloneProgram:
     )
 
 
-def run(argv: Sequence[str]) -> int:
-    """Run the program with `argv` (without the program name) in this process: its exit code."""
+def run(argv: Sequence[str], project: Path | None = None) -> int:
+    """Run the program with `argv` (without the program name) in this process: its exit code.
+
+    `project`: the project folder (its invoke.yaml, where relative paths start);
+    by default the one `prodclone` finds from the current folder.
+    """
     try:
-        make_program().run([NAME, *argv], exit=True)
+        make_program(project).run([NAME, *argv], exit=True)
     except SystemExit as exc:
         if exc.code is None:
             return 0
