@@ -83,6 +83,26 @@ def test_help_for_one_task(scratch: Scratch) -> None:
     assert "--dump" in result.stdout
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback(scratch: Scratch) -> None:
+    """`prodclone --list | head -1`, with the reader gone before the first line."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(PRODCLONE), "--list"],
+            cwd=scratch.root,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 1
+
+
 def test_unknown_task_is_a_usage_error(scratch: Scratch) -> None:
     result = scratch.run("db.no-such-task")
     assert result.returncode != 0

@@ -10,6 +10,7 @@ types (`prodclone.settings.config`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -94,4 +95,14 @@ def run(argv: Sequence[str], project: Path | None = None) -> int:
 
 def main() -> None:
     """The console script."""
-    sys.exit(run(sys.argv[1:]))
+    try:
+        code = run(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `prodclone --list | head -1`: the reader left early. Python's own flush at exit
+        # would fail again on the same descriptor, so it is pointed at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        code = 1
+    sys.exit(code)
