@@ -200,6 +200,15 @@ def test_the_mask_secret_is_taken_from_the_environment_only(
     ]
 
 
+def test_a_variable_that_names_no_setting_is_said(scratch: Scratch, pg: LocalServer) -> None:
+    result = scratch.run("db.server", env={"INVOKE_PRODCLONE_LOCAL_ULR": "postgresql://x@y/z"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "prodclone: INVOKE_PRODCLONE_LOCAL_ULR names no setting and is ignored"
+    ]
+    assert "embedded server:" in result.stdout
+
+
 def test_a_runtime_file_wins_over_an_env_var(scratch: Scratch, pg: LocalServer) -> None:
     """`-f FILE` is above the environment, as in Invoke: a variable it hides is not read."""
     runtime = scratch.root / "runtime.yaml"

@@ -10,6 +10,7 @@ would cast it to the type of whatever value it replaces.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -18,7 +19,7 @@ from invoke.env import Environment
 from invoke.exceptions import Exit
 
 from prodclone.errors import SettingsError
-from prodclone.settings.env import typed_env
+from prodclone.settings.env import typed_env, unknown_env_vars
 from prodclone.settings.table import KEYS, ROOT, env_var_for
 
 
@@ -39,6 +40,9 @@ class ProdcloneConfig(Config):
             typed = typed_env(os.environ, skip=_set_above_env(self))
         except SettingsError as exc:
             raise Exit(f"prodclone: {exc}", code=exc.exit_code) from None
+        for name in unknown_env_vars(os.environ):
+            # A mistyped name would otherwise leave its key at the file's value, unseen.
+            print(f"prodclone: {name} names no setting and is ignored", file=sys.stderr)
         if typed:
             data[ROOT] = _fitting(typed[ROOT], self._config.get(ROOT))
         self._set(_env=data)

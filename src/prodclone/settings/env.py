@@ -62,3 +62,12 @@ def _mapping(reader: Reader, item: Key, text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise reader.error(item.name, "must be a JSON object")
     return value
+
+
+PREFIX = "INVOKE_PRODCLONE_"
+
+
+def unknown_env_vars(environ: Mapping[str, str]) -> list[str]:
+    """`INVOKE_PRODCLONE_...` variables that name no declared key (a typo, say)."""
+    known = {item.env_var for item in KEYS}
+    return sorted(name for name in environ if name.startswith(PREFIX) and name not in known)
