@@ -21,6 +21,7 @@ from rich.progress import TextColumn
 
 from prodclone.aws import aurora, cost, rds, tunnels
 from prodclone.aws.clients import error_code
+from prodclone.aws.kinds import Observer
 from prodclone.aws.polling import Observation, WaitPolicy
 from prodclone.clone import leftovers
 from prodclone.clone.cleanup import (
@@ -33,7 +34,7 @@ from prodclone.clone.cleanup import (
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
-from prodclone.settings import AwsSettings
+from prodclone.clone.target import CloneTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -46,7 +47,7 @@ APPEAR_GRACE_SECONDS = 120
 
 @dataclass
 class Resources:
-    aws: AwsSettings
+    target: CloneTarget
     clients: AwsClients
     plan: ClonePlan
     report: Report
@@ -56,7 +57,7 @@ class Resources:
 
     def _wait(self, seconds: float | None = None) -> WaitPolicy:
         remaining = max(self.deadline - time.monotonic(), 1.0) if seconds is None else seconds
-        return WaitPolicy(remaining, self.aws.poll_max_seconds)
+        return WaitPolicy(remaining, self.target.poll_max_seconds)
 
     @contextlib.contextmanager
     def _created(
@@ -144,7 +145,7 @@ class Resources:
             yield plan.snapshot_id
 
     def _wait_snapshot_with_progress(
-        self, wait_snapshot: Callable[[RDSClient, str, WaitPolicy, rds.Observer], None]
+        self, wait_snapshot: Callable[[RDSClient, str, WaitPolicy, Observer], None]
     ) -> None:
         observe = self.report.observer(f"snapshot {self.plan.snapshot_id}")
         with self.report.progress("snapshot", TextColumn("{task.percentage:>3.0f}%")) as progress:
@@ -333,7 +334,7 @@ class Resources:
         return password, ready
 
     def tunnel(self, endpoint: rds.Endpoint) -> contextlib.AbstractContextManager[tunnels.LocalEnd]:
-        aws, plan = self.aws, self.plan
+        aws, plan = self.target, self.plan
         self.report.step(f"tunnel ({plan.tunnel}) to {plan.instance_id}")
         if plan.tunnel == "ssm":
             return self._recorded(

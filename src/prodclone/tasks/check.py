@@ -35,6 +35,7 @@ def refactor_check(
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
         from prodclone.private import guard_dump, guard_reports
+        from prodclone.tasks._values import check_setup_of
 
         refuse_dry(c, "refactor-check")
         settings = settings_of(c)
@@ -48,7 +49,7 @@ def refactor_check(
         )
         tell(guard_dump(settings.dump_dir, settings.project_dir, options.dump))
         try:
-            run = run_refactor_check(settings, server, options)
+            run = run_refactor_check(check_setup_of(settings), server, options)
         finally:  # interrupted too: the report is written whatever happens
             tell(guard_reports(settings.check.report_dir, settings.project_dir, options.report_dir))
         if not run.passed:
@@ -68,16 +69,18 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
     with local_task():
         from prodclone.check.demo import clean_demo, run_demo
         from prodclone.private import guard_reports
+        from prodclone.tasks._values import check_setup_of
 
         refuse_dry(c, "demo")
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
+        setup = check_setup_of(settings)
         if clean:
-            done = clean_demo(settings)
+            done = clean_demo(setup, settings.local)
             print("\n".join(done) if done else "nothing left by the demo")
             return
         try:
-            outcome = run_demo(settings, rows=documents, keep=keep)
+            outcome = run_demo(setup, settings.local, rows=documents, keep=keep)
         finally:
             tell(guard_reports(settings.check.report_dir, settings.project_dir, None))
         if not outcome.as_expected:
