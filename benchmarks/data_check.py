@@ -32,12 +32,13 @@ from prodclone.check.demo import demo_settings, example_dir
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import resolve_server
 from prodclone.pg import databases
-from prodclone.settings import DEFAULTS, load_settings
+from prodclone.settings import load_settings
+from prodclone.settings.table import key
 from prodclone.tasks._values import check_setup_of
 
 DB = "orcha_bench_data"
-DEFAULT_SAMPLE_MB = int(DEFAULTS["check"]["sample_above_mb"])
-DEFAULT_EXACT_MB = int(DEFAULTS["check"]["exact_count_max_mb"])
+DEFAULT_SAMPLE_MB = int(key("prodclone.check.sample_above_mb").default)
+DEFAULT_EXACT_MB = int(key("prodclone.check.exact_count_max_mb").default)
 NOTES = """\
 Where the time goes: hashing every value of every column costs several scans of a
 table (a per-type hash: integers, text, jsonb and timestamps by their own hash
