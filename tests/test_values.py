@@ -43,6 +43,7 @@ CONFIG = {
             "fail_on_gained_rows": True,
             "log_patterns": ["boom"],
             "exact_count_max_mb": 7,
+            "sample_above_mb": 9,
             "lock_sample_seconds": 0.25,
             "max_lock_seconds": 3,
             "base_ref": "origin/main",
