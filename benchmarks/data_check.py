@@ -25,8 +25,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+# The demo's production stand-in belongs to the repository, not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo.run import demo_settings, example_dir
 from prodclone.check import columns, rowcounts
-from prodclone.check.demo import demo_settings, example_dir
 from prodclone.local import databases
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import app_env, resolve_server
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
     if not exists:
         print(f"building the orcha production stand-in with {args.rows} documents...")
-        plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
+        plan = demo_settings(settings, example_dir(), datetime.now(UTC))
         with server.connect() as conn:
             databases.create(conn, DB, "data check benchmark")
         env = app_env(server, DB, plan.settings.local.db_env)

@@ -22,8 +22,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+# The demo's production stand-in belongs to the repository, not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo.run import DemoPlan, build_prod_dump, demo_settings, example_dir
 from prodclone import dumps
-from prodclone.check.demo import DemoPlan, build_prod_dump, demo_settings, example_dir
 from prodclone.check.model import STAGES, CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
 from prodclone.local.copies import background_idle
@@ -59,7 +62,7 @@ def bench_plan(data_dir: Path) -> DemoPlan:
         },
         Path.cwd(),
     )
-    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
+    plan = demo_settings(settings, example_dir(), datetime.now(UTC))
     corrected = plan.with_migration("corrected")
     local = dataclasses.replace(
         corrected.local,

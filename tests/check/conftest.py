@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from prodclone.check.demo import build_prod_dump, demo_settings, example_dir
+from demo.run import build_prod_dump, demo_settings, example_dir
 from prodclone.local.server import LocalServer
 from prodclone.settings import load_settings
 from tests.conftest import Project
@@ -50,7 +50,7 @@ def orcha_dump(
         {"prodclone": {"local": {"data_dir": str(pg_data_dir)}, "dump_dir": str(folder)}},
         folder,
     )
-    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
+    plan = demo_settings(settings, example_dir(), datetime.now(UTC))
     with open(os.devnull, "w") as quiet:
         return build_prod_dump(plan, pg, DUMP_ROWS, Console(file=quiet))
 
