@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.run import demo_settings, example_dir
 from prodclone.check import columns, rowcounts
-from prodclone.local import databases
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import app_env, resolve_server
+from prodclone.pg import databases
 from prodclone.settings import load_settings
 
 DB = "orcha_bench_data"

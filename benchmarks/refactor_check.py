@@ -26,11 +26,11 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.run import DemoPlan, build_prod_dump, demo_settings, example_dir
-from prodclone import dumps
 from prodclone.check.model import STAGES, CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
 from prodclone.local.copies import background_idle
 from prodclone.local.server import resolve_server
+from prodclone.pg import dumps
 from prodclone.settings import Settings, load_settings
 
 NOTES = """\

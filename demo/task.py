@@ -32,6 +32,6 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
         try:
             outcome = run_demo(settings, rows=documents, keep=keep)
         finally:
-            tell(guard_reports(settings, None))
+            tell(guard_reports(settings.check.report_dir, settings.project_dir, None))
         if not outcome.as_expected:
             raise Exit("prodclone: the demo did not turn out as expected", code=1)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 from tests.conftest import Project
 from tests.repo_tasks import use_repo_tasks
 

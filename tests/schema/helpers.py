@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from prodclone.schema import DiffOptions, DiffResult, compare_databases
 
 

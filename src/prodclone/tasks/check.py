@@ -53,11 +53,11 @@ def refactor_check(
             keep_going=keep_going,
             force_restore=restore,
         )
-        tell(guard_dump(settings, options.dump))
+        tell(guard_dump(settings.dump_dir, settings.project_dir, options.dump))
         try:
             run = run_refactor_check(settings, server, options)
         finally:  # interrupted too: the report is written whatever happens
-            tell(guard_reports(settings, options.report_dir))
+            tell(guard_reports(settings.check.report_dir, settings.project_dir, options.report_dir))
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
             raise Exit(f"prodclone: refactor-check failed at {failed}", code=1)
