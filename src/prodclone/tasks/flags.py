@@ -1,9 +1,11 @@
-"""Task flags: short letters chosen once for every task, and one exit code for bad input.
+"""Task flags: short letters chosen once for every task.
 
 Invoke gives each flag the first free letter of its name, so the same letter used to
 mean a different thing in each task (`-d` was `--dump`, `--db`, `--dry-run`,
 `--delete` and `--dumps`). Here a letter belongs to one long flag for the whole
-program, and every other flag is spelled out. docs/commands.md shows the table.
+program, and every other flag is spelled out. docs/commands.md shows the table, and
+the exit codes: a flag value a task cannot use is a `UsageError`, exit 2 like a bad
+setting (prodclone.errors).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 # The long flag each letter stands for, in every task that has that flag. Only the
-# flags typed most often, and shared, get one. Flags that delete, stop or cost
-# money (--delete, --dumps, --all, --stop, --keep-instance) are spelled out, and so
-# is --dry-run: `inv -R` (`--dry`) is Invoke's own, and the tasks honour it.
+# flags several tasks share, and refactor-check's everyday ones, get one. Flags that
+# delete, stop or cost money (--delete, --dumps, --all, --stop, --keep-instance) are
+# spelled out, and so is --dry-run: `inv -R` (`--dry`) is Invoke's own, and the tasks
+# honour it.
 SHORT_FLAGS: dict[str, str] = {
     "dump": "d",
     "format": "f",
@@ -29,11 +32,6 @@ SHORT_FLAGS: dict[str, str] = {
     "keep-going": "k",
     "skip-smoke": "s",
 }
-
-# A bad flag value, or a bad setting: the task did nothing. `inv`'s own parser errors
-# (an unknown flag, a flag left without its value) exit 1: Invoke decides that
-# before any task runs.
-USAGE_EXIT = 2
 
 
 class FlagTask(Task[Callable[..., Any]]):
