@@ -154,7 +154,8 @@ def confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise ProdcloneError(f"{question} needs confirmation: pass --yes to run without a prompt")
+        # A flag missing, not a failure: exit 2 like any usage error, nothing done.
+        raise UsageError(f"{question} needs confirmation: pass --yes to run without a prompt")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
