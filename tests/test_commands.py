@@ -175,19 +175,6 @@ def test_a_bad_flag_value_is_a_usage_error(
     assert (project.root / "taken.dump").read_text() == "not to be overwritten\n"
 
 
-def test_no_terminal_to_confirm_on_is_a_usage_error(project: Project) -> None:
-    """Without a terminal, a missing --yes is a flag missing: exit 2, nothing deleted."""
-    dump = project.root / "dump" / "prod-20260101T000000Z.dump"
-    dump.parent.mkdir(mode=0o700)
-    dump.write_bytes(b"PGDMP")
-    result = project.inv("db.drop-clone", "--dumps")
-    assert (result.returncode, result.stderr.splitlines()[-1:]) == (
-        2,
-        ["prodclone: drop these needs confirmation: pass --yes to run without a prompt"],
-    )
-    assert dump.exists()
-
-
 def test_a_letter_taken_from_a_task_is_refused_not_reread(project: Project) -> None:
     """`-m` was --mask here: it names nothing now, and nothing runs."""
     result = project.inv("db.load-clone", "-m")

@@ -154,8 +154,7 @@ def confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        # A flag missing, not a failure: exit 2 like any usage error, nothing done.
-        raise UsageError(f"{question} needs confirmation: pass --yes to run without a prompt")
+        raise ProdcloneError(f"{question} needs confirmation: pass --yes to run without a prompt")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
