@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demo.run import demo_settings, example_dir
 from prodclone.check import columns, rowcounts
 from prodclone.local.appcmd import run_command
-from prodclone.local.server import app_env, resolve_server
+from prodclone.local.server import resolve_server
 from prodclone.pg import databases
 from prodclone.settings import load_settings
+from prodclone.tasks._values import check_setup_of
 
 DB = "orcha_bench_data"
 NOTES = """\
@@ -110,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
     if not exists:
         print(f"building the orcha production stand-in with {args.rows} documents...")
-        plan = demo_settings(settings, example_dir(), datetime.now(UTC))
+        setup = check_setup_of(settings)
+        plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
         with server.connect() as conn:
             databases.create(conn, DB, "data check benchmark")
-        env = app_env(server, DB, plan.settings.local.db_env)
+        env = plan.setup.commands.env(server, DB)
         for label, command in (
             ("migrate", plan.script("migrate.py", "--pending", "none")),
             ("generate", plan.script("generate.py", "--rows", str(args.rows), "--drift")),

@@ -21,16 +21,18 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
     with local_task():
         from demo.run import clean_demo, run_demo
         from prodclone.private import guard_reports
+        from prodclone.tasks._values import check_setup_of
 
         refuse_dry(c, "demo")
         documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
         settings = settings_of(c)
+        setup = check_setup_of(settings)
         if clean:
-            done = clean_demo(settings)
+            done = clean_demo(setup, settings.local)
             print("\n".join(done) if done else "nothing left by the demo")
             return
         try:
-            outcome = run_demo(settings, rows=documents, keep=keep)
+            outcome = run_demo(setup, settings.local, rows=documents, keep=keep)
         finally:
             tell(guard_reports(settings.check.report_dir, settings.project_dir, None))
         if not outcome.as_expected:

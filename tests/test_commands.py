@@ -175,6 +175,30 @@ def test_a_bad_flag_value_is_a_usage_error(
     assert (project.root / "taken.dump").read_text() == "not to be overwritten\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("db.load-clone", "--bogus"), "No idea what '--bogus' is!"),
+        (
+            ("db.load-clone", "--jobs"),
+            "Flag <Argument: jobs (j)> needed value and was not given one!",
+        ),
+        (("db.drop-clone", "--yes=no"), "No idea what 'no' is!"),
+        (("-h", "db.no-such-task"), "No idea what 'db.no-such-task' is!"),
+    ],
+)
+def test_the_prodclone_program_exits_2_for_what_invokes_parser_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], line: str
+) -> None:
+    """`inv` exits 1 for these (Invoke's own program); `prodclone` says usage, as for a
+    bad value, so that 1 keeps its meaning in db.schema-diff and its kin."""
+    from prodclone.program import run
+
+    code = run(list(args), project=tmp_path)
+    captured = capsys.readouterr()
+    assert (code, captured.err.splitlines(), captured.out) == (2, [line], "")
+
+
 def test_a_letter_taken_from_a_task_is_refused_not_reread(project: Project) -> None:
     """`-m` was --mask here: it names nothing now, and nothing runs."""
     result = project.inv("db.load-clone", "-m")

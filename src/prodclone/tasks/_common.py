@@ -13,7 +13,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from prodclone.errors import ProdcloneError, UsageError
-from prodclone.settings import Settings, load_settings, settings_env
+from prodclone.settings import Settings, load_settings
+from prodclone.settings.config import file_blocks, raw_env
 
 
 def project_dir(c: Context) -> Path:
@@ -24,7 +25,9 @@ def project_dir(c: Context) -> Path:
 
 def settings_of(c: Context) -> Settings:
     raw = {"prodclone": to_plain(c.config.get("prodclone", {}))}
-    return load_settings(raw, project_dir(c), environ=settings_env(os.environ))
+    return load_settings(
+        raw, project_dir(c), environ=raw_env(c.config), files=file_blocks(c.config)
+    )
 
 
 @contextmanager

@@ -41,6 +41,7 @@ def refactor_check(
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
         from prodclone.private import guard_dump, guard_reports
+        from prodclone.tasks._values import check_setup_of
 
         refuse_dry(c, "refactor-check")
         dump_path = dump_flag(dump)
@@ -55,7 +56,7 @@ def refactor_check(
         )
         tell(guard_dump(settings.dump_dir, settings.project_dir, options.dump))
         try:
-            run = run_refactor_check(settings, server, options)
+            run = run_refactor_check(check_setup_of(settings), server, options)
         finally:  # interrupted too: the report is written whatever happens
             tell(guard_reports(settings.check.report_dir, settings.project_dir, options.report_dir))
         if not run.passed:

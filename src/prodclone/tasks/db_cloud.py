@@ -67,8 +67,9 @@ def clone_prod(
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
         from prodclone.clone.masking import mask_plan_lines
-        from prodclone.clone.needs import require_local_settings
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
+        from prodclone.tasks._needs import require_local_settings
+        from prodclone.tasks._values import clone_target_of, masking_of, paths_of
 
         dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
@@ -80,18 +81,20 @@ def clone_prod(
         )
         settings = settings_of(c)
         require_local_settings(settings.aws)
-        clients = connect_aws(settings.aws)
-        plan = clone.preflight(settings, clients, options)
+        target, masking = clone_target_of(settings), masking_of(settings)
+        clients = connect_aws(target.region, target.profile)
+        plan = clone.preflight(target, settings.dump_dir, clients, options)
         for line in clone.render_plan(plan, clients.region):
             print(line)
-        for line in mask_plan_lines(settings):
+        for line in mask_plan_lines(masking):
             print(line)
         if dry_run:
             print("dry run: nothing was created")
             return
         confirm_or_stop("Create the snapshot and the instance above?", yes)
         sys.stdout.flush()
-        clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
+        console = Console(highlight=False, soft_wrap=True)
+        clone.run_clone(target, paths_of(settings), masking, clients, plan, options, console)
 
 
 def _out_flag(text: str) -> Path | None:
@@ -167,11 +170,11 @@ def list_clones(
         settings = settings_of(c)
         if not dry_run_of(c):
             tell(guard_dump(settings.dump_dir, settings.project_dir, None))
-        clients = connect_aws(settings.aws)
+        clients = connect_aws(settings.aws.region, settings.aws.profile)
         cloud = inventory.cloud_items(clients.rds)
         if run:
             cloud = inventory.of_run(cloud, run)
-        databases, note = inventory.local_items(settings)
+        databases, note = inventory.local_items(settings.local)
         found = inventory.Inventory(cloud, databases, inventory.dump_files(settings.dump_dir), note)
         print(
             inventory.render_json(found)
@@ -195,11 +198,12 @@ def list_clones(
                 raise Exit(code=1)
             return
         # Password folders of killed runs: useless once their instance is gone, and ours.
-        removed = remove_stale_pgpass(pgpass_dir(settings))
+        passwords = pgpass_dir(settings.local.data_dir)
+        removed = remove_stale_pgpass(passwords)
         if removed:
             print(f"removed {removed} password folder(s) left by killed runs", file=sys.stderr)
         # Tunnels of killed runs on this machine: their plugin and SSM session.
-        for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
+        for line in end_dead_tunnels(passwords, clients.ssm, run):
             print(line, file=sys.stderr)
         if not doomed:
             if run:
