@@ -25,6 +25,7 @@ class CheckConfig:
     fail_on_gained_rows: bool
     log_patterns: tuple[str, ...]
     exact_count_max_bytes: int
+    sample_above_bytes: int
     lock_sample_seconds: float
     max_lock_seconds: float | None
     base_ref: str

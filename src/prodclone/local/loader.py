@@ -80,6 +80,8 @@ def load_clone(
         )
     major = server.major_version()
     pg_restore, info = choose_pg_restore(server, major, path)
+    if mask:
+        local_mask.check_rules_against_dump(masking.rules, path, pg_restore)
     with server.connect() as conn:
         check_extensions(conn, info, server)
     state_dir = paths.state

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prodclone.local.roles import without_meta_commands
 from prodclone.local.server import LocalServer
 from prodclone.mask import record
 from prodclone.mask.apply import mask_database
+from prodclone.mask.dumpcheck import check_rules_in_dump
+from prodclone.mask.dumpschema import DumpTables, tables_in_script
 from prodclone.mask.policy import MaskPolicy
 from prodclone.mask.rules import MaskRules
+from prodclone.pg.tools import ClientTool
 
 _TAG = "masked="
 
@@ -21,6 +25,20 @@ def template_tag(rules: MaskRules) -> str:
 
 def template_masked(comment: str, rules: MaskRules) -> bool:
     return bool(rules) and template_tag(rules) in comment.split()
+
+
+def read_dump_tables(dump: Path, pg_restore: ClientTool) -> DumpTables:
+    """The tables and columns `dump` holds, from its schema script."""
+    script = pg_restore.output(
+        "--schema-only", "-f", "-", str(dump), failure=f"cannot read the schema of {dump}"
+    )
+    return tables_in_script(without_meta_commands(script))
+
+
+def check_rules_against_dump(rules: MaskRules, dump: Path, pg_restore: ClientTool) -> None:
+    """Every rule's table and column is in the dump, and fits, before any database is created
+    for it: a misspelt key is one line, not a restore that is thrown away."""
+    check_rules_in_dump(rules, read_dump_tables(dump, pg_restore), dump.name)
 
 
 def mask_restored(masking: MaskPolicy, server: LocalServer, dbname: str) -> None:

@@ -17,6 +17,7 @@ class CheckSettings:
     fail_on_gained_rows: bool
     log_patterns: tuple[str, ...]
     exact_count_max_bytes: int
+    sample_above_bytes: int
     lock_sample_seconds: float
     max_lock_seconds: float | None
     base_ref: str
@@ -59,6 +60,7 @@ def parse_check(reader: Reader) -> CheckSettings:
         fail_on_gained_rows=reader.flag("fail_on_gained_rows"),
         log_patterns=_patterns(reader, "log_patterns"),
         exact_count_max_bytes=reader.whole("exact_count_max_mb", minimum=0) * 1024 * 1024,
+        sample_above_bytes=reader.whole("sample_above_mb", minimum=0) * 1024 * 1024,
         lock_sample_seconds=reader.number("lock_sample_seconds", minimum=0.01),
         max_lock_seconds=reader.maybe_number("max_lock_seconds", minimum=0),
         base_ref=reader.text("base_ref"),

@@ -216,8 +216,14 @@ KEYS: tuple[Key, ...] = (
     _k(
         "check.exact_count_max_mb",
         "whole",
-        512,
+        64,
         "Tables larger than this get an estimated row count.",
+    ),
+    _k(
+        "check.sample_above_mb",
+        "whole",
+        64,
+        "Tables larger than this have their columns fingerprinted on a sample rather than whole.",
     ),
     _k(
         "check.lock_sample_seconds",

@@ -65,6 +65,7 @@ def check_config_of(settings: Settings) -> CheckConfig:
         fail_on_gained_rows=check.fail_on_gained_rows,
         log_patterns=check.log_patterns,
         exact_count_max_bytes=check.exact_count_max_bytes,
+        sample_above_bytes=check.sample_above_bytes,
         lock_sample_seconds=check.lock_sample_seconds,
         max_lock_seconds=check.max_lock_seconds,
         base_ref=check.base_ref,

@@ -50,6 +50,8 @@ def aws_errors() -> Iterator[None]:
         "jobs": "Dump with N parallel jobs (directory format) when N > 1.",
         "out": "Write the dump here instead of <dump_dir>/prod-<timestamp>.dump.",
         "yes": "Do not ask before creating the snapshot and instance.",
+        "skip-dump-check": "Do not check the masking rules against the newest local dump first "
+        "(a rule on a column production gained since it); the instance still checks them.",
     }
 )
 def clone_prod(
@@ -59,6 +61,7 @@ def clone_prod(
     jobs: str = "",
     out: str = "",
     yes: bool = False,
+    skip_dump_check: bool = False,
 ) -> None:
     """Dump prod via a throwaway RDS copy, then remove it."""
     with domain_errors(), aws_errors():
@@ -66,6 +69,7 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.maskcheck import check_rules_on_newest_dump
         from prodclone.clone.masking import mask_plan_lines
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
         from prodclone.tasks._needs import require_local_settings
@@ -82,12 +86,18 @@ def clone_prod(
         settings = settings_of(c)
         require_local_settings(settings.aws)
         target, masking = clone_target_of(settings), masking_of(settings)
+        # Before any AWS call: a misspelt rule must not cost a snapshot and an instance.
+        rules_checked = check_rules_on_newest_dump(
+            masking.rules, masking.in_aws, settings.dump_dir, skip_dump_check
+        )
         clients = connect_aws(target.region, target.profile)
         plan = clone.preflight(target, settings.dump_dir, clients, options)
         for line in clone.render_plan(plan, clients.region):
             print(line)
         for line in mask_plan_lines(masking):
             print(line)
+        if rules_checked:
+            print(rules_checked)
         if dry_run:
             print("dry run: nothing was created")
             return
