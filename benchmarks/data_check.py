@@ -27,8 +27,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+# The demo's production stand-in belongs to the repository, not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo.run import demo_settings, example_dir
 from prodclone.check import columns, rowcounts
-from prodclone.check.demo import demo_settings, example_dir
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import resolve_server
 from prodclone.pg import databases
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if not exists:
         print(f"building the orcha production stand-in with {args.rows} documents...")
         setup = check_setup_of(settings)
-        plan = demo_settings(setup, settings.local, example_dir(Path.cwd()), datetime.now(UTC))
+        plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
         with server.connect() as conn:
             databases.create(conn, DB, "data check benchmark")
         env = plan.setup.commands.env(server, DB)

@@ -22,7 +22,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodclone.check.demo import DemoPlan, build_prod_dump, demo_settings, example_dir
+# The demo's production stand-in belongs to the repository, not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo.run import DemoPlan, build_prod_dump, demo_settings, example_dir
 from prodclone.check.model import STAGES, CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
 from prodclone.check.setup import CheckSetup
@@ -63,7 +66,7 @@ def bench_plan(data_dir: Path) -> DemoPlan:
         Path.cwd(),
     )
     setup = check_setup_of(settings)
-    plan = demo_settings(setup, settings.local, example_dir(Path.cwd()), datetime.now(UTC))
+    plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
     corrected = dataclasses.replace(
         plan.with_migration("corrected"),
         names=DatabaseNames(clone="orcha_bench_prod_clone", fresh="orcha_bench_fresh"),

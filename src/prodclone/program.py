@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from invoke.exceptions import Exit, ParseError
 from invoke.program import Program
 
+from prodclone.errors import UsageError
 from prodclone.settings.config import ProdcloneConfig
 
 NAME = "prodclone"
@@ -41,6 +44,17 @@ def project_folder(start: Path) -> Path:
     return start
 
 
+@contextmanager
+def _parse_errors_are_usage() -> Iterator[None]:
+    """A flag Invoke's parser cannot read (unknown, or left without its value) is a
+    usage error: exit 2, as a bad flag value is (docs/commands.md). Invoke's own
+    program exits 1 for it; under `inv` that stays so."""
+    try:
+        yield
+    except ParseError as exc:
+        raise Exit(str(exc), code=UsageError.exit_code) from None
+
+
 class ProdcloneProgram(Program):
     def __init__(self, *args: Any, project: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,6 +63,18 @@ class ProdcloneProgram(Program):
     def print_version(self) -> None:
         print(f"{NAME} {self.version}")
         print(f"Invoke {version('invoke')}")
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        with _parse_errors_are_usage():
+            super().parse_core(argv)
+
+    def parse_tasks(self) -> None:
+        with _parse_errors_are_usage():
+            super().parse_tasks()
+
+    def parse_cleanup(self) -> None:
+        with _parse_errors_are_usage():
+            super().parse_cleanup()
 
     def parse_collection(self) -> None:
         super().parse_collection()

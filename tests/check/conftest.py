@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from prodclone.check.demo import build_prod_dump, demo_settings, example_dir
+from demo.run import build_prod_dump, demo_settings, example_dir
 from prodclone.local.server import LocalServer
 from prodclone.settings import load_settings
 from prodclone.tasks._values import check_setup_of
@@ -52,7 +52,7 @@ def orcha_dump(
         folder,
     )
     setup = check_setup_of(settings)
-    plan = demo_settings(setup, settings.local, example_dir(folder), datetime.now(UTC))
+    plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
     with open(os.devnull, "w") as quiet:
         return build_prod_dump(plan, pg, DUMP_ROWS, Console(file=quiet))
 

@@ -128,7 +128,11 @@ def build_fresh(
     fold: Fold | None = None,
     context: Context | None = None,
 ) -> CommandResult:
-    """Drop and recreate the fresh database, then run the migrate command against it.
+    """Drop and recreate the fresh database (`name`, by default `names.fresh`), then run
+    the migrate command against it.
+
+    `state_dir` is prodclone's private folder (the record of a database being made);
+    `jobs` is how many pg_restore jobs the round trip uses.
 
     Returns the command's result (check `.ok`); the database is left as the
     command left it, for a look at what went wrong. A command that succeeded but

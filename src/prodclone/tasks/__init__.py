@@ -17,7 +17,6 @@ for module in (db_local, db_schema, db_references, db_cloud, db_mask):
 
 ns = Collection(db)
 ns.add_task(check.refactor_check)
-ns.add_task(check.demo)
 ns.configure(default_config())
 # App commands run through `c.run`; this runner starts each in its own process group.
 ns.configure({"runners": {"local": GroupRunner}})

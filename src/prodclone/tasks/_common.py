@@ -168,6 +168,20 @@ def confirm_or_stop(question: str, yes: bool) -> None:
         raise ProdcloneError("cancelled; nothing was changed")
 
 
+def dump_flag(text: str) -> Path | None:
+    """--dump's value, refused at once when nothing is there: a bad flag value is a
+    usage error in every task, found before a server starts or a lock is taken."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise UsageError(
+            f"--dump {text} does not exist: pass a dump made by `inv db.clone-prod`, "
+            "or leave --dump out to use the newest one in prodclone.dump_dir"
+        )
+    return path
+
+
 def whole_number(
     flag: str,
     text: str,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import (
@@ -21,6 +20,7 @@ from prodclone.tasks._common import (
     tell,
     whole_number,
 )
+from prodclone.tasks.flags import task
 
 # What `tags.new_run_id` makes: lower-case letters, digits and hyphens (RDS identifiers).
 RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -80,7 +80,7 @@ def clone_prod(
             dry_run=dry_run,
             keep_instance=keep_instance,
             jobs=whole_number("--jobs", jobs, 1, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY),
-            out=Path(out) if out else None,
+            out=_out_flag(out),
             yes=yes,
         )
         settings = settings_of(c)
@@ -105,6 +105,21 @@ def clone_prod(
         sys.stdout.flush()
         console = Console(highlight=False, soft_wrap=True)
         clone.run_clone(target, paths_of(settings), masking, clients, plan, options, console)
+
+
+def _out_flag(text: str) -> Path | None:
+    """--out's value, refused before any AWS call: its folder must exist, the file not."""
+    from prodclone.errors import UsageError
+
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {text}: folder {folder} does not exist")
+    if path.exists():
+        raise UsageError(f"--out {text} already exists: choose another --out")
+    return path
 
 
 class ListingError(ProdcloneError):

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from invoke.context import Context
-from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import (
     confirm,
     domain_errors,
     dry_run_of,
+    dump_flag,
     local_task,
     refuse_dry,
     settings_of,
     tell,
     whole_number,
 )
+from prodclone.tasks.flags import task
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -67,14 +66,15 @@ def load_clone(
         from prodclone.private import guard_dump
 
         restore_jobs = whole_number("--jobs", jobs, 0, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY)
+        dump_path = dump_flag(dump)
         settings = settings_of(c)
-        tell(guard_dump(settings.dump_dir, settings.project_dir, Path(dump) if dump else None))
+        tell(guard_dump(settings.dump_dir, settings.project_dir, dump_path))
         local = resolve_server(settings.local)
         result = load(
             local,
             paths_of(settings),
             settings.local.clone_db,
-            Path(dump) if dump else None,
+            dump_path,
             masking_of(settings),
             jobs=restore_jobs or settings.local.restore_jobs,
             keep_spare=settings.local.keep_spare,
@@ -94,20 +94,20 @@ def load_clone(
 def fresh(c: Context, name: str = "") -> None:
     """Build the fresh database from all migrations."""
     with local_task():
-        from prodclone.errors import SettingsError
+        from prodclone.errors import UsageError
         from prodclone.local.fresh import build_fresh
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
         from prodclone.tasks._values import commands_of, names_of
 
         refuse_dry(c, "db.fresh")
+        # The same rule as prodclone.local.fresh_db, so db.drop-clone can drop it later.
+        if name and (problem := db_name_problem(name)):
+            raise UsageError(f"--name {problem}")
 
         settings = settings_of(c)
         commands = commands_of(settings)
         command = commands.require_migrate()
-        # The same rule as prodclone.local.fresh_db, so db.drop-clone can drop it later.
-        if name and (problem := db_name_problem(name)):
-            raise SettingsError(f"--name {problem}")
         local = resolve_server(settings.local)
         dbname = name or settings.local.fresh_db
         print(f"building {dbname} with: {command}")

@@ -6,6 +6,9 @@ way db.clone-prod does, then runs refactor-check twice: with the rename migratio
 flawed first draft (the reference gate, the schema gate and the smoke stage catch it)
 and with the corrected one (it passes). It works on its own databases (`orcha_demo_*`) and its
 own dump folder, so a user's clone is never touched, and it drops them at the end.
+
+It belongs to this repository, not to the prodclone package: it needs the example app
+next to it, and the app's migration tool (yoyo-migrations, the `demo` extra).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib.util
 import os
 import shlex
 import shutil
@@ -44,16 +48,27 @@ PROD_DB = "orcha_demo_prod"
 EXPECTED_FAILURES = ("references", "schema", "smoke")
 
 
-def example_dir(project: Path) -> Path:
-    """examples/orcha of this checkout (an editable install) or of the project folder."""
-    for root in (Path(__file__).resolve().parents[3], project):
-        candidate = root / "examples" / "orcha"
-        if (candidate / "migrate.py").is_file():
-            return candidate
-    raise ProdcloneError(
-        "inv demo needs the example app (examples/orcha) of a prodclone checkout: "
-        "run it from the repository after `pip install -e .`"
-    )
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "orcha"
+
+
+def example_dir() -> Path:
+    """examples/orcha of this repository."""
+    if not (EXAMPLE / "migrate.py").is_file():
+        raise ProdcloneError(f"inv demo needs the example app in {EXAMPLE}: it is missing")
+    return EXAMPLE
+
+
+def require_migration_tool() -> None:
+    """The example app migrates with yoyo-migrations, which prodclone itself does not need.
+
+    Its scripts run with this interpreter: without the package, say how to add it
+    rather than let the first migrate fail with Python's import error.
+    """
+    if importlib.util.find_spec("yoyo") is None:
+        raise ProdcloneError(
+            "inv demo needs the example app's migration tool (yoyo-migrations): "
+            "pip install -e '.[demo]'"
+        )
 
 
 def _free_port() -> int:
@@ -273,8 +288,9 @@ def run_demo(
     console: Console | None = None,
 ) -> DemoOutcome:
     console = console or Console(soft_wrap=True)  # long lines stay whole when piped
+    require_migration_tool()
     started = datetime.now(UTC)
-    plan = demo_settings(setup, local, example_dir(setup.paths.project), started)
+    plan = demo_settings(setup, local, example_dir(), started)
     server = resolve_server(plan.local)
     console.rule("[bold]demo: a drifted production database[/]", align="left")
     dump = build_prod_dump(plan, server, rows, console)
@@ -326,7 +342,7 @@ def clean_demo(setup: CheckSetup, local: ServerChoice) -> list[str]:
     """Drop what a `--keep` demo left: its databases and its dump folder's dumps."""
     from prodclone.local.cleanup import drop_local, plan_local_drop
 
-    plan = demo_settings(setup, local, example_dir(setup.paths.project), datetime.now(UTC))
+    plan = demo_settings(setup, local, example_dir(), datetime.now(UTC))
     server = resolve_server(plan.local)
     with server.connect() as conn:
         databases.drop(conn, PROD_DB)
