@@ -16,6 +16,7 @@ from invoke.collection import Collection
 from invoke.tasks import Task
 
 from prodclone.errors import ProdcloneError
+from prodclone.tasks.flags import RETIRED_LETTERS
 from tests.conftest import Project
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,10 @@ def short_flags(task: Task) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     long flag: it may not be another flag's letter anywhere.
     """
     pairs = []
+    retired = set(RETIRED_LETTERS.get(f"db.{task.name.replace('_', '-')}", {}))
     for argument in task.get_arguments():
+        if argument.names[0] in retired:
+            continue  # kept only to stop an old command line: see the test below
         longs = [name for name in argument.names if len(name) > 1]
         for letter in (name for name in argument.names if len(name) == 1):
             pairs.append((letter, f"--{longs[0]}" if longs else f"-{letter}"))
@@ -207,6 +211,28 @@ def test_a_letter_taken_from_a_task_is_refused_not_reread(project: Project) -> N
         "No idea what '-m' is!",
         "",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("db.clone-prod", "-d", "--yes"),
+            "prodclone: -d is no longer --dry-run in db.clone-prod: write --dry-run",
+        ),
+        (
+            ("db.list-clones", "-r", "prodclone-20261129t120000z", "--delete", "--yes"),
+            "prodclone: -r is no longer --run in db.list-clones: write --run",
+        ),
+    ],
+)
+def test_a_letter_invoke_would_reread_as_its_own_stops_the_command(
+    project: Project, args: tuple[str, ...], line: str
+) -> None:
+    """Invoke takes its own -d (--debug) and -r (--search-root) after a task's name: an old
+    dry run would clone for real, an old one-run delete would delete every stray."""
+    result = project.inv(*args)
+    assert (result.returncode, result.stderr.strip(), result.stdout) == (2, line, "")
 
 
 def test_a_project_of_its_own_has_no_demo(project: Project) -> None:

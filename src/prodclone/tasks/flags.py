@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
@@ -34,6 +35,27 @@ SHORT_FLAGS: dict[str, str] = {
 }
 
 
+# Letters a task's flag had before the table above that Invoke would now read as one of
+# its own flags, which it also takes after a task's name: an old `db.clone-prod -d --yes`
+# would be a real clone with `--debug`, an old `db.list-clones -r ID --delete` would
+# delete every expired stray with `--search-root ID`. Such a letter stays in its task only
+# to stop the command, exit 2, with the flag's new spelling.
+RETIRED_LETTERS: dict[str, dict[str, tuple[str, str]]] = {
+    # task: {letter: (the long flag it was, the kind of value it took)}
+    "db.clone-prod": {"d": ("--dry-run", "switch")},
+    "db.list-clones": {"r": ("--run", "text")},
+}
+
+
+def _retired_argument(letter: str, was: str, takes: str) -> Argument:
+    return Argument(
+        names=(letter,),
+        kind=bool if takes == "switch" else str,
+        default=False if takes == "switch" else "",
+        help=f"Retired: was {was}; stops with exit 2. Write {was}.",
+    )
+
+
 class FlagTask(Task[Callable[..., Any]]):
     """An Invoke task whose short flags come from SHORT_FLAGS, never from a free letter."""
 
@@ -49,9 +71,23 @@ class FlagTask(Task[Callable[..., Any]]):
         # second run in the same process, `-h` after a run) would lose them.
         kept = dict(self.help)
         try:
-            return super().get_arguments(ignore_unknown_help)
+            arguments = super().get_arguments(ignore_unknown_help)
         finally:
             self.help = kept
+        retired = self._retired().items()
+        return [*arguments, *(_retired_argument(letter, *was) for letter, was in retired)]
+
+    def _retired(self) -> dict[str, tuple[str, str]]:
+        return RETIRED_LETTERS.get(f"db.{self.name.replace('_', '-')}", {})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for letter, (was, _) in self._retired().items():
+            if kwargs.pop(letter, None):
+                name = f"db.{self.name.replace('_', '-')}"
+                raise Exit(
+                    f"prodclone: -{letter} is no longer {was} in {name}: write {was}", code=2
+                )
+        return super().__call__(*args, **kwargs)
 
 
 def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
