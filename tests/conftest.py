@@ -63,11 +63,20 @@ def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:
 
 
 class Project:
-    """A user's project folder: tasks.py + invoke.yaml, run with `inv` as a subprocess."""
+    """A user's project folder: tasks.py + invoke.yaml, run with `inv`.
 
-    def __init__(self, root: Path, data_dir: Path) -> None:
+    `inv` starts the real command as a subprocess; `run` runs the same program with
+    the same argv inside the test process (tests/cli.py), for tests that only look at
+    output, exit codes and database state. `request` (the test's) gives `run` its
+    output capture.
+    """
+
+    def __init__(
+        self, root: Path, data_dir: Path, request: pytest.FixtureRequest | None = None
+    ) -> None:
         self.root = root
         self.data_dir = data_dir
+        self.request = request
         (root / "tasks.py").write_text("from prodclone.tasks import ns\n")
         self.configure({})
 
@@ -98,10 +107,28 @@ class Project:
             check=False,
         )
 
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        """`inv ARGS` in this process: what `inv` returns, without the interpreter start-up.
+
+        `timeout` is pytest-timeout's here (a run cannot be killed from inside).
+        """
+        from tests.cli import run_in_process
+
+        if self.request is None:
+            raise RuntimeError("Project(..., request=request) is needed to run in-process")
+        capfd = self.request.getfixturevalue("capfd")
+        return run_in_process(
+            capfd, self.root, args, {"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+        )
+
 
 @pytest.fixture
-def project(tmp_path: Path, pg_data_dir: Path, pg: LocalServer) -> Project:
-    return Project(tmp_path, pg_data_dir)
+def project(
+    tmp_path: Path, pg_data_dir: Path, pg: LocalServer, request: pytest.FixtureRequest
+) -> Project:
+    return Project(tmp_path, pg_data_dir, request)
 
 
 @pytest.fixture

@@ -1,0 +1,109 @@
+"""The command line run inside the test process: the same argv, env and folder as `inv`.
+
+`Project.inv` starts a real `python -m invoke` for each call, about a second of
+interpreter and import start-up before the task does anything. For a test that
+only looks at what a task prints, its exit code and what it leaves in the
+database, the program run here with the same argv says the same, in a fraction
+of that. Tests of signals, interrupts, killed processes, a second process or a
+closed pipe keep the real subprocess (`Project.inv`, `tests.terminal`).
+
+The one place that says which program the tests run is `program()`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+from invoke import Program, __version__
+
+
+def program() -> Program:
+    """A new instance of the program `inv` runs, for one run."""
+    return Program(
+        name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=__version__
+    )
+
+
+def run_in_process(
+    capfd: pytest.CaptureFixture[str],
+    root: Path,
+    args: tuple[str, ...],
+    env: dict[str, str],
+) -> subprocess.CompletedProcess[str]:
+    """`inv ARGS` in `root` with `env` added, as `Project.inv` returns it (exit code, output).
+
+    What a fresh interpreter would give and this one must restore is set here
+    and put back after: the environment, the working folder, standard input
+    (/dev/null, as the subprocess gets), the `tasks` module Invoke imports from
+    `root` and the import path it adds.
+    """
+    argv = ["inv", *args]
+    # What the test printed before this run is not the run's output.
+    capfd.readouterr()
+    saved_path = list(sys.path)
+    saved_tasks = sys.modules.pop("tasks", None)
+    with pytest.MonkeyPatch.context() as patch, open(os.devnull) as devnull:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.chdir(root)
+        patch.setattr(sys, "stdin", devnull)
+        patch.setattr(sys, "argv", argv)
+        _claim_env_vars(patch)
+        try:
+            code = _exit_code(argv)
+        finally:
+            sys.path[:] = saved_path
+            sys.modules.pop("tasks", None)
+            if saved_tasks is not None:
+                sys.modules["tasks"] = saved_tasks
+        sys.stdout.flush()
+        sys.stderr.flush()
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def _exit_code(argv: list[str]) -> int:
+    """Run the program; its exit code as the interpreter would give it, a traceback printed."""
+    try:
+        program().run(argv)
+    except SystemExit as done:
+        if done.code is None:
+            return 0
+        if isinstance(done.code, int):
+            return done.code
+        # sys.exit("text"): the interpreter prints the text and exits 1.
+        print(done.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        return 130
+    except Exception:
+        # Uncaught, as the interpreter would print it: tests look for "Traceback".
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _claim_env_vars(patch: pytest.MonkeyPatch) -> None:
+    """Take the INVOKE_PRODCLONE_ variables out of Invoke's sight, as a fresh import does.
+
+    Importing prodclone.tasks does that once per process; here it is done per run, on a
+    claimed set of the run's own, put back afterwards.
+    """
+    import prodclone.settings as settings
+
+    claim = getattr(settings, "claim_env_vars", None)
+    claimed = getattr(settings, "_claimed_env", None)
+    if claim is None or not isinstance(claimed, dict):
+        return  # settings read through Invoke's own configuration: nothing to take away
+    # On a copy, then through the patch: what the test process had set comes back after.
+    seen = dict(os.environ)
+    patch.setattr(settings, "_claimed_env", {})
+    claim(seen)
+    for name in [name for name in os.environ if name not in seen]:
+        patch.delenv(name)
