@@ -20,7 +20,7 @@ from tests.local.test_load_clone import blocked_session, inv_in_background, make
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
-    result = project.inv("--list")
+    result = project.run("--list")
     assert result.returncode == 0, result.stderr
     assert "db.server" in result.stdout
     task_lines = [
@@ -32,7 +32,7 @@ def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
 
 
 def test_db_server_reports_running_embedded_server(project: Project) -> None:
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 0, result.stderr
     assert "embedded server: postgresql://postgres@/postgres" in result.stdout
     assert "PostgreSQL 18" in result.stdout
@@ -40,7 +40,7 @@ def test_db_server_reports_running_embedded_server(project: Project) -> None:
 
 def test_remote_url_refused_unless_allowed(project: Project) -> None:
     project.configure({"local": {"url": "postgresql://app:secret@db.example.com/app"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode != 0
     assert "db.example.com" in result.stderr
     assert "allow_remote" in result.stderr
@@ -49,14 +49,14 @@ def test_remote_url_refused_unless_allowed(project: Project) -> None:
 
 def test_bad_setting_names_key_and_env_var(project: Project) -> None:
     project.configure({"local": {"restore_jobs": "many"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 2
     assert "prodclone.local.restore_jobs must be a whole number" in result.stderr
     assert "INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS" in result.stderr
 
 
 def test_env_var_overrides_config(project: Project) -> None:
-    result = project.inv(
+    result = project.run(
         "db.server", env={"INVOKE_PRODCLONE_LOCAL_URL": "postgresql://u@10.1.2.3/x"}
     )
     assert result.returncode != 0
@@ -76,14 +76,14 @@ def test_external_server_by_url_loads_a_clone_and_never_prints_the_password(
     project.configure({"app": app, "local": {"url": external_url(pg), "keep_spare": False}})
     make_dump(pg, project.root / "dump")
 
-    shown = project.inv("db.server")
+    shown = project.run("db.server")
     assert shown.returncode == 0, shown.stderr
     assert "external server: postgresql://postgres@/postgres?" in shown.stdout
-    loaded = project.inv("db.load-clone")
+    loaded = project.run("db.load-clone")
     assert loaded.returncode == 0, loaded.stderr
     assert "restored in full" in loaded.stdout
     assert "password=***" in loaded.stdout  # the url line, masked
-    dropped = project.inv("db.drop-clone", "--yes")
+    dropped = project.run("db.drop-clone", "--yes")
     assert dropped.returncode == 0, dropped.stderr
     assert f"dropped database {app}_prod_clone" in dropped.stdout
     for result in (shown, loaded, dropped):
@@ -100,7 +100,7 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
         project.configure(
             {"local": {"url": external_url(pg, role)}, "commands": {"migrate": "true"}}
         )
-        result = project.inv("db.fresh")
+        result = project.run("db.fresh")
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [
             "prodclone: database error: permission denied to create database"
@@ -180,14 +180,14 @@ def test_remote_hosts_hidden_in_the_url_or_env_are_refused(
     project: Project, url: str, env: dict[str, str], host: str
 ) -> None:
     project.configure({"local": {"url": url}})
-    result = project.inv("db.drop-clone", "--yes", env=env)
+    result = project.run("db.drop-clone", "--yes", env=env)
     assert result.returncode == 1
     assert f"prodclone.local.url points at {host!r}, which is not this machine" in result.stderr
 
 
 def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
     project.configure({"local": {"url": "postgresql://u:pw-77@/x?host=/nonexistent-dir"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 1
     assert result.stderr.startswith(
         "prodclone: cannot connect to the local server postgresql://u:***@/x?host=/nonexistent-dir"
@@ -207,7 +207,7 @@ def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
 def test_bad_numbers_in_flags_are_one_line(
     project: Project, args: tuple[str, ...], line: str
 ) -> None:
-    result = project.inv(*args)
+    result = project.run(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
 
@@ -223,7 +223,7 @@ NO_CLOUD = {
 
 @pytest.mark.parametrize("task", ["db.load-clone", "db.clone-prod"])
 def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
-    result = project.inv(task, "--jobs", "99999", env=NO_CLOUD)
+    result = project.run(task, "--jobs", "99999", env=NO_CLOUD)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         "prodclone: --jobs must be at most 64 (got 99999): "
@@ -233,7 +233,7 @@ def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
 
 
 def test_restore_jobs_setting_has_an_upper_bound(project: Project) -> None:
-    result = project.inv("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
+    result = project.run("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
     assert result.returncode == 2, result.stdout + result.stderr
     line = result.stderr.strip().splitlines()
     assert len(line) == 1
