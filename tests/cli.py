@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def run_in_process(
 
     What a fresh interpreter would give and this one must restore is set here
     and put back after: the environment, the working folder, standard input
-    (/dev/null, as the subprocess gets), the `tasks` module Invoke imports from
+    (/dev/null, as the subprocess gets), tempfile's folder, the `tasks` module Invoke imports from
     `root` and the import path it adds.
     """
     argv = ["inv", *args]
@@ -53,6 +54,8 @@ def run_in_process(
         patch.chdir(root)
         patch.setattr(sys, "stdin", devnull)
         patch.setattr(sys, "argv", argv)
+        # tempfile keeps the folder it found first: a TMPDIR given here must count.
+        patch.setattr(tempfile, "tempdir", None)
         _claim_env_vars(patch)
         try:
             code = _exit_code(argv)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, dedent
 
 
 def same_both_ways(project: Project, *args: str, env: dict[str, str] | None = None) -> None:
@@ -62,3 +63,33 @@ def test_output_before_the_run_is_not_the_run_s(project: Project) -> None:
 def test_needs_the_test_s_request(tmp_path: Path, pg_data_dir: Path) -> None:
     with pytest.raises(RuntimeError, match="request"):
         Project(tmp_path, pg_data_dir).run("--list")
+
+
+def test_the_run_sees_its_own_folder_tmpdir_and_empty_stdin(
+    project: Project, tmp_path: Path
+) -> None:
+    run_tmp = tmp_path / "run-tmp"
+    run_tmp.mkdir()
+    (project.root / "tasks.py").write_text(
+        dedent(
+            """
+            import os, sys, tempfile
+            from invoke import task
+
+            @task
+            def where(c):
+                print(tempfile.gettempdir(), os.getcwd(), repr(sys.stdin.read()))
+                print(os.environ.get("SEAM_PROBE"), file=sys.stderr)
+                raise SystemExit(3)
+            """
+        )
+    )
+    before = tempfile.gettempdir()
+    env = {"TMPDIR": str(run_tmp), "SEAM_PROBE": "seen"}
+    same_both_ways(project, "where", env=env)
+    done = project.run("where", env=env)
+    assert done.returncode == 3
+    assert done.stdout == f"{run_tmp} {project.root} ''\n"
+    assert done.stderr == "seen\n"
+    assert tempfile.gettempdir() == before
+    assert "SEAM_PROBE" not in os.environ
