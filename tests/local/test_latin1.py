@@ -48,16 +48,16 @@ def test_a_latin1_dump_loads_and_its_schema_compares_equal(
     pg_dump = bin_dir() / "pg_dump"
     subprocess.run([str(pg_dump), "-Fc", "-f", str(dump), pg.url(latin1_db)], check=True)
     project.configure({"app": "latin", "local": {"keep_spare": False}})
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert "Traceback" not in loaded.stderr
     with psycopg.connect(pg.url("latin_prod_clone")) as conn:
         rows = conn.execute(f'SELECT "libellé" FROM "{TABLE}" ORDER BY id').fetchall()
     assert [row[0] for row in rows] == ROWS
-    diff = project.inv("db.schema-diff", "-a", latin1_db, "-b", "latin_prod_clone")
+    diff = project.run("db.schema-diff", "-a", latin1_db, "-b", "latin_prod_clone")
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert diff.stdout.splitlines()[-1].startswith("schema-diff: no differences"), diff.stdout
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
 
 
 MIGRATE_SQL = f"""
@@ -83,8 +83,8 @@ def test_refactor_check_passes_on_a_latin1_dump(
             "commands": {"migrate": "psql -X -q -v ON_ERROR_STOP=1 -f migrate.sql"},
         }
     )
-    done = project.inv("refactor-check", "--dump", str(dump), "--skip-smoke")
+    done = project.run("refactor-check", "--dump", str(dump), "--skip-smoke")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "schema-diff: no differences" in done.stdout, done.stdout
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
