@@ -51,7 +51,7 @@ def test_masked_dump_holds_no_original_value(
     project.configure({**aws_settings(database=throwaway), "mask": {"rules": RULES}})
     emails = _values(pg, prod_db, "SELECT email FROM customers")
     names = _values(pg, prod_db, "SELECT name FROM customers")
-    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, **SECRET_ENV})
+    result = project.run("db.clone-prod", "--yes", env={**cloud.env, **SECRET_ENV})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "mask       2 rule(s) applied on the instance before pg_dump" in out
@@ -103,7 +103,7 @@ def test_a_rule_naming_no_column_stops_before_the_dump(
     project.configure(
         {**aws_settings(database=throwaway), "mask": {"rules": {"public.customers.emial": "email"}}}
     )
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("prodclone:")]
     assert errors == [
@@ -119,7 +119,7 @@ def test_an_unknown_strategy_stops_before_anything_is_created(
     project: Project, cloud: Cloud
 ) -> None:
     project.configure({**aws_settings(), "mask": {"rules": {"public.customers.email": "emial"}}})
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "prodclone: prodclone.mask.rules 'public.customers.email': unknown strategy 'emial'; "
@@ -133,7 +133,7 @@ def test_an_unknown_strategy_stops_before_anything_is_created(
 
 def test_the_secret_is_refused_in_invoke_yaml(project: Project, cloud: Cloud) -> None:
     project.configure({**aws_settings(), "mask": {"rules": RULES, "secret": "in-a-file"}})
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "prodclone: prodclone.mask.secret must not be written in a file (invoke.yaml): "
