@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.settings import load_settings
+from tests.scratch import ScratchDatabases
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -47,14 +47,19 @@ def pg(pg_data_dir: Path) -> LocalServer:
 
 
 @pytest.fixture
-def fresh_db(pg: LocalServer) -> Iterator[str]:
+def scratch_db(pg: LocalServer) -> Iterator[ScratchDatabases]:
+    """Scratch databases on the shared server (`scratch_db.create(...)`), all dropped after."""
+    made = ScratchDatabases(pg)
+    try:
+        yield made
+    finally:
+        made.drop_all()
+
+
+@pytest.fixture
+def fresh_db(scratch_db: ScratchDatabases) -> str:
     """A uniquely named empty database, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return scratch_db.create("t")
 
 
 def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:

@@ -16,7 +16,8 @@ from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
 from tests.conftest import Project
-from tests.local.test_load_clone import blocked_session, inv_in_background, make_dump
+from tests.local.test_load_clone import blocked_session, make_dump
+from tests.terminal import second_terminal
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
@@ -141,13 +142,13 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(
         # A command at work in another terminal holds the lock: --stop waits for it.
         holder = psycopg.connect(server.status().url(), autocommit=True)
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-        stopping = inv_in_background(project, "db.server", "--stop")
-        try:
-            assert blocked_session(holder, stopping, "wait_event = %s", "advisory")
-            assert server.status().running
-        finally:
-            holder.close()
-        out, err = stopping.communicate(timeout=60)
+        with second_terminal(project.root, "db.server", "--stop") as stopping:
+            try:
+                assert blocked_session(holder, stopping.process, "wait_event = %s", "advisory")
+                assert server.status().running
+            finally:
+                holder.close()
+            out, err = stopping.finish()
         assert "db.server --stop waits for it" in err
         assert out.strip() == "embedded server stopped"
         assert not server.status().running

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -20,6 +18,7 @@ from prodclone.local.server import LocalServer
 from prodclone.local.tools import find_tool
 from tests.aws.conftest import Cloud, aws_settings
 from tests.conftest import Project, run_sql
+from tests.scratch import ScratchDatabases
 
 RULES = {
     "public.customers.email": "email",
@@ -29,13 +28,8 @@ SECRET_ENV = {"INVOKE_PRODCLONE_MASK_SECRET": "moto-test-secret"}
 
 
 @pytest.fixture
-def throwaway(pg: LocalServer, prod_db: str) -> Iterator[str]:
-    name = f"throwaway_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{prod_db}"')
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def throwaway(scratch_db: ScratchDatabases, prod_db: str) -> str:
+    return scratch_db.create("throwaway", template=prod_db)
 
 
 def _values(pg: LocalServer, db: str, query: str) -> set[str]:

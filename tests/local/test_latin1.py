@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,20 +11,18 @@ import pytest
 from prodclone.local.embedded import bin_dir
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
+from tests.scratch import ScratchDatabases
 
 TABLE = "café_ñandú"
 ROWS = ["crème brûlée", "Ærøskøbing", "señor"]
 
 
 @pytest.fixture
-def latin1_db(pg: LocalServer) -> Iterator[str]:
-    name = f"latin1_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(
-            f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
-            "TEMPLATE template0"
-        )
-    with psycopg.connect(pg.url(name), autocommit=True) as conn:
+def latin1_db(scratch_db: ScratchDatabases) -> str:
+    name = scratch_db.create(
+        "latin1", template="template0", options="ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+    )
+    with psycopg.connect(scratch_db.pg.url(name), autocommit=True) as conn:
         conn.execute(
             f'CREATE TABLE "{TABLE}" (id int PRIMARY KEY, "libellé" text NOT NULL);'
             f'CREATE INDEX "{TABLE}_libellé" ON "{TABLE}" ("libellé");'
@@ -36,9 +32,7 @@ def latin1_db(pg: LocalServer) -> Iterator[str]:
             cur.executemany(
                 f'INSERT INTO "{TABLE}" VALUES (%s, %s)', list(enumerate(ROWS, start=1))
             )
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return name
 
 
 def test_a_latin1_dump_loads_and_its_schema_compares_equal(

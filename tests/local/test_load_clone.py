@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +19,8 @@ from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from tests.conftest import Project, run_sql
+from tests.scratch import scratch_database
+from tests.terminal import second_terminal, start_inv
 
 SOURCE_SQL = """
 CREATE TYPE status AS ENUM ('new', 'done');
@@ -46,15 +46,11 @@ def fingerprint(pg: LocalServer, dbname: str) -> tuple[object, ...]:
 
 
 def make_dump(pg: LocalServer, dump_dir: Path, extra_sql: str = "", name: str = "") -> Path:
-    source = f"src_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{source}"')
-    run_sql(pg, source, SOURCE_SQL + extra_sql)
     dump_dir.mkdir(parents=True, exist_ok=True)
     path = dump_dir / (name or f"prod-{time.strftime('%Y%m%dT%H%M%S')}{uuid.uuid4().hex[:4]}Z.dump")
-    subprocess.run([str(bin_dir() / "pg_dump"), "-Fc", "-f", str(path), pg.url(source)], check=True)
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE "{source}" WITH (FORCE)')
+    with scratch_database(pg, "src", sql_text=SOURCE_SQL + extra_sql) as source:
+        dump = [str(bin_dir() / "pg_dump"), "-Fc", "-f", str(path), pg.url(source)]
+        subprocess.run(dump, check=True)
     return path
 
 
@@ -77,15 +73,8 @@ def wait_spare(project: Project) -> None:
 
 
 def inv_in_background(project: Project, *args: str) -> subprocess.Popen[str]:
-    """`inv ARGS` in the project, left running: a second terminal."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=project.root,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """`inv ARGS` in the project, left running; `tests.terminal.second_terminal` stops it too."""
+    return start_inv(project.root, *args)
 
 
 def list_in(pg: LocalServer) -> list[databases.DatabaseInfo]:
@@ -400,17 +389,17 @@ def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServe
     make_dump(pg, app_project.root / "dump")
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-    waiting = inv_in_background(app_project, "db.load-clone")
-    try:
-        with pg.connect() as conn:
-            assert blocked_session(conn, waiting, "wait_event = %s", "advisory"), (
-                waiting.communicate()
-            )
-        assert waiting.poll() is None  # still waiting, nothing done yet
-        assert not any(belongs_to_clone(db, clone_of(app_project)) for db in list_in(pg))
-    finally:
-        holder.close()
-    out, err = waiting.communicate(timeout=60)
+    with second_terminal(app_project.root, "db.load-clone") as waiting:
+        try:
+            with pg.connect() as conn:
+                assert blocked_session(conn, waiting.process, "wait_event = %s", "advisory"), (
+                    waiting.finish()
+                )
+            assert waiting.process.poll() is None  # still waiting, nothing done yet
+            assert not any(belongs_to_clone(db, clone_of(app_project)) for db in list_in(pg))
+        finally:
+            holder.close()
+        out, err = waiting.finish()
     assert waiting.returncode == 0, err
     assert "another prodclone command is working on the local databases" in err
     assert "restored in full" in out
@@ -426,10 +415,10 @@ def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
     try:
-        waiting = inv_in_background(app_project, "db.drop-clone", "--yes")
-        assert blocked_session(holder, waiting, "wait_event = %s", "advisory")
-        waiting.send_signal(signal.SIGINT)
-        _, err = waiting.communicate(timeout=60)
+        with second_terminal(app_project.root, "db.drop-clone", "--yes") as waiting:
+            assert blocked_session(holder, waiting.process, "wait_event = %s", "advisory")
+            waiting.interrupt()
+            _, err = waiting.finish()
     finally:
         holder.close()
     assert waiting.returncode == 130
@@ -517,22 +506,21 @@ def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
 
     gate = psycopg.connect(pg.url("postgres"))
     gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
-    loading = inv_in_background(app_project, "db.load-clone", "--restore")
     try:
-        with pg.connect() as conn:
-            assert blocked_session(conn, loading, "datname = %s", clone + "__restoring"), (
-                f"the restore never reached the gated table: {loading.communicate()}"
-            )
-            loading.send_signal(signal.SIGINT)
-            # Dropping the staging database touches the gate's catalog too: open the gate
-            # once pg_restore is gone and the cleanup waits for it.
-            blocked_session(conn, loading, "query LIKE %s", "DROP DATABASE%")
-        gate.close()
-        _, err = loading.communicate(timeout=60)
+        with second_terminal(app_project.root, "db.load-clone", "--restore") as loading:
+            with pg.connect() as conn:
+                reached = blocked_session(
+                    conn, loading.process, "datname = %s", clone + "__restoring"
+                )
+                assert reached, f"the restore never reached the gated table: {loading.finish()}"
+                loading.interrupt()
+                # Dropping the staging database touches the gate's catalog too: open the gate
+                # once pg_restore is gone and the cleanup waits for it.
+                blocked_session(conn, loading.process, "query LIKE %s", "DROP DATABASE%")
+            gate.close()
+            _, err = loading.finish()
     finally:
         gate.close()
-        if loading.poll() is None:
-            loading.kill()
     assert loading.returncode == 130, err
     assert "prodclone: interrupted" in err
     assert fingerprint(pg, clone) == before
