@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 
 _SYLLABLE_TEXT = (
     "ka ri to mo na le si va de lu pa ne ro ti sa me ko ba li zu "

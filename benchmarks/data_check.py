@@ -27,9 +27,9 @@ from psycopg import sql
 
 from prodclone.check import columns, rowcounts
 from prodclone.check.demo import demo_settings, example_dir
-from prodclone.local import databases
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import app_env, resolve_server
+from prodclone.pg import databases
 from prodclone.settings import load_settings
 
 DB = "orcha_bench_data"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bigdata import build_big_database, database_size
 
 from prodclone.local.server import LocalServer, resolve_server
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from prodclone.settings import load_settings
 
 # (label, pg_dump arguments). Directory format runs with 2 jobs, as the tunnel allows.

@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prodclone.local import databases
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.mask.apply import mask_database
 from prodclone.mask.rules import parse_rules
+from prodclone.pg import databases
 from prodclone.settings import load_settings
 
 BASE = "bench_mask_base"

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodclone import dumps
 from prodclone.check.demo import DemoPlan, build_prod_dump, demo_settings, example_dir
 from prodclone.check.model import STAGES, CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
 from prodclone.local.copies import background_idle
 from prodclone.local.server import resolve_server
+from prodclone.pg import dumps
 from prodclone.settings import Settings, load_settings
 
 NOTES = """\

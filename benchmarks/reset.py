@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bigdata import build_big_database, database_size
 
-from prodclone.local import databases
 from prodclone.local.copies import background_idle
 from prodclone.local.embedded import bin_dir
 from prodclone.local.loader import load_clone
 from prodclone.local.server import LocalServer, resolve_server
+from prodclone.pg import databases
 from prodclone.settings import Settings, load_settings
 
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def first_digest(settings: Settings, dump: Path) -> str:
-    from prodclone import dumps
+    from prodclone.pg import dumps
 
     return dumps.checksum(dump, settings.local.data_dir / "checksums.json")[:12]
 

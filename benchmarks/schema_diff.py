@@ -32,7 +32,7 @@ from pathlib import Path
 from psycopg import sql
 
 from prodclone.local.server import LocalServer, resolve_server
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from prodclone.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,9 +31,9 @@ import psycopg
 import pytest
 
 from prodclone.faults import TEST_FAULT_ENV
-from prodclone.local import databases
 from prodclone.local.copies import background_idle
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 from tests.conftest import Project
 from tests.local.test_load_clone import make_dump
 

@@ -14,7 +14,7 @@ from prodclone.errors import ProdcloneError
 from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.conftest import Project
 from tests.local.test_load_clone import blocked_session, make_dump
 from tests.terminal import second_terminal

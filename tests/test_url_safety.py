@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from prodclone.local.conninfo import mask
 from prodclone.local.server import LocalServer
+from prodclone.pg.conninfo import mask
 from tests.conftest import Project
 from tests.local.test_load_clone import make_dump
 

@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prodclone.settings import Settings
-
 
 def make_private_dir(folder: Path, project_dir: Path, why: str, *, ours: bool = True) -> list[str]:
     """Create `folder` 0700 if needed and make sure git ignores it; returns what was done.
@@ -126,31 +124,30 @@ def _warn(path: Path, reason: str, advice: str = "") -> None:
     )
 
 
+DUMPS_WHY = "dumps hold personal data"
 REPORTS_WHY = "reports can quote production rows (the app's log)"
 
 
-def guard_dump(settings: Settings, dump: Path | None) -> list[str]:
+def guard_dump(dump_dir: Path, project_dir: Path, dump: Path | None) -> list[str]:
     """Before a command reads a dump: its folder (or the file, outside it) kept out of git.
 
     A dump made by hand, the runbook's way without AWS, lands in the dump
     folder before any prodclone command has made that folder private.
     """
-    from prodclone.dumps import DUMPS_WHY
-
-    folder = settings.dump_dir.resolve()
+    folder = dump_dir.resolve()
     target = dump.resolve() if dump else folder
     if target.is_relative_to(folder):
-        return make_private_dir(folder, settings.project_dir, DUMPS_WHY) if folder.is_dir() else []
-    return keep_out_of_git(target, settings.project_dir, DUMPS_WHY) if target.exists() else []
+        return make_private_dir(folder, project_dir, DUMPS_WHY) if folder.is_dir() else []
+    return keep_out_of_git(target, project_dir, DUMPS_WHY) if target.exists() else []
 
 
-def guard_reports(settings: Settings, report_dir: Path | None) -> list[str]:
+def guard_reports(report_root: Path, project_dir: Path, report_dir: Path | None) -> list[str]:
     """Once a run has written reports: their folder (`--report`, or all of
     `check.report_dir`) private and kept out of git. A run that stopped before
     writing any leaves no folder, and nothing is done."""
-    folder = report_dir or settings.check.report_dir
+    folder = report_dir or report_root
     if not folder.is_absolute():
-        folder = settings.project_dir / folder
+        folder = project_dir / folder
     if not folder.is_dir():
         return []
-    return make_private_dir(folder, settings.project_dir, REPORTS_WHY, ours=not report_dir)
+    return make_private_dir(folder, project_dir, REPORTS_WHY, ours=not report_dir)

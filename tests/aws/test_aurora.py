@@ -21,7 +21,7 @@ import pytest
 from prodclone.aws.tags import parse_time
 from prodclone.clone.faults import AURORA_STEPS
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.aws.conftest import (
     SOURCE_CLUSTER,
     SOURCE_CLUSTER_MEMBER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.aws.conftest import Cloud, plugin_processes
 from tests.conftest import Project
 

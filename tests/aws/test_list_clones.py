@@ -12,8 +12,8 @@ from prodclone.aws import aurora as aurora_calls
 from prodclone.aws import rds as rds_calls
 from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 from tests.aws.conftest import SOURCE, SOURCE_CLUSTER, Cloud, prodclone_tags, tagged_clone
 from tests.aws.iam_eval import Policy, requests_from_log
 from tests.conftest import REPO, Project

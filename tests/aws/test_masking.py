@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.aws.conftest import Cloud, aws_settings
 from tests.conftest import Project, run_sql
 from tests.scratch import ScratchDatabases

@@ -9,7 +9,7 @@ import psycopg
 from prodclone.check import ddlwatch
 from prodclone.check.ddlwatch import KnownTable, WatchReport
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.conftest import run_sql
 
 SETUP = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 from tests.conftest import Project
 
 

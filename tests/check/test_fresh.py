@@ -123,9 +123,9 @@ def test_only_a_whole_marked_build_of_the_same_inputs_is_reused(
     pg: LocalServer, fresh_db: str
 ) -> None:
     """The mark is what reuse trusts: ours, a fresh build, these inputs, this schema."""
-    from prodclone.local import databases
-    from prodclone.local.fingerprint import catalog_fingerprint
     from prodclone.local.fresh import FreshInputs, reusable_fresh
+    from prodclone.pg import databases
+    from prodclone.pg.fingerprint import catalog_fingerprint
 
     run_sql(pg, fresh_db, "CREATE TABLE books (id int PRIMARY KEY, title text)")
     with pg.connect(fresh_db) as conn:

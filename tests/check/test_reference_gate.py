@@ -10,7 +10,7 @@ from pathlib import Path
 from psycopg import sql
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.check.conftest import CheckProject
 from tests.conftest import dedent, run_sql
 

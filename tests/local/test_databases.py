@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 
 
 class CtrlCAfterCreate:

@@ -12,12 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from prodclone.local import databases
 from prodclone.local.copies import background_idle, copy_database
 from prodclone.local.embedded import bin_dir
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases
 from tests.conftest import Project, run_sql
 from tests.scratch import scratch_database
 from tests.terminal import second_terminal, start_inv

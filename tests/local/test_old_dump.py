@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from prodclone.local.conninfo import socket_url
 from prodclone.local.embedded import SERVICE_USER
 from prodclone.local.server import LocalServer
+from prodclone.pg.conninfo import socket_url
 from tests.conftest import Project, run_sql
 from tests.local.test_load_clone import SOURCE_SQL, fingerprint
 from tests.schema.older_server import older_bin_dir

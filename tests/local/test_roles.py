@@ -13,7 +13,7 @@ import pytest
 from prodclone.local.embedded import bin_dir
 from prodclone.local.roles import roles_in_dump, roles_in_script
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool
+from prodclone.pg.tools import ClientTool
 from tests.conftest import run_sql
 from tests.schema.older_server import older_bin_dir, older_server
 

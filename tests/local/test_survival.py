@@ -19,9 +19,8 @@ import uuid
 import psycopg
 import pytest
 
-from prodclone import dumps
-from prodclone.local import databases
 from prodclone.local.server import LocalServer
+from prodclone.pg import databases, dumps
 from tests.conftest import Project, run_sql
 from tests.local.test_load_clone import (
     clone_of,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from prodclone.schema import DiffOptions, DiffResult, compare_databases
 from tests.scratch import ScratchDatabases
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from prodclone.local.conninfo import socket_url
 from prodclone.local.embedded import SERVICE_USER
 from prodclone.local.server import LocalServer
+from prodclone.pg.conninfo import socket_url
 
 PORT = 5439
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")

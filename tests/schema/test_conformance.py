@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from prodclone.schema.dumptext import dump_schema, normalized_entries
 from tests.conftest import SHARED
 from tests.schema.helpers import Databases, LoadError, compare, databases

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import find_tool
+from prodclone.pg.tools import find_tool
 from tests.conftest import Project
 from tests.schema.helpers import Databases
 

@@ -12,17 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prodclone.aws.clients import error_code
+from prodclone.aws import kinds
+from prodclone.aws.kinds import CLUSTER, CLUSTER_SNAPSHOT, Observer
 from prodclone.aws.polling import Observation, WaitPolicy, poll_until
-from prodclone.aws.rds import (
-    SNAPSHOT_FAILURE_STATES,
-    Observer,
-    SourceInstance,
-    _cluster,
-    _cluster_snapshot,
-    _tags,
-)
-from prodclone.aws.tags import is_ours, require_ours
+from prodclone.aws.rds import SourceInstance
 from prodclone.errors import ProdcloneError
 
 if TYPE_CHECKING:
@@ -44,7 +37,7 @@ CLUSTER_FAILURE_STATES = frozenset(
 
 def describe_cluster_source(rds: RDSClient, identifier: str) -> SourceInstance:
     """The source cluster, which must exist and run Aurora PostgreSQL (read by describe only)."""
-    item = _cluster(rds, identifier)
+    item = kinds.describe(rds, CLUSTER, identifier)
     if item is None:
         raise ProdcloneError(
             f"Aurora cluster {identifier!r} was not found in this region; "
@@ -88,18 +81,7 @@ def describe_cluster_source(rds: RDSClient, identifier: str) -> SourceInstance:
 
 def newest_automated_snapshot(rds: RDSClient, source: str) -> tuple[str, datetime] | None:
     """The source cluster's newest available automated snapshot: (id, when it was taken)."""
-    found: list[tuple[datetime, str]] = []
-    for page in rds.get_paginator("describe_db_cluster_snapshots").paginate(
-        DBClusterIdentifier=source, SnapshotType="automated"
-    ):
-        for snap in page["DBClusterSnapshots"]:
-            when = snap.get("SnapshotCreateTime")
-            if snap.get("Status") == "available" and when is not None:
-                found.append((when, str(snap["DBClusterSnapshotIdentifier"])))
-    if not found:
-        return None
-    when, snapshot_id = max(found)
-    return snapshot_id, when
+    return kinds.newest_automated_snapshot(rds, CLUSTER_SNAPSHOT, source)
 
 
 # -- cluster snapshot (the new-snapshot route) ----------------------------------------------
@@ -118,55 +100,20 @@ def create_snapshot(
 def wait_snapshot(
     rds: RDSClient, snapshot_id: str, wait: WaitPolicy, observer: Observer | None = None
 ) -> None:
-    def look() -> Observation:
-        snap = _cluster_snapshot(rds, snapshot_id)
-        if snap is None:
-            return Observation("deleted", False, "the snapshot disappeared")
-        status = str(snap.get("Status", ""))
-        percent = 100 if status == "available" else snap.get("PercentProgress", 0)
-        return Observation(status, status == "available", f"{percent}%")
-
-    poll_until(
-        f"cluster snapshot {snapshot_id}",
-        look,
-        wait,
-        failure_states=SNAPSHOT_FAILURE_STATES,
-        on_observe=observer,
-    )
+    kinds.wait_snapshot(rds, CLUSTER_SNAPSHOT, snapshot_id, wait, observer)
 
 
 def snapshot_exists(rds: RDSClient, snapshot_id: str) -> bool:
-    return _cluster_snapshot(rds, snapshot_id) is not None
+    return kinds.exists(rds, CLUSTER_SNAPSHOT, snapshot_id)
 
 
 def snapshot_is_ours(rds: RDSClient, snapshot_id: str, run: str) -> bool:
-    snap = _cluster_snapshot(rds, snapshot_id)
-    return snap is not None and is_ours(_tags(rds, snap, "DBClusterSnapshotArn"), run)
+    return kinds.is_ours_now(rds, CLUSTER_SNAPSHOT, snapshot_id, run)
 
 
 def delete_snapshot(rds: RDSClient, snapshot_id: str, run: str | None, wait: WaitPolicy) -> str:
     """Delete one of our cluster snapshots, waiting first if it is still being created."""
-    snap = _cluster_snapshot(rds, snapshot_id)
-    if snap is None:
-        return "absent"
-    require_ours("cluster-snapshot", snapshot_id, _tags(rds, snap, "DBClusterSnapshotArn"), run)
-    if snap.get("Status") == "deleting":
-        return "already deleting"
-    if snap.get("Status") == "creating":
-        # AWS refuses to delete a snapshot that is still being taken.
-        def done() -> Observation:
-            now = _cluster_snapshot(rds, snapshot_id)
-            status = str(now.get("Status", "")) if now else "deleted"
-            return Observation(status, status != "creating")
-
-        poll_until(f"cluster snapshot {snapshot_id} to finish before deleting it", done, wait)
-    try:
-        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
-    except Exception as exc:
-        if error_code(exc) == "DBClusterSnapshotNotFoundFault":
-            return "absent"
-        raise
-    return "deleted"
+    return kinds.delete_snapshot(rds, CLUSTER_SNAPSHOT, snapshot_id, run, wait)
 
 
 # -- the cloned cluster ----------------------------------------------------------------------
@@ -224,12 +171,11 @@ def restore_cluster(
 
 
 def cluster_exists(rds: RDSClient, cluster_id: str) -> bool:
-    return _cluster(rds, cluster_id) is not None
+    return kinds.exists(rds, CLUSTER, cluster_id)
 
 
 def cluster_is_ours(rds: RDSClient, cluster_id: str, run: str) -> bool:
-    item = _cluster(rds, cluster_id)
-    return item is not None and is_ours(_tags(rds, item, "DBClusterArn"), run)
+    return kinds.is_ours_now(rds, CLUSTER, cluster_id, run)
 
 
 def wait_cluster(
@@ -242,7 +188,7 @@ def wait_cluster(
     """Wait until `available` (and, when asked, no password change pending)."""
 
     def look() -> Observation:
-        item = _cluster(rds, cluster_id)
+        item = kinds.describe(rds, CLUSTER, cluster_id)
         if item is None:
             return Observation("deleted", False, "the cluster disappeared")
         status = str(item.get("Status", ""))
@@ -264,56 +210,16 @@ def wait_cluster(
 
 def set_master_password(rds: RDSClient, cluster_id: str, run: str, password: str) -> None:
     """A new master password on our cloned cluster (never the source)."""
-    item = _cluster(rds, cluster_id)
-    if item is None:
-        raise ProdcloneError(f"cluster {cluster_id} disappeared before its password was set")
-    require_ours("cluster", cluster_id, _tags(rds, item, "DBClusterArn"), run)
-    params: dict[str, Any] = {
-        "DBClusterIdentifier": cluster_id,
-        "MasterUserPassword": password,
-        "ApplyImmediately": True,
-    }
-    if item.get("MasterUserSecret"):
-        # A managed secret would own the password; the clone needs its own.
-        params["ManageMasterUserPassword"] = False
-    rds.modify_db_cluster(**params)
+    kinds.set_master_password(rds, CLUSTER, cluster_id, run, password)
 
 
 def delete_cluster(rds: RDSClient, cluster_id: str, run: str | None) -> str:
     """Delete one of our clusters with no final snapshot; 'already deleting' is success."""
-    item = _cluster(rds, cluster_id)
-    if item is None:
-        return "absent"
-    require_ours("cluster", cluster_id, _tags(rds, item, "DBClusterArn"), run)
-    if item.get("Status") in ("deleting", "deleted"):
-        return "already deleting"
-    if item.get("DeletionProtection"):
-        rds.modify_db_cluster(
-            DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True
-        )
-    try:
-        rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
-    except Exception as exc:
-        if error_code(exc) == "DBClusterNotFoundFault":
-            return "absent"
-        raise
-    return "deleted"
+    return kinds.delete_ours(rds, CLUSTER, cluster_id, run)
 
 
 def delete_cluster_when_possible(
     rds: RDSClient, cluster_id: str, run: str | None, wait: WaitPolicy
 ) -> str:
     """`delete_cluster`, retried while AWS says it is busy (its instance still going)."""
-    outcome: list[str] = []
-
-    def attempt() -> Observation:
-        try:
-            outcome[:] = [delete_cluster(rds, cluster_id, run)]
-        except Exception as exc:
-            if error_code(exc) == "InvalidDBClusterStateFault":
-                return Observation("busy", False, str(exc))
-            raise
-        return Observation(outcome[0], True)
-
-    poll_until(f"cluster {cluster_id} to accept deletion", attempt, wait)
-    return outcome[0]
+    return kinds.delete_when_possible(rds, CLUSTER, cluster_id, run, wait)

@@ -7,17 +7,17 @@ the source instance besides describing it is `create_db_snapshot`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prodclone.aws.clients import error_code
+from prodclone.aws import kinds
+from prodclone.aws.kinds import INSTANCE, KINDS, SNAPSHOT, Observer
 from prodclone.aws.polling import Observation, WaitPolicy, poll_until
 from prodclone.aws.tags import (
     TAG_EXPIRES_AT,
     TAG_RUN,
-    as_dict,
     format_time,
     is_ours,
     require_ours,
@@ -40,9 +40,6 @@ INSTANCE_FAILURE_STATES = frozenset(
         "deleted",
     }
 )
-SNAPSHOT_FAILURE_STATES = frozenset({"failed", "deleting", "deleted", "incompatible-restore"})
-
-Observer = Callable[[Observation, float], None]
 # How long a deletion may wait (for a snapshot still being taken, an instance still busy).
 DELETE_WAIT_SECONDS = 45 * 60
 
@@ -129,18 +126,7 @@ def describe_source(rds: RDSClient, identifier: str) -> SourceInstance:
 
 def newest_automated_snapshot(rds: RDSClient, source: str) -> tuple[str, datetime] | None:
     """The source's newest available automated snapshot: (id, when its data was taken)."""
-    found: list[tuple[datetime, str]] = []
-    for page in rds.get_paginator("describe_db_snapshots").paginate(
-        DBInstanceIdentifier=source, SnapshotType="automated"
-    ):
-        for snap in page["DBSnapshots"]:
-            when = snap.get("SnapshotCreateTime")
-            if snap.get("Status") == "available" and when is not None:
-                found.append((when, str(snap["DBSnapshotIdentifier"])))
-    if not found:
-        return None
-    when, snapshot_id = max(found)
-    return snapshot_id, when
+    return kinds.newest_automated_snapshot(rds, SNAPSHOT, source)
 
 
 # -- snapshot -------------------------------------------------------------------------
@@ -157,89 +143,33 @@ def create_snapshot(
     )
 
 
-def _snapshot(rds: RDSClient, snapshot_id: str) -> dict[str, Any] | None:
-    return _describe_one(
-        lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"],
-        "DBSnapshotNotFound",
-    )
-
-
-def _describe_one(
-    describe: Callable[[], Sequence[Any]], not_found_code: str
-) -> dict[str, Any] | None:
-    """The one item a describe-by-identifier returns, or None when AWS says it does not exist."""
-    try:
-        found = describe()
-    except Exception as exc:
-        if error_code(exc) == not_found_code:
-            return None
-        raise
-    return dict(found[0]) if found else None
-
-
 def wait_snapshot(
     rds: RDSClient, snapshot_id: str, wait: WaitPolicy, observer: Observer | None = None
 ) -> None:
-    def look() -> Observation:
-        snap = _snapshot(rds, snapshot_id)
-        if snap is None:
-            return Observation("deleted", False, "the snapshot disappeared")
-        status = str(snap.get("Status", ""))
-        percent = 100 if status == "available" else snap.get("PercentProgress", 0)
-        return Observation(status, status == "available", f"{percent}%")
-
-    poll_until(
-        f"snapshot {snapshot_id}",
-        look,
-        wait,
-        failure_states=SNAPSHOT_FAILURE_STATES,
-        on_observe=observer,
-    )
+    kinds.wait_snapshot(rds, SNAPSHOT, snapshot_id, wait, observer)
 
 
 def delete_snapshot(rds: RDSClient, snapshot_id: str, run: str | None, wait: WaitPolicy) -> str:
     """Delete one of our snapshots, waiting first if it is still being created."""
-    snap = _snapshot(rds, snapshot_id)
-    if snap is None:
-        return "absent"
-    tags = _tags(rds, snap, "DBSnapshotArn")
-    require_ours("snapshot", snapshot_id, tags, run)
-    if snap.get("Status") == "deleting":
-        return "already deleting"
-    if snap.get("Status") == "creating":
-        # RDS refuses to delete a snapshot that is still being taken.
-        poll_until(
-            f"snapshot {snapshot_id} to finish before deleting it",
-            lambda: _snapshot_done(rds, snapshot_id),
-            wait,
-        )
-    try:
-        rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
-    except Exception as exc:
-        if error_code(exc) == "DBSnapshotNotFound":
-            return "absent"
-        raise
-    return "deleted"
+    return kinds.delete_snapshot(rds, SNAPSHOT, snapshot_id, run, wait)
 
 
 def snapshot_exists(rds: RDSClient, snapshot_id: str) -> bool:
-    return _snapshot(rds, snapshot_id) is not None
+    return kinds.exists(rds, SNAPSHOT, snapshot_id)
 
 
 def instance_exists(rds: RDSClient, instance_id: str) -> bool:
-    return _instance(rds, instance_id) is not None
+    return kinds.exists(rds, INSTANCE, instance_id)
 
 
 def snapshot_is_ours(rds: RDSClient, snapshot_id: str, run: str) -> bool:
     """Whether the snapshot exists and carries this run's tag."""
-    snap = _snapshot(rds, snapshot_id)
-    return snap is not None and is_ours(_tags(rds, snap, "DBSnapshotArn"), run)
+    return kinds.is_ours_now(rds, SNAPSHOT, snapshot_id, run)
 
 
 def instance_is_ours(rds: RDSClient, instance_id: str, run: str) -> bool:
     """Whether the instance exists and carries this run's tag."""
-    item = _instance(rds, instance_id)
-    return item is not None and is_ours(_tags(rds, item, "DBInstanceArn"), run)
+    return kinds.is_ours_now(rds, INSTANCE, instance_id, run)
 
 
 def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
@@ -257,12 +187,6 @@ def appears(what: str, exists: Callable[[], bool], wait: WaitPolicy) -> bool:
     return True
 
 
-def _snapshot_done(rds: RDSClient, snapshot_id: str) -> Observation:
-    snap = _snapshot(rds, snapshot_id)
-    status = str(snap.get("Status", "")) if snap else "deleted"
-    return Observation(status, status != "creating")
-
-
 # -- throwaway instance ------------------------------------------------------------------
 
 
@@ -276,22 +200,11 @@ def restore_instance(
     security_groups: tuple[str, ...],
     tags: list[dict[str, str]],
 ) -> None:
-    params: dict[str, Any] = {
-        "DBInstanceIdentifier": instance_id,
-        "DBSnapshotIdentifier": snapshot_id,
-        "DBInstanceClass": instance_class,
-        "PubliclyAccessible": False,
-        "MultiAZ": False,
-        "DeletionProtection": False,
-        "BackupRetentionPeriod": 0,
-        "CopyTagsToSnapshot": False,
-        "Tags": tags,
-    }
-    if subnet_group:
-        params["DBSubnetGroupName"] = subnet_group
-    if security_groups:
-        params["VpcSecurityGroupIds"] = list(security_groups)
-    rds.restore_db_instance_from_db_snapshot(**params)
+    rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier=instance_id,
+        DBSnapshotIdentifier=snapshot_id,
+        **_throwaway_instance(instance_class, subnet_group, security_groups, tags),
+    )
 
 
 def restore_instance_to_latest_time(
@@ -305,10 +218,22 @@ def restore_instance_to_latest_time(
     tags: list[dict[str, str]],
 ) -> None:
     """A new instance of ours from the source's automated backups; the source is only read."""
+    rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier=source.identifier,
+        TargetDBInstanceIdentifier=instance_id,
+        UseLatestRestorableTime=True,
+        **_throwaway_instance(instance_class, subnet_group, security_groups, tags),
+    )
+
+
+def _throwaway_instance(
+    instance_class: str,
+    subnet_group: str,
+    security_groups: tuple[str, ...],
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    """What every restore of ours asks for: private, single-AZ, no backups, deletable."""
     params: dict[str, Any] = {
-        "SourceDBInstanceIdentifier": source.identifier,
-        "TargetDBInstanceIdentifier": instance_id,
-        "UseLatestRestorableTime": True,
         "DBInstanceClass": instance_class,
         "PubliclyAccessible": False,
         "MultiAZ": False,
@@ -321,7 +246,7 @@ def restore_instance_to_latest_time(
         params["DBSubnetGroupName"] = subnet_group
     if security_groups:
         params["VpcSecurityGroupIds"] = list(security_groups)
-    rds.restore_db_instance_to_point_in_time(**params)
+    return params
 
 
 def create_cluster_instance(
@@ -344,10 +269,7 @@ def create_cluster_instance(
 
 
 def _instance(rds: RDSClient, instance_id: str) -> dict[str, Any] | None:
-    return _describe_one(
-        lambda: rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"],
-        "DBInstanceNotFound",
-    )
+    return kinds.describe(rds, INSTANCE, instance_id)
 
 
 def wait_instance(
@@ -392,113 +314,31 @@ def wait_instance(
 
 def set_master_password(rds: RDSClient, instance_id: str, run: str, password: str) -> None:
     """A new master password on our throwaway instance (never the source)."""
-    item = _instance(rds, instance_id)
-    if item is None:
-        raise ProdcloneError(f"instance {instance_id} disappeared before its password was set")
-    require_ours("instance", instance_id, _tags(rds, item, "DBInstanceArn"), run)
-    params: dict[str, Any] = {
-        "DBInstanceIdentifier": instance_id,
-        "MasterUserPassword": password,
-        "ApplyImmediately": True,
-    }
-    if item.get("MasterUserSecret"):
-        # A managed secret would own the password; the copy needs its own.
-        params["ManageMasterUserPassword"] = False
-    rds.modify_db_instance(**params)
+    kinds.set_master_password(rds, INSTANCE, instance_id, run, password)
 
 
 def delete_instance(rds: RDSClient, instance_id: str, run: str | None) -> str:
     """Delete one of our instances with no final snapshot; 'already deleting' is success."""
-    item = _instance(rds, instance_id)
-    if item is None:
-        return "absent"
-    require_ours("instance", instance_id, _tags(rds, item, "DBInstanceArn"), run)
-    if item.get("DBInstanceStatus") in ("deleting", "deleted"):
-        return "already deleting"
-    if item.get("DeletionProtection"):
-        rds.modify_db_instance(
-            DBInstanceIdentifier=instance_id, DeletionProtection=False, ApplyImmediately=True
-        )
-    params: dict[str, Any] = {"DBInstanceIdentifier": instance_id, "SkipFinalSnapshot": True}
-    if not item.get("DBClusterIdentifier"):
-        # An Aurora member's backups belong to its cluster, deleted on its own.
-        params["DeleteAutomatedBackups"] = True
-    try:
-        rds.delete_db_instance(**params)
-    except Exception as exc:
-        code = error_code(exc)
-        if code == "DBInstanceNotFound":
-            return "absent"
-        if code == "InvalidDBInstanceState" and "already being deleted" in str(exc):
-            return "already deleting"
-        raise
-    return "deleted"
+    return kinds.delete_ours(rds, INSTANCE, instance_id, run)
 
 
 def delete_instance_when_possible(
     rds: RDSClient, instance_id: str, run: str | None, wait: WaitPolicy
 ) -> str:
     """`delete_instance`, retried while RDS says the instance is busy (creating, modifying)."""
-    outcome: list[str] = []
-
-    def attempt() -> Observation:
-        try:
-            outcome[:] = [delete_instance(rds, instance_id, run)]
-        except Exception as exc:
-            if error_code(exc) == "InvalidDBInstanceState":
-                return Observation("busy", False, str(exc))
-            raise
-        return Observation(outcome[0], True)
-
-    poll_until(
-        f"instance {instance_id} to accept deletion",
-        attempt,
-        wait,
-    )
-    return outcome[0]
-
-
-def _tags(rds: RDSClient, item: dict[str, Any], arn_key: str) -> dict[str, str]:
-    if "TagList" in item:
-        return as_dict(item["TagList"])
-    return as_dict(rds.list_tags_for_resource(ResourceName=str(item[arn_key]))["TagList"])
-
-
-def _cluster(rds: RDSClient, cluster_id: str) -> dict[str, Any] | None:
-    return _describe_one(
-        lambda: rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"],
-        "DBClusterNotFoundFault",
-    )
-
-
-def _cluster_snapshot(rds: RDSClient, snapshot_id: str) -> dict[str, Any] | None:
-    return _describe_one(
-        lambda: rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
-            "DBClusterSnapshots"
-        ],
-        "DBClusterSnapshotNotFoundFault",
-    )
-
-
-# Per kind: how to describe one by id, and the response keys of its ARN and status.
-_LOOKUP: dict[str, tuple[Callable[[RDSClient, str], dict[str, Any] | None], str, str]] = {
-    "instance": (_instance, "DBInstanceArn", "DBInstanceStatus"),
-    "snapshot": (_snapshot, "DBSnapshotArn", "Status"),
-    "cluster": (_cluster, "DBClusterArn", "Status"),
-    "cluster-snapshot": (_cluster_snapshot, "DBClusterSnapshotArn", "Status"),
-}
+    return kinds.delete_when_possible(rds, INSTANCE, instance_id, run, wait)
 
 
 def extend_expiry(rds: RDSClient, kind: str, identifier: str, run: str, expires: datetime) -> bool:
     """Set this run's resource's expiry tag to `expires`; False when it is absent or going."""
-    describe, arn_key, status = _LOOKUP[kind]
-    item = describe(rds, identifier)
-    if item is None or str(item.get(status, "")) in ("deleting", "deleted"):
+    what = KINDS[kind]
+    item = kinds.describe(rds, what, identifier)
+    if item is None or str(item.get(what.status_key, "")) in ("deleting", "deleted"):
         return False
-    require_ours(kind, identifier, _tags(rds, item, arn_key), run)
+    require_ours(kind, identifier, kinds.tags_of(rds, what, item), run)
     # The run tag goes along: the IAM policy lets us tag only with it in the request.
     rds.add_tags_to_resource(
-        ResourceName=str(item[arn_key]),
+        ResourceName=str(item[what.arn_key]),
         Tags=[
             {"Key": TAG_RUN, "Value": run},
             {"Key": TAG_EXPIRES_AT, "Value": format_time(expires)},
@@ -541,30 +381,16 @@ def list_ours(rds: RDSClient) -> list[CloudResource]:
     return [resource for resource in found if resource is not None]
 
 
-# Per kind: the response keys of its ARN, identifier, status and creation time.
-_LISTED_KEYS = {
-    "instance": ("DBInstanceArn", "DBInstanceIdentifier", "DBInstanceStatus", "InstanceCreateTime"),
-    "snapshot": ("DBSnapshotArn", "DBSnapshotIdentifier", "Status", "SnapshotCreateTime"),
-    "cluster": ("DBClusterArn", "DBClusterIdentifier", "Status", "ClusterCreateTime"),
-    "cluster-snapshot": (
-        "DBClusterSnapshotArn",
-        "DBClusterSnapshotIdentifier",
-        "Status",
-        "SnapshotCreateTime",
-    ),
-}
-
-
 def _listed(rds: RDSClient, kind: str, item: dict[str, Any]) -> CloudResource | None:
-    arn_key, id_key, status_key, created_key = _LISTED_KEYS[kind]
-    tags = _tags(rds, item, arn_key)
+    what = KINDS[kind]
+    tags = kinds.tags_of(rds, what, item)
     if not is_ours(tags):
         return None
     return CloudResource(
         kind=kind,
-        identifier=str(item[id_key]),
-        status=str(item.get(status_key, "")),
-        created=item.get(created_key),
+        identifier=str(item[what.id_param]),
+        status=str(item.get(what.status_key, "")),
+        created=item.get(what.created_key),
         tags=tags,
         instance_class=str(item.get("DBInstanceClass", "")),  # snapshots have none
         storage_gb=int(item.get("AllocatedStorage", 0)),

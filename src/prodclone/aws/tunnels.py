@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prodclone.errors import ProdcloneError
-from prodclone.signals import shielded
+from prodclone.guard.signals import shielded
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

@@ -26,14 +26,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodclone import dumps
 from prodclone.check.model import CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
 from prodclone.errors import ProdcloneError
-from prodclone.local import databases
 from prodclone.local.appcmd import run_command
 from prodclone.local.server import LocalServer, app_env, resolve_server
-from prodclone.local.tools import find_tool
+from prodclone.pg import databases, dumps
+from prodclone.pg.tools import find_tool
 from prodclone.settings import Settings
 
 DEMO_APP = "orcha_demo"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodclone import dumps
 from prodclone.check import baseref, references_gate, stages
 from prodclone.check.app import (
     app_record,
@@ -26,10 +25,11 @@ from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
+from prodclone.guard.signals import interruption
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
+from prodclone.pg import dumps
 from prodclone.settings import Settings
-from prodclone.signals import interruption
 
 # A failure here leaves nothing for later stages to look at, even with --keep-going.
 FATAL = {"reset"}

@@ -23,8 +23,8 @@ from prodclone.check.model import (
 from prodclone.check.patterns import scan
 from prodclone.check.references_gate import take_baseline as take_reference_baseline
 from prodclone.local.appcmd import CommandResult, Fold, run_command
-from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.server import LocalServer, app_env
+from prodclone.pg.fingerprint import catalog_fingerprint
 from prodclone.settings import Settings
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from prodclone.clone.report import Report
-from prodclone.signals import shielded
+from prodclone.guard.signals import shielded
 
 
 def delete_instance_command(instance_id: str, region: str, in_cluster: bool = False) -> str:

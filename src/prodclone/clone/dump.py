@@ -14,14 +14,14 @@ from pathlib import Path
 
 from rich.progress import DownloadColumn, TransferSpeedColumn
 
-from prodclone import dumps
 from prodclone.aws.tunnels import LocalEnd
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
 from prodclone.errors import ProdcloneError
+from prodclone.guard.signals import shielded
+from prodclone.pg import dumps
 from prodclone.processes import pid_alive
 from prodclone.settings import Settings
-from prodclone.signals import shielded
 
 # How often the progress bar looks at the bytes written so far.
 PROGRESS_SECONDS = 0.3

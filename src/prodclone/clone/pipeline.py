@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from prodclone import dumps
 from prodclone.clone.cleanup import Cleanup
 from prodclone.clone.dump import dump_database, partial_path, pgpass_dir
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.heartbeat import Heartbeat, beat_seconds
+from prodclone.clone.masking import mask_throwaway, record_dump
 from prodclone.clone.plan import CloneOptions, ClonePlan
 from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
 from prodclone.clone.stack import enter
 from prodclone.errors import ProdcloneError
-from prodclone.mask.hook import mask_throwaway, record_dump
+from prodclone.guard.signals import shielded, signals_interrupt
+from prodclone.pg import dumps
 from prodclone.settings import Settings
-from prodclone.signals import shielded, signals_interrupt
 
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients

@@ -11,12 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodclone import dumps
 from prodclone.aws import aurora, cost, rds, tags, tunnels
 from prodclone.clone import route as routes
 from prodclone.clone.route import Route
 from prodclone.errors import ProdcloneError
-from prodclone.local.tools import ClientTool, find_tool
+from prodclone.pg import dumps
+from prodclone.pg.tools import ClientTool, find_tool
 from prodclone.settings import Settings
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from rich.progress import TextColumn
 
 from prodclone.aws import aurora, cost, rds, tunnels
 from prodclone.aws.clients import error_code
+from prodclone.aws.kinds import Observer
 from prodclone.aws.polling import Observation, WaitPolicy
 from prodclone.clone import leftovers
 from prodclone.clone.cleanup import (
@@ -144,7 +145,7 @@ class Resources:
             yield plan.snapshot_id
 
     def _wait_snapshot_with_progress(
-        self, wait_snapshot: Callable[[RDSClient, str, WaitPolicy, rds.Observer], None]
+        self, wait_snapshot: Callable[[RDSClient, str, WaitPolicy, Observer], None]
     ) -> None:
         observe = self.report.observer(f"snapshot {self.plan.snapshot_id}")
         with self.report.progress("snapshot", TextColumn("{task.percentage:>3.0f}%")) as progress:

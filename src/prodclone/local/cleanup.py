@@ -12,14 +12,13 @@ from pathlib import Path
 
 import psycopg
 
-from prodclone import dumps
 from prodclone.errors import ProdcloneError
-from prodclone.local import databases
 from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
 from prodclone.mask.record import record_path
+from prodclone.pg import databases, dumps
 from prodclone.settings import Settings
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -20,9 +19,10 @@ from types import FrameType
 import psycopg
 from psycopg import sql
 
-from prodclone.aws.signals import CLEANUP_SIGNALS
 from prodclone.faults import checkpoint
-from prodclone.local import databases
+from prodclone.guard.filelock import file_lock, lock_exclusive, open_lock_file
+from prodclone.guard.signals import CLEANUP_SIGNALS
+from prodclone.pg import databases
 
 
 def copy_database(
@@ -166,12 +166,8 @@ def _worker_lock_path(state_dir: Path) -> Path:
 @contextmanager
 def background_idle(state_dir: Path) -> Iterator[None]:
     """Wait for background work to finish, and keep new work from starting meanwhile."""
-    with open(_worker_lock_path(state_dir), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(_worker_lock_path(state_dir)):
+        yield
 
 
 @dataclass(frozen=True)
@@ -197,10 +193,10 @@ def start_background(state_dir: Path, base_url: str, job: BackgroundJob) -> None
         return
     payload = json.dumps({"url": base_url, "job": asdict(job)})
     with (
-        open(_worker_lock_path(state_dir), "w") as lock,
+        open_lock_file(_worker_lock_path(state_dir)) as lock,
         open(state_dir / "background.log", "a") as log,
     ):
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock_exclusive(lock)
         subprocess.Popen(
             [sys.executable, "-m", "prodclone.local.copies", str(lock.fileno())],
             # The URL may hold a password: the environment, not argv.

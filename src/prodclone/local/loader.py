@@ -15,10 +15,8 @@ from pathlib import Path
 
 import psycopg
 
-from prodclone import dumps
 from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
-from prodclone.local import creating, databases
 from prodclone.local import masking as local_mask
 from prodclone.local.copies import (
     BackgroundJob,
@@ -31,11 +29,12 @@ from prodclone.local.copies import (
 )
 from prodclone.local.dumpfit import check_extensions, choose_pg_restore
 from prodclone.local.lock import local_lock
-from prodclone.local.names import CloneNames, is_clone_name, is_staging_of
 from prodclone.local.restore import restore_dump
 from prodclone.local.roles import create_missing_roles, drop_roles, roles_in_dump
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool
+from prodclone.pg import creating, databases, dumps
+from prodclone.pg.names import CloneNames, is_clone_name, is_staging_of
+from prodclone.pg.tools import ClientTool
 from prodclone.settings import Settings
 
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from prodclone.errors import ProdcloneError
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool
+from prodclone.pg.tools import ClientTool
 
 # Serial items print "processing item N", parallel ones "finished item N".
 _ITEM_DONE = re.compile(

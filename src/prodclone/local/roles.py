@@ -23,7 +23,7 @@ from pglast.enums import RoleSpecType
 from pglast.visitors import Visitor
 from psycopg import sql
 
-from prodclone.local.tools import ClientTool
+from prodclone.pg.tools import ClientTool
 
 # Only candidates: the SQL scanner decides which of them are psql commands.
 _BACKSLASH_LINE = re.compile(r"^\\.*$", re.MULTILINE)

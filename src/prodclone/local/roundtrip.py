@@ -17,12 +17,12 @@ from pathlib import Path
 
 from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
-from prodclone.local import databases
 from prodclone.local.dumpfit import choose_pg_restore
 from prodclone.local.lock import local_lock
 from prodclone.local.restore import restore_dump
 from prodclone.local.server import LocalServer
-from prodclone.local.tools import ClientTool, find_matching_tool
+from prodclone.pg import databases
+from prodclone.pg.tools import ClientTool, find_matching_tool
 
 STAGING_SUFFIX = "__restoring"
 

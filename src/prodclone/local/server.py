@@ -11,8 +11,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from prodclone.errors import ProdcloneError
-from prodclone.local import conninfo
 from prodclone.local.embedded import EmbeddedServer, bin_dir
+from prodclone.pg import conninfo
 from prodclone.settings import LocalSettings
 
 

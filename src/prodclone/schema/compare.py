@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import psycopg
 
 from prodclone.errors import ProdcloneError
-from prodclone.local.conninfo import mask
-from prodclone.local.tools import ClientTool, find_tool
+from prodclone.pg.conninfo import mask
+from prodclone.pg.tools import ClientTool, find_tool
 from prodclone.schema.catalog import read_catalog
 from prodclone.schema.crosscheck import dump_differences
 from prodclone.schema.diff import compare_and_fold

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from prodclone.local.conninfo import mask
-from prodclone.local.tools import ClientTool
+from prodclone.pg.conninfo import mask
+from prodclone.pg.tools import ClientTool
 from prodclone.schema.errors import SchemaDiffError
 
 # A fixed key keeps the `\restrict` lines equal; they are dropped anyway.

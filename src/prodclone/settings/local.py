@@ -85,7 +85,7 @@ def _local_url(reader: Reader) -> str:
     """`local.url` in libpq's spelling; a bad one is named without its password."""
     # Imported here: the settings stay importable without psycopg loaded.
     from prodclone.errors import ProdcloneError
-    from prodclone.local import conninfo
+    from prodclone.pg import conninfo
 
     url = reader.text("url")
     if not url:
@@ -127,7 +127,7 @@ def _apart(reader: Reader, clone_db: str, fresh_db: str) -> None:
     """The fresh database must not take a name of the clone's: the schema gate would
     compare the clone with itself, and a fresh build would replace it."""
     from prodclone.errors import SettingsError
-    from prodclone.local.names import COPY_NAMES, collides
+    from prodclone.pg.names import COPY_NAMES, collides
 
     if collides(fresh_db, clone_db):
         fresh, clone = f"{reader.path}.fresh_db", f"{reader.path}.clone_db"

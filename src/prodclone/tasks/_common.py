@@ -57,7 +57,7 @@ def local_task() -> Iterator[None]:
     dropped, the report written) and exits 130. A second signal during that
     cleanup only says so.
     """
-    from prodclone.signals import signals_interrupt
+    from prodclone.guard.signals import signals_interrupt
 
     with domain_errors(), signals_interrupt():
         yield

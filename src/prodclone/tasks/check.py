@@ -46,11 +46,11 @@ def refactor_check(
             keep_going=keep_going,
             force_restore=restore,
         )
-        tell(guard_dump(settings, options.dump))
+        tell(guard_dump(settings.dump_dir, settings.project_dir, options.dump))
         try:
             run = run_refactor_check(settings, server, options)
         finally:  # interrupted too: the report is written whatever happens
-            tell(guard_reports(settings, options.report_dir))
+            tell(guard_reports(settings.check.report_dir, settings.project_dir, options.report_dir))
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
             raise Exit(f"prodclone: refactor-check failed at {failed}", code=1)
@@ -79,6 +79,6 @@ def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) ->
         try:
             outcome = run_demo(settings, rows=documents, keep=keep)
         finally:
-            tell(guard_reports(settings, None))
+            tell(guard_reports(settings.check.report_dir, settings.project_dir, None))
         if not outcome.as_expected:
             raise Exit("prodclone: the demo did not turn out as expected", code=1)

@@ -66,8 +66,8 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.masking import mask_plan_lines
         from prodclone.clone.needs import require_local_settings
-        from prodclone.mask.hook import mask_plan_lines
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
 
         dry_run = dry_run_of(c, dry_run)
@@ -141,7 +141,8 @@ def list_clones(
                 f"--run {run!r} is not a run id; copy it from `inv db.list-clones` "
                 "(like 20261124-121518-9d3c)"
             )
-        from prodclone.aws import inventory, rds
+        from prodclone import inventory
+        from prodclone.aws import rds
         from prodclone.aws.clients import connect_aws
         from prodclone.aws.polling import WaitPolicy
         from prodclone.clone.dump import pgpass_dir, remove_stale_pgpass
@@ -150,7 +151,7 @@ def list_clones(
 
         settings = settings_of(c)
         if not dry_run_of(c):
-            tell(guard_dump(settings, None))
+            tell(guard_dump(settings.dump_dir, settings.project_dir, None))
         clients = connect_aws(settings.aws)
         cloud = inventory.cloud_items(clients.rds)
         if run:

@@ -67,7 +67,7 @@ def load_clone(
 
         restore_jobs = whole_number("--jobs", jobs, 0, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY)
         settings = settings_of(c)
-        tell(guard_dump(settings, Path(dump) if dump else None))
+        tell(guard_dump(settings.dump_dir, settings.project_dir, Path(dump) if dump else None))
         local = resolve_server(settings.local)
         result = load(
             settings,
@@ -164,7 +164,8 @@ def drop_clone(
         if dumps:
             from prodclone.private import guard_dump
 
-            tell(guard_dump(settings, None))  # the dumps stay until the answer is yes
+            # The dumps stay until the answer is yes.
+            tell(guard_dump(settings.dump_dir, settings.project_dir, None))
         if not confirm("drop these", yes):
             print("nothing dropped")
             return

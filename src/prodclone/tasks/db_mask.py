@@ -18,9 +18,9 @@ def scan_pii(c: Context, db: str = "", all: bool = False) -> None:
     """Print columns that look personal (by name or sampled content) as a `mask:` block."""
     with domain_errors():
         from prodclone.errors import ProdcloneError
-        from prodclone.local import databases
         from prodclone.local.server import resolve_server
         from prodclone.mask import scan
+        from prodclone.pg import databases
 
         refuse_dry(c, "db.scan-pii")  # it starts the embedded server
         settings = settings_of(c)

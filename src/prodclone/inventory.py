@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodclone import dumps
 from prodclone.aws import aurora, cost, rds, tags
 from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
+from prodclone.pg import dumps
 from prodclone.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,8 +95,8 @@ def cloud_items(client: RDSClient, now: datetime | None = None) -> list[CloudIte
 
 
 def local_items(settings: Settings) -> tuple[list[LocalDatabase], str]:
-    from prodclone.local import databases
     from prodclone.local.server import resolve_server
+    from prodclone.pg import databases
 
     try:
         server = resolve_server(settings.local, start=False)
@@ -112,7 +112,7 @@ def local_items(settings: Settings) -> tuple[list[LocalDatabase], str]:
 
 
 def dump_files(dump_dir: Path) -> list[DumpFile]:
-    from prodclone.dumps import size_on_disk
+    from prodclone.pg.dumps import size_on_disk
 
     if not dump_dir.is_dir():
         return []

@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prodclone.errors import ProdcloneError
-from prodclone.local.tools import ClientTool
-from prodclone.private import make_private_dir
-
-DUMPS_WHY = "dumps hold personal data"
+from prodclone.pg.tools import ClientTool
+from prodclone.private import DUMPS_WHY, make_private_dir
 
 DUMP_GLOB = "prod-*.dump"
 PARTIAL_SUFFIX = ".partial"

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
-from prodclone.local import creating
+from prodclone.pg import creating
 
 MARK = "prodclone:"
 

@@ -1,0 +1,1 @@
+"""What keeps a run's cleanup whole: signal shielding and file locks."""
