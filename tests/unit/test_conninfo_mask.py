@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from prodclone.local.conninfo import UNSHOWN, mask, normalize
+from prodclone.pg.conninfo import UNSHOWN, mask, normalize
 
 SECRET = "s3cr#t?p@ss"
 

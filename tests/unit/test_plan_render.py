@@ -9,7 +9,7 @@ from pathlib import Path
 from prodclone.aws.rds import SourceInstance
 from prodclone.clone.plan import ClonePlan, render_plan
 from prodclone.clone.route import LATEST_SNAPSHOT, NEW_SNAPSHOT, POINT_IN_TIME, Route
-from prodclone.local.tools import ClientTool
+from prodclone.pg.tools import ClientTool
 
 SOURCE = SourceInstance(
     identifier="prod-db",
