@@ -22,13 +22,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodclone.check.demo import DemoPlan, build_prod_dump, demo_settings, example_dir
+# The demo's production stand-in belongs to the repository, not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo.run import DemoPlan, build_prod_dump, demo_settings, example_dir
 from prodclone.check.model import STAGES, CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
+from prodclone.check.setup import CheckSetup
 from prodclone.local.copies import background_idle
 from prodclone.local.server import resolve_server
 from prodclone.pg import dumps
-from prodclone.settings import Settings, load_settings
+from prodclone.pg.names import DatabaseNames
+from prodclone.settings import load_settings
+from prodclone.tasks._values import check_setup_of
 
 NOTES = """\
 Where prodclone's own time goes: the row counts (exact `count(*)` of every table, once
@@ -59,15 +65,14 @@ def bench_plan(data_dir: Path) -> DemoPlan:
         },
         Path.cwd(),
     )
-    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
-    corrected = plan.with_migration("corrected")
-    local = dataclasses.replace(
-        corrected.local,
-        clone_db="orcha_bench_prod_clone",
-        fresh_db="orcha_bench_fresh",
+    setup = check_setup_of(settings)
+    plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
+    corrected = dataclasses.replace(
+        plan.with_migration("corrected"),
+        names=DatabaseNames(clone="orcha_bench_prod_clone", fresh="orcha_bench_fresh"),
         keep_spare=True,
     )
-    return dataclasses.replace(plan, settings=dataclasses.replace(corrected, local=local))
+    return dataclasses.replace(plan, setup=corrected)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir).resolve()
     plan = bench_plan(data_dir)
-    settings = plan.settings
-    server = resolve_server(settings.local)
+    setup = plan.setup
+    server = resolve_server(plan.local)
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the script)
     console = Console()
 
-    existing = sorted(settings.dump_dir.glob(dumps.DUMP_GLOB))
+    existing = sorted(setup.paths.dumps.glob(dumps.DUMP_GLOB))
     if existing:
         dump = existing[-1]
         console.print(f"reusing {dump}")
@@ -92,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"building production with {args.rows} documents and dumping it...")
         dump = build_prod_dump(plan, server, args.rows, console)
 
-    def one_run(variant: Settings, label: str) -> CheckRun:
-        with background_idle(settings.local.data_dir):
+    def one_run(variant: CheckSetup, label: str) -> CheckRun:
+        with background_idle(setup.paths.state):
             pass
         run = run_refactor_check(
             variant,
@@ -111,18 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     console.print("first run (untimed: the first load restores the dump)...")
-    first = one_run(settings, "first")
+    first = one_run(setup, "first")
     results: list[tuple[str, list[CheckRun]]] = []
     for keep_spare, name in ((True, "spare swap (the default)"), (False, "template copy")):
-        variant = dataclasses.replace(
-            settings, local=dataclasses.replace(settings.local, keep_spare=keep_spare)
-        )
+        variant = dataclasses.replace(setup, keep_spare=keep_spare)
         one_run(variant, f"warm-up {name}")  # uses up a spare left by the previous variant
         runs = [one_run(variant, f"{name} {number}") for number in range(1, args.repeat + 1)]
         results.append((name, runs))
 
     with server.connect() as conn:
-        row = conn.execute("SELECT pg_database_size(%s)", (settings.local.clone_db,)).fetchone()
+        row = conn.execute("SELECT pg_database_size(%s)", (setup.names.clone,)).fetchone()
     clone_bytes = int(row[0]) if row else 0
     baseline = first.stage("baseline").figures
     lines = [

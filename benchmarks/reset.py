@@ -32,10 +32,11 @@ from bigdata import build_big_database, database_size
 
 from prodclone.local.copies import background_idle
 from prodclone.local.embedded import bin_dir
-from prodclone.local.loader import load_clone
+from prodclone.local.loader import LoadResult, load_clone
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.pg import databases
 from prodclone.settings import Settings, load_settings
+from prodclone.tasks._values import masking_of, paths_of
 
 
 def timed(step: Callable[[], object]) -> float:
@@ -117,7 +118,22 @@ def main(argv: list[str] | None = None) -> int:
         databases.drop(conn, "bench_restore")
 
     print("first load (restore into template + copy)...", flush=True)
-    first = load_clone(settings, server, dump, force_restore=True, show_progress=False)
+    paths, masking = paths_of(settings), masking_of(settings)
+
+    def load(keep_spare: bool, force_restore: bool = False) -> LoadResult:
+        return load_clone(
+            server,
+            paths,
+            settings.local.clone_db,
+            dump,
+            masking,
+            jobs=settings.local.restore_jobs,
+            keep_spare=keep_spare,
+            force_restore=force_restore,
+            show_progress=False,
+        )
+
+    first = load(keep_spare=False, force_restore=True)
 
     def background_done() -> None:
         # A reset drops the old copy (and builds the spare) in the background,
@@ -128,26 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     print("template resets...", flush=True)
     template_s = median_of(
         args.repeat,
-        lambda: load_clone(settings, server, dump, show_progress=False),
+        lambda: load(keep_spare=False),
         background_done,
     )
 
-    spare_settings = load_settings(
-        {
-            "prodclone": {
-                "app": "bench",
-                "dump_dir": f"{args.data_dir}/dump",
-                "local": {"data_dir": args.data_dir, "keep_spare": True},
-            }
-        },
-        Path.cwd(),
-    )
-
-    load_clone(spare_settings, server, dump, show_progress=False)  # starts the first spare
+    load(keep_spare=True)  # starts the first spare
     print("spare swaps...", flush=True)
     swap_s = median_of(
         args.repeat,
-        lambda: load_clone(spare_settings, server, dump, show_progress=False),
+        lambda: load(keep_spare=True),
         background_done,
     )
     background_done()

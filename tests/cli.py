@@ -56,7 +56,6 @@ def run_in_process(
         patch.setattr(sys, "argv", argv)
         # tempfile keeps the folder it found first: a TMPDIR given here must count.
         patch.setattr(tempfile, "tempdir", None)
-        _claim_env_vars(patch)
         try:
             code = _exit_code(argv)
         finally:
@@ -90,23 +89,3 @@ def _exit_code(argv: list[str]) -> int:
         traceback.print_exc()
         return 1
     return 0
-
-
-def _claim_env_vars(patch: pytest.MonkeyPatch) -> None:
-    """Take the INVOKE_PRODCLONE_ variables out of Invoke's sight, as a fresh import does.
-
-    Importing prodclone.tasks does that once per process; here it is done per run, on a
-    claimed set of the run's own, put back afterwards.
-    """
-    import prodclone.settings as settings
-
-    claim = getattr(settings, "claim_env_vars", None)
-    claimed = getattr(settings, "_claimed_env", None)
-    if claim is None or not isinstance(claimed, dict):
-        return  # settings read through Invoke's own configuration: nothing to take away
-    # On a copy, then through the patch: what the test process had set comes back after.
-    seen = dict(os.environ)
-    patch.setattr(settings, "_claimed_env", {})
-    claim(seen)
-    for name in [name for name in os.environ if name not in seen]:
-        patch.delenv(name)

@@ -36,8 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "program": {"tasks", "settings", "errors"},
 }
 
-# Still reading the settings block below the task layer; each is to take plain values.
-SETTINGS_BELOW_TASKS = {"aws", "local", "clone", "check", "inventory"}
+# Where the root `Settings` may be named: the layers that read the settings.
+READS_SETTINGS = {"settings", "tasks", "program"}
 
 
 def _unit(path: Path, package: Path = PACKAGE) -> str:
@@ -69,16 +69,61 @@ def import_violations(package: Path = PACKAGE) -> list[str]:
         if allowed is None:
             problems.append(f"{path.relative_to(package)}: {unit} has no place in the layers")
             continue
-        if unit in SETTINGS_BELOW_TASKS:
-            allowed = allowed | {"settings"}
         for used in sorted(_imported_units(ast.parse(path.read_text())) - {unit}):
             if used not in allowed:
                 problems.append(f"{path.relative_to(package)} imports prodclone.{used}")
     return problems
 
 
+def root_settings_imports(package: Path = PACKAGE) -> list[str]:
+    """Modules below the tasks that import the root `Settings`, or the settings package
+    whole (which would reach it as `settings.Settings`)."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent == package and path.name == "__init__.py":
+            continue
+        if _unit(path, package) in READS_SETTINGS:
+            continue
+        if any(_takes_root_settings(node) for node in ast.walk(ast.parse(path.read_text()))):
+            found.append(f"{path.relative_to(package)} imports prodclone.settings.Settings")
+    return found
+
+
+def _takes_root_settings(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(alias.name == "prodclone.settings" for alias in node.names)
+    if not isinstance(node, ast.ImportFrom) or node.level != 0:
+        return False
+    names = {alias.name for alias in node.names}
+    if node.module == "prodclone":
+        return "settings" in names
+    return node.module == "prodclone.settings" and "Settings" in names
+
+
 def test_every_package_imports_only_what_its_layer_allows() -> None:
     assert import_violations() == []
+
+
+def test_no_package_below_the_tasks_takes_the_root_settings() -> None:
+    # The tasks build plain values (paths, names, commands, a clone target) once and
+    # hand those down; a function below them that took the whole block could not be
+    # pointed elsewhere without fabricating one.
+    assert root_settings_imports() == []
+
+
+def test_the_check_catches_the_root_settings_below_the_tasks(tmp_path: Path) -> None:
+    fake = tmp_path / "prodclone"
+    for path in PACKAGE.rglob("*.py"):
+        target = fake / path.relative_to(PACKAGE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    (fake / "local" / "whole.py").write_text("from prodclone.settings import Settings\n")
+    (fake / "clone" / "whole.py").write_text("def f():\n    from prodclone import settings\n")
+    (fake / "tasks" / "fine.py").write_text("from prodclone.settings import Settings\n")
+    assert root_settings_imports(fake) == [
+        "clone/whole.py imports prodclone.settings.Settings",
+        "local/whole.py imports prodclone.settings.Settings",
+    ]
 
 
 def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:

@@ -41,16 +41,17 @@ def test_settings_error_from_an_env_var_then_nothing_left_set(project: Project) 
     assert Path.cwd() == before_cwd
 
 
-def test_env_var_over_a_yaml_list_is_read_by_prodclone_not_invoke(project: Project) -> None:
-    # Invoke alone casts an env var to its key's type and fails on a list: a fresh `inv`
-    # hides the variable from it; the in-process run must do the same, run after run.
-    project.configure({"commands": {"smoke": ["./smoke a", "./smoke b"]}})
+def test_env_vars_reach_each_run_and_leave_with_it(project: Project) -> None:
+    # A list in invoke.yaml written as JSON text takes its env var under `inv`; the
+    # run after sees the same, and nothing of the first run's environment stays.
+    project.configure({"commands": {"smoke": '["./smoke a", "./smoke b"]'}})
     env = {
         "INVOKE_PRODCLONE_COMMANDS_SMOKE": '["./smoke c"]',
         "INVOKE_PRODCLONE_SCHEMA_DIFF_IGNORE": "tables-all",
     }
     for _ in range(2):
         same_both_ways(project, "db.schema-diff", "-a", "x", "-b", "y", env=env)
+    assert not any(name.startswith("INVOKE_PRODCLONE_") for name in os.environ)
 
 
 def test_output_before_the_run_is_not_the_run_s(project: Project) -> None:

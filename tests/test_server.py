@@ -17,6 +17,7 @@ from prodclone.local.server import LocalServer
 from prodclone.pg.tools import find_tool
 from tests.conftest import Project
 from tests.local.test_load_clone import blocked_session, make_dump
+from tests.repo_tasks import use_repo_tasks
 from tests.terminal import second_terminal
 
 
@@ -206,9 +207,14 @@ def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
     ],
 )
 def test_bad_numbers_in_flags_are_one_line(
-    project: Project, args: tuple[str, ...], line: str
+    project: Project, args: tuple[str, ...], line: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = project.run(*args)
+    if args[0] == "demo":
+        # The repository's demo package reaches a real `inv` through PYTHONPATH.
+        use_repo_tasks(project, monkeypatch)
+        result = project.inv(*args)
+    else:
+        result = project.run(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
 

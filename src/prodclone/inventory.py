@@ -18,10 +18,11 @@ from prodclone.aws import aurora, cost, rds, tags
 from prodclone.aws.polling import WaitPolicy
 from prodclone.errors import ProdcloneError
 from prodclone.pg import dumps
-from prodclone.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
+
+    from prodclone.local.server import ServerChoice
 
 
 DELETE_ORDER = ("instance", "cluster", "snapshot", "cluster-snapshot")
@@ -94,12 +95,13 @@ def cloud_items(client: RDSClient, now: datetime | None = None) -> list[CloudIte
     return sorted(items, key=lambda item: (item.run, item.kind))
 
 
-def local_items(settings: Settings) -> tuple[list[LocalDatabase], str]:
+def local_items(local: ServerChoice) -> tuple[list[LocalDatabase], str]:
+    """Our databases on the local server, without starting it; a note when it cannot say."""
     from prodclone.local.server import resolve_server
     from prodclone.pg import databases
 
     try:
-        server = resolve_server(settings.local, start=False)
+        server = resolve_server(local, start=False)
         with server.connect() as conn:
             found = [
                 LocalDatabase(info.name, info.role, info.size_bytes)

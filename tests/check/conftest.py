@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from prodclone.check.demo import build_prod_dump, demo_settings, example_dir
+from demo.run import build_prod_dump, demo_settings, example_dir
 from prodclone.local.server import LocalServer
 from prodclone.settings import load_settings
+from prodclone.tasks._values import check_setup_of
 from tests.conftest import Project
 
 ORCHA = Path(__file__).resolve().parents[2] / "examples" / "orcha"
@@ -50,7 +51,8 @@ def orcha_dump(
         {"prodclone": {"local": {"data_dir": str(pg_data_dir)}, "dump_dir": str(folder)}},
         folder,
     )
-    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
+    setup = check_setup_of(settings)
+    plan = demo_settings(setup, settings.local, example_dir(), datetime.now(UTC))
     with open(os.devnull, "w") as quiet:
         return build_prod_dump(plan, pg, DUMP_ROWS, Console(file=quiet))
 

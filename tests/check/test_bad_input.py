@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.check.conftest import CheckProject, Result
+from tests.repo_tasks import use_repo_tasks
 
 
 def one_line(result: Result) -> str:
@@ -113,8 +114,9 @@ def test_ready_port_that_already_answers(checker: CheckProject) -> None:
     assert not result.report.exists()
 
 
-def test_demo_with_no_rows(checker: CheckProject) -> None:
+def test_demo_with_no_rows(checker: CheckProject, monkeypatch: pytest.MonkeyPatch) -> None:
     checker.configure()
+    use_repo_tasks(checker.project, monkeypatch)
     done = checker.project.inv("demo", "--rows", "0")
     result = Result(done.returncode, done.stdout + done.stderr, Path("unused"))
     assert one_line(result) == "prodclone: --rows must be at least 1 (documents in the demo's data)"

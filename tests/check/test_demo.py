@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from prodclone.local.server import LocalServer
 from prodclone.pg import databases
 from tests.conftest import Project
+from tests.repo_tasks import use_repo_tasks
 
 
 def demo_databases(pg: LocalServer) -> list[str]:
@@ -17,8 +20,9 @@ def demo_databases(pg: LocalServer) -> list[str]:
 
 
 def test_demo_catches_the_flawed_rename_then_passes_the_fix(
-    project: Project, pg: LocalServer
+    project: Project, pg: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    use_repo_tasks(project, monkeypatch)
     done = project.inv("demo", "--rows", "2000")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
@@ -53,7 +57,10 @@ def test_demo_catches_the_flawed_rename_then_passes_the_fix(
     assert list(Path(project.root / "dump" / "demo").glob("*.dump")) == []
 
 
-def test_demo_keep_then_clean(project: Project, pg: LocalServer) -> None:
+def test_demo_keep_then_clean(
+    project: Project, pg: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_repo_tasks(project, monkeypatch)
     done = project.inv("demo", "--rows", "500", "--keep")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "kept for a look" in done.stdout

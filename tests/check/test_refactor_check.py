@@ -345,7 +345,13 @@ def test_expected_data_changes_let_a_purge_pass(checker: CheckProject) -> None:
 def test_hanging_smoke_command_is_stopped_at_the_timeout(checker: CheckProject) -> None:
     smoke_pid = checker.root / "smoke.pid"
     checker.configure(
-        commands={"serve": "", "smoke": [f"echo $$ > {smoke_pid}; exec sleep 120"]},
+        # The one-second timeout is for the smoke command: a Python boot command could
+        # take longer than that on a busy machine and fail first.
+        commands={
+            "boot": "true",
+            "serve": "",
+            "smoke": [f"echo $$ > {smoke_pid}; exec sleep 120"],
+        },
         check={"command_timeout": 1},
     )
     result = checker.check()

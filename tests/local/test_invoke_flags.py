@@ -8,6 +8,7 @@ from prodclone.local.server import LocalServer
 from tests.conftest import Project
 from tests.local.test_load_clone import app_project, clone_of, list_in, make_dump
 from tests.pipes import assert_no_traceback, inv_into_closed_pipe
+from tests.repo_tasks import use_repo_tasks
 
 __all__ = ["app_project"]  # the fixture, shared with the load-clone tests
 
@@ -37,8 +38,14 @@ def test_dry_drop_clone_only_says_what_it_would_drop(app_project: Project, pg: L
     ],
 )
 def test_dry_is_refused_in_one_line_by_tasks_without_a_dry_run(
-    app_project: Project, pg: LocalServer, task: str, args: tuple[str, ...]
+    app_project: Project,
+    pg: LocalServer,
+    task: str,
+    args: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if task == "demo":
+        use_repo_tasks(app_project, monkeypatch)
     make_dump(pg, app_project.root / "dump")
     app_project.configure({"app": app_project.app, "commands": {"migrate": "true"}})  # type: ignore[attr-defined]
     before = names_in(pg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
@@ -61,7 +62,41 @@ def test_mask_on_load_and_later_resets_stay_masked(
     assert _emails(pg, clone) == emails
 
 
-def test_a_rule_naming_no_column_leaves_no_database(
+@pytest.mark.parametrize(
+    ("rule", "missing"),
+    [
+        ("public.customer.emial", "no column 'emial' in public.customer (did you mean 'email'?)"),
+        ("public.customers.email", "no table public.customers (did you mean 'public.customer'?)"),
+        ("public.audit_log", "no table public.audit_log"),
+    ],
+)
+def test_a_rule_naming_what_the_dump_lacks_is_one_line_before_any_database(
+    app_project: Project,  # noqa: F811
+    pg: LocalServer,
+    rule: str,
+    missing: str,
+) -> None:
+    dump = make_dump(pg, app_project.root / "dump")
+    strategy = "truncate" if rule.count(".") == 1 else "email"
+    app_project.configure(
+        {
+            "app": app_project.app,  # type: ignore[attr-defined]
+            "mask": {"rules": {"public.customer.email": "email", rule: strategy}},
+        }
+    )
+    # Every database a command creates announces itself on stderr through this hook.
+    hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
+    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    assert result.returncode == 2  # as every settings error
+    assert result.stderr.strip().splitlines() == [
+        f"prodclone: prodclone.mask.rules {rule!r}: {dump.name} has {missing}; fix the key or "
+        "remove the rule in invoke.yaml (prodclone: mask: rules:) or in INVOKE_PRODCLONE_MASK_RULES"
+    ]
+    assert "restoring" not in result.stdout
+    assert _databases(pg, clone_of(app_project)) == []
+
+
+def test_a_rule_that_does_not_fit_its_column_is_one_line_before_any_database(
     app_project: Project,  # noqa: F811
     pg: LocalServer,
 ) -> None:
@@ -69,14 +104,42 @@ def test_a_rule_naming_no_column_leaves_no_database(
     app_project.configure(
         {
             "app": app_project.app,  # type: ignore[attr-defined]
-            "mask": {"rules": {"public.customer.emial": "email"}},
+            "mask": {"rules": {"public.customer.email": "email", "public.orders.total": "name"}},
         }
     )
-    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask")
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("prodclone:")]
-    assert len(errors) == 1 and "'public.customer.emial': no such column" in errors[0]
-    assert "Traceback" not in result.stderr
+    hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
+    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"prodclone: prodclone.mask.rules 'public.orders.total': in {dump.name}, name needs a "
+        "text column (it is numeric); fix it in invoke.yaml (prodclone: mask: rules:) or in "
+        "INVOKE_PRODCLONE_MASK_RULES"
+    ]
+    assert "restoring" not in result.stdout
+    assert _databases(pg, clone_of(app_project)) == []
+
+
+def test_an_unknown_strategy_is_one_line_before_any_database(
+    app_project: Project,  # noqa: F811
+    pg: LocalServer,
+) -> None:
+    dump = make_dump(pg, app_project.root / "dump")
+    app_project.configure(
+        {
+            "app": app_project.app,  # type: ignore[attr-defined]
+            "mask": {"rules": {"public.customer.email": "emial"}},
+        }
+    )
+    hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
+    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "prodclone: prodclone.mask.rules 'public.customer.email': unknown strategy 'emial'; "
+        "one of email, name, digits, text, null, redact, hash, keep, constant, sql, json, "
+        "truncate; fix it in invoke.yaml (prodclone: mask: rules:) or in "
+        "INVOKE_PRODCLONE_MASK_RULES"
+    ]
+    assert result.stdout == ""
     assert _databases(pg, clone_of(app_project)) == []
 
 

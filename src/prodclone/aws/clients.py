@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prodclone.errors import ProdcloneError
-from prodclone.settings import AwsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -51,8 +50,9 @@ class AwsClients:
     caller_arn: str
 
 
-def connect_aws(aws: AwsSettings) -> AwsClients:
-    """Clients for the configured profile and region; fails in one line without credentials."""
+def connect_aws(region: str = "", profile: str = "") -> AwsClients:
+    """Clients for `profile` and `region` ("": boto3's own choice, AWS_REGION first for the
+    region); fails in one line without credentials."""
     import boto3
     import botocore.exceptions
     from botocore.config import Config
@@ -60,15 +60,15 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
     try:
         # boto3 reads only AWS_DEFAULT_REGION; AWS_REGION is what the AWS CLI v2 and the
         # other SDKs read first, and what the docs promise.
-        region_name = aws.region or os.environ.get("AWS_REGION") or None
-        session = boto3.Session(profile_name=aws.profile or None, region_name=region_name)
+        region_name = region or os.environ.get("AWS_REGION") or None
+        session = boto3.Session(profile_name=profile or None, region_name=region_name)
     except botocore.exceptions.ProfileNotFound:
         raise ProdcloneError(
-            f"AWS profile {aws.profile!r} is not configured; fix prodclone.aws.profile "
+            f"AWS profile {profile!r} is not configured; fix prodclone.aws.profile "
             "or run `aws configure --profile ...`"
         ) from None
-    region = session.region_name
-    if not region:
+    chosen = session.region_name
+    if not chosen:
         raise ProdcloneError(
             "no AWS region: set prodclone.aws.region (INVOKE_PRODCLONE_AWS_REGION) or AWS_REGION"
         )
@@ -86,7 +86,7 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
     except botocore.exceptions.NoCredentialsError:
         raise ProdcloneError(
             "no AWS credentials found; log in (e.g. `aws sso login"
-            + (f" --profile {aws.profile}" if aws.profile else "")
+            + (f" --profile {profile}" if profile else "")
             + "`) or set AWS_PROFILE / prodclone.aws.profile"
         ) from None
     except botocore.exceptions.ClientError as exc:
@@ -97,12 +97,12 @@ def connect_aws(aws: AwsSettings) -> AwsClients:
     except botocore.exceptions.EndpointConnectionError as exc:
         raise ProdcloneError(f"cannot reach AWS: {exc}") from None
     # The profile in use however it was chosen; the AWS CLI hands it to the SSM plugin.
-    profile = aws.profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+    in_use = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
     return AwsClients(
         rds=rds,
         ssm=ssm,
-        region=region,
-        profile=profile or "",
+        region=chosen,
+        profile=in_use or "",
         account=str(identity.get("Account", "")),
         caller_arn=str(identity.get("Arn", "")),
     )

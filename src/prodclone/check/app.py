@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from prodclone.check.setup import CheckConfig
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.local.appcmd import open_private, start_shell, stop_group
 from prodclone.processes import start_time
-from prodclone.settings.check import CheckSettings
 
 
 class AppNotReady(ProdcloneError):
@@ -37,7 +37,7 @@ class AppNotReady(ProdcloneError):
         self.pid = pid
 
 
-def require_readiness_signal(check: CheckSettings) -> None:
+def require_readiness_signal(check: CheckConfig) -> None:
     """Without a ready line or port there is no telling when the app is up."""
     if not (check.serve_ready_line or check.serve_ready_port):
         raise SettingsError(

@@ -7,23 +7,21 @@ a hash of each value) -- order-independent and unchanged by a type change that k
 every value (varchar -> text, int -> bigint: see _FAMILIES) -- and followed by
 (table OID, attnum), which survive table and column renames.
 
-Tables above a size threshold are fingerprinted on a sample: the rows whose primary
-key hashes into one bucket. The key's text form picks the same rows before and after.
+Tables above a size threshold are fingerprinted on a sample: ranges of their primary
+key chosen at the baseline and read again, by the same bounds, after the migration
+(see keyranges).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
 
+from prodclone.check import keyranges
+from prodclone.check.keyranges import Sample
 from prodclone.check.rowcounts import KNOWN_GROWING
-
-# Roughly this share of the threshold's worth of rows is hashed in a sampled table:
-# enough rows to catch a column-wide mistake, few enough to stay near a plain scan.
-SAMPLE_FRACTION_OF_THRESHOLD = 0.25
 
 # Same text form on both sides whatever the session's defaults.
 _SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
@@ -99,9 +97,11 @@ class TablePrint:
     size_bytes: int
     rows: int = 0
     columns: dict[int, ColumnPrint] = field(default_factory=dict)
-    # A sampled table: the attnums of its primary key and the bucket count (1 in N rows).
-    key_attnums: tuple[int, ...] = ()
-    buckets: int = 1
+    # A sampled table: the primary-key ranges its columns were fingerprinted on.
+    sample: Sample | None = None
+    # After the migration: why the baseline's ranges could not be read again (the
+    # table was then fingerprinted whole, and its values cannot be compared).
+    unreadable: str = ""
 
     @property
     def qualified(self) -> str:
@@ -109,7 +109,12 @@ class TablePrint:
 
     @property
     def sampled(self) -> bool:
-        return self.buckets > 1
+        return self.sample is not None
+
+    @property
+    def sample_note(self) -> str:
+        """How the table was read, for the report; empty when it was read whole."""
+        return self.sample.describe(self.rows) if self.sample is not None else ""
 
 
 Prints = dict[int, TablePrint]
@@ -120,13 +125,13 @@ def fingerprint(
     sample_above_bytes: int,
     *,
     exclude_schema: str,
-    samples: dict[int, tuple[tuple[int, ...], int]] | None = None,
+    samples: dict[int, Sample] | None = None,
 ) -> Prints:
     """One pass per table computing every column's fingerprint.
 
     Without `samples` (the baseline), tables above `sample_above_bytes` that have a
     primary key are sampled; with it (after the migration), exactly the tables
-    sampled before are, on the same key columns and buckets.
+    sampled before are, on the same key columns and ranges.
     """
     conn.execute(_SESSION)
     tables: Prints = {}
@@ -138,15 +143,65 @@ def fingerprint(
         columns[relid].append((attnum, name, type_))
     keys = {relid: tuple(attnums) for relid, attnums in conn.execute(_PRIMARY_KEYS, (oids,))}
     for oid, table in tables.items():
+        names = {attnum: name for attnum, name, _type in columns[oid]}
         if samples is None:
             if table.size_bytes > sample_above_bytes and oid in keys:
-                target = max(sample_above_bytes * SAMPLE_FRACTION_OF_THRESHOLD, 1)
-                table.key_attnums = keys[oid]
-                table.buckets = max(2, math.ceil(table.size_bytes / target))
+                key = [sql.Identifier(names[attnum]) for attnum in keys[oid]]
+                types = {attnum: type_ for attnum, _name, type_ in columns[oid]}
+                key_types = tuple(types[attnum] for attnum in keys[oid])
+                integer = len(key_types) == 1 and family(key_types[0])[0] == "integer"
+                chosen = keyranges.choose(
+                    conn, _identifier(table), key, table.size_bytes, integer=integer
+                )
+                if chosen is not None:
+                    table.sample = replace(chosen, key_attnums=keys[oid], key_types=key_types)
+            _fingerprint_table(conn, table, columns[oid])
+            if table.sample is not None:
+                table.sample = replace(table.sample, baseline_rows=table.rows)
         elif oid in samples:
-            table.key_attnums, table.buckets = samples[oid]
-        _fingerprint_table(conn, table, columns[oid])
+            _fingerprint_again(conn, table, columns[oid], samples[oid])
+        else:
+            _fingerprint_table(conn, table, columns[oid])
     return tables
+
+
+def _fingerprint_again(
+    conn: psycopg.Connection,
+    table: TablePrint,
+    columns: list[tuple[int, str, str]],
+    sample: Sample,
+) -> None:
+    """A table sampled at the baseline: the same ranges, else the whole table and why."""
+    names = {attnum: name for attnum, name, _type in columns}
+    types = {attnum: type_ for attnum, _name, type_ in columns}
+    missing = [attnum for attnum in sample.key_attnums if attnum not in names]
+    retyped = [
+        f"{names[attnum]} {old} -> {types[attnum]}"
+        for attnum, old in zip(sample.key_attnums, sample.key_types, strict=True)
+        if attnum in names and family(types[attnum])[0] != family(old)[0]
+    ]
+    if missing:
+        table.unreadable = "a column of its primary key was dropped"
+    elif retyped:
+        # Another type orders its keys another way: the same bounds would hold other
+        # rows (int -> text puts '10' between '1' and '2').
+        table.unreadable = "its primary key changed type: " + ", ".join(retyped)
+    else:
+        table.sample = sample
+        try:
+            _fingerprint_table(conn, table, columns)
+            return
+        except (psycopg.errors.DataError, psycopg.errors.UndefinedFunction) as exc:
+            # The key's new type does not read the old bounds (int -> uuid, say).
+            # The connection is in autocommit: the failed statement left nothing open.
+            reason = (str(exc).strip().splitlines() or ["error"])[0]
+            table.sample = None
+            table.unreadable = f"its primary key no longer reads the sample's bounds ({reason})"
+    _fingerprint_table(conn, table, columns)
+
+
+def _identifier(table: TablePrint) -> sql.Identifier:
+    return sql.Identifier(table.schema, table.name)
 
 
 def exact_counts(prints: Prints) -> dict[int, int]:
@@ -155,12 +210,17 @@ def exact_counts(prints: Prints) -> dict[int, int]:
 
 
 def sample_estimates(prints: Prints) -> dict[int, int]:
-    """Row counts of sampled tables, estimated from their sample (1 in `buckets` rows)."""
-    return {oid: table.rows * table.buckets for oid, table in prints.items() if table.sampled}
+    """Row counts of sampled tables, scaled from the rows their ranges hold (no ANALYZE)."""
+    return {
+        oid: table.sample.estimate(table.rows)
+        for oid, table in prints.items()
+        if table.sample is not None
+    }
 
 
-def sample_plan(prints: Prints) -> dict[int, tuple[tuple[int, ...], int]]:
-    return {oid: (t.key_attnums, t.buckets) for oid, t in prints.items() if t.sampled}
+def sample_plan(prints: Prints) -> dict[int, Sample]:
+    """What the fingerprint after the migration reads again: each sampled table's ranges."""
+    return {oid: table.sample for oid, table in prints.items() if table.sample is not None}
 
 
 def _fingerprint_table(
@@ -173,28 +233,11 @@ def _fingerprint_table(
         # Every hash is int4: the sum of up to 2^32 of them fits a bigint.
         hashed = sql.SQL(family(_type)[1]).format(column)
         parts.append(sql.SQL("coalesce(sum({}), 0)").format(hashed))
-    query = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(parts), sql.Identifier(table.schema, table.name)
-    )
-    if table.sampled:
+    query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(parts), _identifier(table))
+    if table.sample is not None:
         names = {attnum: name for attnum, name, _type in columns}
-        key = [sql.Identifier(names[attnum]) for attnum in table.key_attnums if attnum in names]
-        if len(key) == len(table.key_attnums):
-            types = {attnum: type_ for attnum, _name, type_ in columns}
-            if len(key) == 1 and family(types[table.key_attnums[0]])[0] == "integer":
-                # The common integer key: its own hash, far cheaper than its text's, and
-                # the same for int and bigint. (A key retyped to another family would pick
-                # other rows: the sampled columns would then show as changed.)
-                row_key = sql.SQL("hashint8({}::bigint)").format(key[0])
-            else:
-                # The key's text form, whatever its columns are called now.
-                row_key = sql.SQL("hashtext({})").format(
-                    sql.SQL(" || ',' || ").join(sql.SQL("{}::text").format(k) for k in key)
-                )
-            query += sql.SQL(" WHERE mod({}, {}) = 0").format(row_key, sql.Literal(table.buckets))
-        else:  # the key lost a column: the whole table, compared as best it can be
-            table.buckets = 1
-            table.key_attnums = ()
+        key = [sql.Identifier(names[attnum]) for attnum in table.sample.key_attnums]
+        query += sql.SQL(" WHERE {}").format(keyranges.predicate(key, table.sample.ranges))
     row = conn.execute(query).fetchone()
     assert row is not None
     table.rows = int(row[0])
@@ -277,7 +320,11 @@ def _compare_column(
 ) -> ColumnChange | None:
     moved = _after_column(new, column, by_attnum)
     table = old.qualified
-    sample = f" (in a sample of 1 in {old.buckets} rows)" if old.sampled else ""
+    sample = (
+        f" (in a sample of {len(old.sample.ranges)} primary-key ranges)"
+        if old.sample is not None
+        else ""
+    )
     if moved is None:
         if column.nonnull == 0:
             return None
@@ -289,6 +336,8 @@ def _compare_column(
         )
     renamed = f"renamed to {moved.name}; " if moved.name != column.name else ""
     retyped = f"type {column.type} -> {moved.type}; " if moved.type != column.type else ""
+    if new.unreadable:
+        return _unreadable(old, new, column, moved, f"{renamed}{retyped}")
     if moved.nonnull < column.nonnull:
         return ColumnChange(
             table,
@@ -315,3 +364,24 @@ def _compare_column(
             problem=True,
         )
     return None
+
+
+def _unreadable(
+    old: TablePrint, new: TablePrint, column: ColumnPrint, moved: ColumnPrint, prefix: str
+) -> ColumnChange:
+    """A sampled table whose ranges could not be read again: it was read whole after.
+
+    Fewer non-null values in the whole table than the sample alone held is still a
+    loss; anything else cannot be compared, and the report says so.
+    """
+    if moved.nonnull < column.nonnull:
+        return ColumnChange(
+            old.qualified,
+            column.name,
+            f"{prefix}non-null values {column.nonnull} in the baseline's sample -> "
+            f"{moved.nonnull} in the whole table ({new.unreadable})",
+            problem=True,
+        )
+    return ColumnChange(
+        old.qualified, column.name, f"{prefix}values not compared: {new.unreadable}"
+    )

@@ -89,15 +89,20 @@ def count_rows(
 
     `estimate_oids` forces estimates for those tables (so that a table estimated in
     the baseline is estimated again afterwards, whatever its size now). `known` holds
-    exact counts already taken (by the column fingerprints' pass): no second scan;
-    `sampled` estimates from the same pass's primary-key sample: no ANALYZE.
+    exact counts already taken (by the column fingerprints' pass over every row):
+    used whatever the table's size, as they cost nothing more. `sampled` holds
+    estimates from the same pass's primary-key sample, used for the tables that are
+    estimated (no ANALYZE); a sampled table within `exact_max_bytes` is still counted
+    exactly, so that a row lost outside the sample shows.
     """
     forced = set(estimate_oids)
     counts: Counts = {}
     for oid, schema, name, reltuples, size in conn.execute(_TABLES).fetchall():
         table = sql.Identifier(schema, name)
-        if sampled is not None and oid in sampled:
+        if (size > exact_max_bytes or oid in forced) and sampled and oid in sampled:
             rows, estimated = sampled[oid], True
+        elif known is not None and oid in known:
+            rows, estimated = known[oid], False
         elif size > exact_max_bytes or oid in forced:
             if reltuples < 0 or oid in forced:
                 # Never analyzed (a fresh restore), or changed by the migration.
@@ -106,8 +111,6 @@ def count_rows(
                     "SELECT reltuples FROM pg_class WHERE oid = %s", (oid,)
                 ).fetchone()[0]  # type: ignore[index]
             rows, estimated = max(int(reltuples), 0), True
-        elif known is not None and oid in known:
-            rows, estimated = known[oid], False
         else:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
             rows, estimated = (int(row[0]) if row else 0), False

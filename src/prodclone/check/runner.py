@@ -23,13 +23,13 @@ from prodclone.check.app import (
 )
 from prodclone.check.model import CheckOptions, CheckRun, StageResult, Status
 from prodclone.check.report import print_summary, write_reports
+from prodclone.check.setup import CheckSetup
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
 from prodclone.guard.signals import interruption
 from prodclone.local.lock import local_lock
 from prodclone.local.server import LocalServer
 from prodclone.pg import dumps
-from prodclone.settings import Settings
 
 # A failure here leaves nothing for later stages to look at, even with --keep-going.
 FATAL = {"reset"}
@@ -37,19 +37,19 @@ FATAL = {"reset"}
 NEEDS = {"data": "baseline", "references": "baseline", "schema": "fresh"}
 
 
-def default_report_dir(settings: Settings, started: datetime) -> Path:
-    base = settings.check.report_dir
+def default_report_dir(setup: CheckSetup, started: datetime) -> Path:
+    base = setup.check.report_dir
     if not base.is_absolute():
-        base = settings.project_dir / base
+        base = setup.paths.project / base
     return base / started.strftime("%Y%m%dT%H%M%SZ")
 
 
-def fill_checklist(settings: Settings) -> list[str]:
-    port = settings.check.serve_ready_port
-    url = settings.check.app_url or (f"http://127.0.0.1:{port}" if port else "the app")
-    values = {"{app}": settings.app, "{clone_db}": settings.local.clone_db, "{url}": url}
+def fill_checklist(setup: CheckSetup) -> list[str]:
+    port = setup.check.serve_ready_port
+    url = setup.check.app_url or (f"http://127.0.0.1:{port}" if port else "the app")
+    values = {"{app}": setup.app, "{clone_db}": setup.names.clone, "{url}": url}
     filled = []
-    for item in settings.check.ui_checklist:
+    for item in setup.check.ui_checklist:
         for placeholder, value in values.items():
             item = item.replace(placeholder, value)
         filled.append(item)
@@ -71,19 +71,17 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
 }
 
 
-def preflight(settings: Settings, options: CheckOptions) -> Path:
+def preflight(setup: CheckSetup, options: CheckOptions) -> Path:
     """Settings the stages will need, checked before the clone is touched; returns the dump."""
-    from prodclone.local.fresh import require_migrate
-
-    require_migrate(settings)
-    if settings.commands.serve and not options.skip_smoke:
-        require_readiness_signal(settings.check)
-        if not app_record(settings.local.data_dir).exists():
+    setup.commands.require_migrate()
+    if setup.commands.serve and not options.skip_smoke:
+        require_readiness_signal(setup.check)
+        if not app_record(setup.paths.state).exists():
             # Said at once; with a record, a killed run's app may hold the port, and the
             # run stops it once it holds the lock (see _clear_the_port).
-            require_port_free(settings.check.serve_ready_port)
+            require_port_free(setup.check.serve_ready_port)
     if options.dump is None:
-        return dumps.newest_dump(settings.dump_dir)
+        return dumps.newest_dump(setup.paths.dumps)
     if not options.dump.exists():
         raise SettingsError(
             f"--dump {options.dump} does not exist: pass a dump made by `inv db.clone-prod`, "
@@ -122,7 +120,7 @@ def prepare_report_dir(path: Path, source: str) -> None:
 
 
 def run_refactor_check(
-    settings: Settings, server: LocalServer, options: CheckOptions, console: Console | None = None
+    setup: CheckSetup, server: LocalServer, options: CheckOptions, console: Console | None = None
 ) -> CheckRun:
     """Every stage in order; the report is written whatever happens, Ctrl-C included.
 
@@ -130,39 +128,39 @@ def run_refactor_check(
     and then raised again. The run holds the local lock from start to end: another
     command (a second refactor-check, a db.load-clone) waits until it is done.
     """
-    options = dataclasses.replace(options, dump=preflight(settings, options))
-    base = baseref.resolve(settings.project_dir, settings.check.base_ref)
+    options = dataclasses.replace(options, dump=preflight(setup, options))
+    base = baseref.resolve(setup.paths.project, setup.check.base_ref)
     started_at = datetime.now(UTC)
     if options.report_dir:
         report_dir, source = options.report_dir, "--report"
     else:
-        report_dir, source = default_report_dir(settings, started_at), "prodclone.check.report_dir"
+        report_dir, source = default_report_dir(setup, started_at), "prodclone.check.report_dir"
     run = CheckRun(
-        app=settings.app,
-        clone_db=settings.local.clone_db,
-        fresh_db=settings.local.fresh_db,
+        app=setup.app,
+        clone_db=setup.names.clone,
+        fresh_db=setup.names.fresh,
         started_at=started_at,
         report_dir=report_dir,
-        checklist=fill_checklist(settings),
+        checklist=fill_checklist(setup),
     )
     # Waiting for the lock is not part of the run: Ctrl-C there changes nothing.
     with local_lock(server, "refactor-check"):
-        _clear_the_port(settings, options)
+        _clear_the_port(setup, options)
         prepare_report_dir(report_dir, source)
-        return _locked_run(settings, server, options, run, console, base)
+        return _locked_run(setup, server, options, run, console, base)
 
 
-def _clear_the_port(settings: Settings, options: CheckOptions) -> None:
+def _clear_the_port(setup: CheckSetup, options: CheckOptions) -> None:
     """An app a killed run left behind is stopped; anything else on the port is refused."""
-    note = stop_leftover_app(app_record(settings.local.data_dir))
+    note = stop_leftover_app(app_record(setup.paths.state))
     if note:
         print(f"prodclone: {note}", file=sys.stderr, flush=True)
-    if settings.commands.serve and not options.skip_smoke:
-        require_port_free(settings.check.serve_ready_port)
+    if setup.commands.serve and not options.skip_smoke:
+        require_port_free(setup.check.serve_ready_port)
 
 
 def _locked_run(
-    settings: Settings,
+    setup: CheckSetup,
     server: LocalServer,
     options: CheckOptions,
     run: CheckRun,
@@ -172,7 +170,7 @@ def _locked_run(
     console = console or Console(soft_wrap=True)  # long lines stay whole when piped
     began = time.monotonic()
     try:
-        _run_stages(stages.StageContext(settings, server, options, run, base=base), console)
+        _run_stages(stages.StageContext(setup, server, options, run, base=base), console)
     except KeyboardInterrupt:
         if run.interrupted_at is None:  # between two stages
             done = [stage.key for stage in run.stages if stage.status is not Status.NOT_RUN]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,10 @@ from prodclone.check.model import (
 )
 from prodclone.check.patterns import scan
 from prodclone.check.references_gate import take_baseline as take_reference_baseline
+from prodclone.check.setup import CheckSetup
 from prodclone.local.appcmd import CommandResult, Fold, run_command
-from prodclone.local.server import LocalServer, app_env
+from prodclone.local.server import LocalServer
 from prodclone.pg.fingerprint import catalog_fingerprint
-from prodclone.settings import Settings
 
 if TYPE_CHECKING:
     from prodclone.references import Names, ReferenceReport
@@ -37,7 +38,7 @@ WATCH_SCHEMA = ddlwatch.SCHEMA
 
 @dataclass
 class StageContext:
-    settings: Settings
+    setup: CheckSetup
     server: LocalServer
     options: CheckOptions
     run: CheckRun
@@ -51,10 +52,10 @@ class StageContext:
 
     @property
     def clone(self) -> str:
-        return self.settings.local.clone_db
+        return self.setup.names.clone
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
-        return app_env(self.server, dbname or self.clone, self.settings.local.db_env)
+        return self.setup.commands.env(self.server, dbname or self.clone)
 
     def command(
         self,
@@ -73,9 +74,9 @@ class StageContext:
             command,
             self.env(),
             label=label,
-            timeout=self.settings.check.command_timeout if limited else None,
+            timeout=self.setup.check.command_timeout if limited else None,
             echo=self.options.echo,
-            cwd=str(cwd or self.settings.project_dir),
+            cwd=str(cwd or self.setup.commands.folder),
             fold=self.fold(log) if log else None,
         )
 
@@ -104,10 +105,15 @@ def _record_command(stage: StageResult, result: CommandResult, what: str, passed
 def reset(context: StageContext, stage: StageResult) -> None:
     from prodclone.local.loader import load_clone
 
+    setup = context.setup
     loaded = load_clone(
-        context.settings,
         context.server,
+        setup.paths,
+        setup.names.clone,
         context.options.dump,
+        setup.masking,
+        jobs=setup.restore_jobs,
+        keep_spare=setup.keep_spare,
         force_restore=context.options.force_restore,
     )
     context.run.dump = str(loaded.dump)
@@ -123,7 +129,7 @@ def _personal_columns_without_rule(context: StageContext) -> None:
 
     from prodclone.mask import scan
 
-    rules = context.settings.mask.rules
+    rules = context.setup.masking.rules
     if not rules:
         return
     with context.server.connect(context.clone) as conn:
@@ -137,7 +143,7 @@ def boot(context: StageContext, stage: StageResult) -> None:
 
     From the base ref's checkout when there is one: that is the code production runs.
     """
-    command = context.settings.commands.boot
+    command = context.setup.commands.boot
     if not command:
         stage.skip("commands.boot is not set")
         return
@@ -167,11 +173,11 @@ def boot(context: StageContext, stage: StageResult) -> None:
 def baseline(context: StageContext, stage: StageResult) -> None:
     with context.server.connect(context.clone) as conn:
         context.column_prints = columns.fingerprint(
-            conn, context.settings.check.exact_count_max_bytes, exclude_schema=WATCH_SCHEMA
+            conn, context.setup.check.sample_above_bytes, exclude_schema=WATCH_SCHEMA
         )
         counts = rowcounts.count_rows(
             conn,
-            context.settings.check.exact_count_max_bytes,
+            context.setup.check.exact_count_max_bytes,
             known=columns.exact_counts(context.column_prints),
             sampled=columns.sample_estimates(context.column_prints),
         )
@@ -188,22 +194,18 @@ def baseline(context: StageContext, stage: StageResult) -> None:
         "columns": sum(len(table.columns) for table in prints.values()),
         "sampled_tables": sampled,
     }
+    stage.figures["references"] = take_reference_baseline(context)
     fingerprinted = sum(len(table.columns) for table in prints.values())
     sample_note = f"; {len(sampled)} sampled by primary key" if sampled else ""
     stage.passed(
         f"{len(counts)} tables, {rows} rows{note}; {fingerprinted} columns fingerprinted"
         f"{sample_note}"
     )
-    stage.figures = {"tables": len(counts), "rows": rows, "estimated_tables": estimated}
-    stage.figures["references"] = take_reference_baseline(context)
-    stage.passed(f"{len(counts)} tables, {rows} rows{note}")
 
 
 def migrate(context: StageContext, stage: StageResult) -> None:
-    from prodclone.local.fresh import require_migrate
-
-    command = require_migrate(context.settings)
-    check = context.settings.check
+    command = context.setup.commands.require_migrate()
+    check = context.setup.check
     with context.server.connect(context.clone) as conn:
         schema_before = catalog_fingerprint(conn)
         # Installed after the fingerprint and removed before the next one (and before the
@@ -315,12 +317,12 @@ def _locks_over_limit(watch: ddlwatch.WatchReport, limit: float | None) -> list[
 
 def data(context: StageContext, stage: StageResult) -> None:
     before = context.baseline
-    check = context.settings.check
+    check = context.setup.check
     estimated = [oid for oid, table in before.items() if table.estimated]
     with context.server.connect(context.clone) as conn:
         prints_after = columns.fingerprint(
             conn,
-            check.exact_count_max_bytes,
+            check.sample_above_bytes,
             exclude_schema=WATCH_SCHEMA,
             samples=columns.sample_plan(context.column_prints),
         )
@@ -338,7 +340,7 @@ def data(context: StageContext, stage: StageResult) -> None:
         context.column_prints, prints_after, check.expected_data_changes
     )
     sampled = [
-        f"{table.qualified} (1 in {table.buckets} rows, by primary key)"
+        f"{table.qualified} ({table.sample_note}; the same ranges before and after)"
         for table in context.column_prints.values()
         if table.sampled
     ]
@@ -427,9 +429,9 @@ def _column_dict(change: columns.ColumnChange) -> dict[str, Any]:
 def fresh(context: StageContext, stage: StageResult) -> None:
     from prodclone.local.fresh import MigratedElsewhere, build_fresh, fresh_inputs, reusable_fresh
 
-    settings = context.settings
-    name = settings.local.fresh_db
-    inputs = fresh_inputs(settings)
+    setup = context.setup
+    name = setup.names.fresh
+    inputs = fresh_inputs(setup.commands)
     stage.figures = {"inputs": inputs.digest, "input_files": inputs.files, "reused": False}
     # A migrate command that changed nothing in the clone may be writing elsewhere now
     # (settings are not among the inputs): only a new build can tell.
@@ -448,7 +450,13 @@ def fresh(context: StageContext, stage: StageResult) -> None:
         why = " (rebuilt: the migrate command changed nothing in the clone)"
     try:
         result = build_fresh(
-            settings, context.server, echo=context.options.echo, fold=context.fold(FRESH_LOG)
+            setup.commands,
+            context.server,
+            setup.names,
+            setup.paths.state,
+            setup.restore_jobs,
+            echo=context.options.echo,
+            fold=context.fold(FRESH_LOG),
         )
     except MigratedElsewhere as exc:
         also = ["The migrate command changed nothing in the clone either."] if clone_same else []
@@ -464,23 +472,19 @@ def fresh(context: StageContext, stage: StageResult) -> None:
 
 def schema(context: StageContext, stage: StageResult) -> None:
     from prodclone.check.schemagate import gate_text
-    from prodclone.schema import DiffOptions, compare_databases
+    from prodclone.schema import compare_databases
 
-    settings = context.settings
-    options = DiffOptions(
-        ignore=settings.schema_diff.ignore,
-        owners=settings.schema_diff.owners,
-        extra_bin_dirs=context.server.extra_bin_dirs,
+    fresh_db = context.setup.names.fresh
+    options = dataclasses.replace(
+        context.setup.schema, extra_bin_dirs=context.server.extra_bin_dirs
     )
     result = compare_databases(
         context.server.url(context.clone),
-        context.server.url(settings.local.fresh_db),
+        context.server.url(fresh_db),
         options,
-        labels=(context.clone, settings.local.fresh_db),
+        labels=(context.clone, fresh_db),
     )
-    text = gate_text(
-        result, context.clone, settings.local.fresh_db, context.run.report_dir / "report.md"
-    )
+    text = gate_text(result, context.clone, fresh_db, context.run.report_dir / "report.md")
     stage.figures = text.figures
     stage.terminal = text.terminal
     if result.differences:
@@ -502,7 +506,7 @@ class SmokeOutcome:
 
 
 def smoke(context: StageContext, stage: StageResult) -> None:
-    commands = context.settings.commands
+    commands = context.setup.commands
     if context.options.skip_smoke:
         stage.skip("--skip-smoke")
         return
@@ -541,17 +545,17 @@ def _serve_and_smoke(
     context: StageContext, stage: StageResult, outcome: SmokeOutcome, cwd: Path | None, log: str
 ) -> None:
     """The smoke commands against the app, which is stopped afterwards whatever happens."""
-    settings = context.settings
+    setup = context.setup
     with running_app(
-        settings.commands.serve,
+        setup.commands.serve,
         context.env(),
-        cwd=cwd or settings.project_dir,
+        cwd=cwd or setup.commands.folder,
         log_path=context.run.report_dir / log,
-        ready_line=settings.check.serve_ready_line,
-        ready_port=settings.check.serve_ready_port,
-        timeout=settings.check.serve_timeout,
+        ready_line=setup.check.serve_ready_line,
+        ready_port=setup.check.serve_ready_port,
+        timeout=setup.check.serve_timeout,
         echo=context.options.echo,
-        record=app_record(settings.local.data_dir),
+        record=app_record(setup.paths.state),
     ) as app:
         stage.figures["app_pid"] = app.pid
         stage.figures["ready_seconds"] = round(app.ready_seconds, 3)
@@ -565,7 +569,7 @@ def _serve_and_smoke(
 
 
 def _smoke_commands(context: StageContext, outcome: SmokeOutcome, cwd: Path | None) -> None:
-    smoke_commands = context.settings.commands.smoke
+    smoke_commands = context.setup.commands.smoke
     for number, command in enumerate(smoke_commands, start=1):
         result = context.command(command, f"smoke {number}", cwd=cwd)
         outcome.seconds += result.seconds
@@ -584,7 +588,7 @@ def _quote_matches(
     context: StageContext, stage: StageResult, outputs: list[tuple[str, str]]
 ) -> list[str]:
     """Every line that matches check.log_patterns, quoted with its source and line number."""
-    patterns = context.settings.check.log_patterns
+    patterns = context.setup.check.log_patterns
     quotes = [match.quote() for source, text in outputs for match in scan(text, patterns, source)]
     stage.figures["log_matches"] = quotes
     return quotes
@@ -601,7 +605,7 @@ def deploy(context: StageContext, stage: StageResult) -> None:
 
     A failure fails the check only with check.zero_downtime; it always shows.
     """
-    commands = context.settings.commands
+    commands = context.setup.commands
     base = context.base
     if context.options.skip_smoke:
         stage.skip("--skip-smoke")
@@ -638,7 +642,7 @@ def deploy(context: StageContext, stage: StageResult) -> None:
         return
     what = f"{SPLIT_ADVICE}. The base ref {base.label}: " + "; ".join(outcome.problems)
     details = [*quotes, *outcome.lines]
-    if context.settings.check.zero_downtime:
+    if context.setup.check.zero_downtime:
         stage.fail(what, *details)
     else:
         stage.warn(what + " (check.zero_downtime is off: not a failure)", *details)

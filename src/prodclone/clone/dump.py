@@ -21,7 +21,6 @@ from prodclone.errors import ProdcloneError
 from prodclone.guard.signals import shielded
 from prodclone.pg import dumps
 from prodclone.processes import pid_alive
-from prodclone.settings import Settings
 
 # How often the progress bar looks at the bytes written so far.
 PROGRESS_SECONDS = 0.3
@@ -56,8 +55,9 @@ PGPASS_FOLDER = "clone-prod"
 _PGPASS_PREFIX = "pgpass-"
 
 
-def pgpass_dir(settings: Settings) -> Path:
-    return settings.local.data_dir / PGPASS_FOLDER
+def pgpass_dir(state_dir: Path) -> Path:
+    """Where a run keeps its password folder, in the private `state_dir` (local.data_dir)."""
+    return state_dir / PGPASS_FOLDER
 
 
 def remove_stale_pgpass(parent: Path) -> int:

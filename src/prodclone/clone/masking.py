@@ -18,8 +18,8 @@ from prodclone.clone.report import Report
 from prodclone.errors import ProdcloneError
 from prodclone.mask import record, scan
 from prodclone.mask.apply import mask_database
+from prodclone.mask.policy import MaskPolicy
 from prodclone.mask.rules import MaskRules
-from prodclone.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class MaskResult:
 
 
 def mask_throwaway(
-    settings: Settings,
+    masking: MaskPolicy,
     database: str,
     end: LocalEnd,
     user: str,
@@ -39,7 +39,7 @@ def mask_throwaway(
     pgpass_parent: Path,
 ) -> MaskResult:
     """Warn about personal-looking columns without a rule; mask when rules say so."""
-    rules = settings.mask.rules
+    rules = masking.rules
     if not rules:
         return MaskResult(masked=False)
     with (
@@ -48,31 +48,31 @@ def mask_throwaway(
     ):
         for line in scan.warning_lines(scan.without_rule(scan.scan(conn), rules)):
             report.line(line)
-        if not settings.mask.in_aws:
+        if not masking.in_aws:
             report.line(
                 "    masking is off on the instance (prodclone.mask.in_aws: false): "
                 "this dump holds unmasked data"
             )
             return MaskResult(masked=False)
         report.step(f"mask {database} on the throwaway instance ({_count(rules)} rule(s))")
-        outcome = mask_database(conn, rules, settings.mask.secret, report.line)
+        outcome = mask_database(conn, rules, masking.secret, report.line)
         for line in outcome.lines()[len(outcome.tables) :]:
             report.line(line)
     return MaskResult(True, rules.digest, [r.key for r in rules.masked_columns])
 
 
-def mask_plan_lines(settings: Settings) -> list[str]:
+def mask_plan_lines(masking: MaskPolicy) -> list[str]:
     """The plan's masking line: what happens on the instance before the dump."""
-    rules = settings.mask.rules
+    rules = masking.rules
     if not rules:
         return ["  mask       none (no prodclone.mask.rules): the dump holds unmasked data"]
-    if not settings.mask.in_aws:
+    if not masking.in_aws:
         return ["  mask       off on the instance (prodclone.mask.in_aws: false): unmasked dump"]
     lines = [
         f"  mask       {_count(rules)} rule(s) applied on the instance before pg_dump "
         f"(rules sha256 {rules.digest[:16]})"
     ]
-    if not settings.mask.secret:
+    if not masking.secret:
         lines.append(
             "             no INVOKE_PRODCLONE_MASK_SECRET: masked values join within this "
             "dump but differ from other runs'"
@@ -80,9 +80,9 @@ def mask_plan_lines(settings: Settings) -> list[str]:
     return lines
 
 
-def record_dump(dump: Path, result: MaskResult, settings: Settings) -> None:
+def record_dump(dump: Path, result: MaskResult, rules: MaskRules) -> None:
     """Beside the finished dump: whether, and with which rules, it was masked."""
-    if result.masked or settings.mask.rules:
+    if result.masked or rules:
         record.write_record(dump, result.masked, result.rules_sha256, result.columns)
 
 

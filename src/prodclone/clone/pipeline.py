@@ -26,17 +26,21 @@ from prodclone.clone.plan import CloneOptions, ClonePlan
 from prodclone.clone.report import Report
 from prodclone.clone.resources import Resources
 from prodclone.clone.stack import enter
+from prodclone.clone.target import CloneTarget
 from prodclone.errors import ProdcloneError
 from prodclone.guard.signals import shielded, signals_interrupt
+from prodclone.local.paths import Paths
+from prodclone.mask.policy import MaskPolicy
 from prodclone.pg import dumps
-from prodclone.settings import Settings
 
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients
 
 
 def run_clone(
-    settings: Settings,
+    target: CloneTarget,
+    paths: Paths,
+    masking: MaskPolicy,
     clients: AwsClients,
     plan: ClonePlan,
     options: CloneOptions,
@@ -45,15 +49,14 @@ def run_clone(
     """Create, dump, remove; returns the finished dump. Cleanup always runs."""
     report = Report(console)
     cleanup = Cleanup(report)
-    deadline = time.monotonic() + settings.aws.timeout_minutes * 60
-    cloud = Resources(
-        settings.aws, clients, plan, report, cleanup, deadline, state_dir=pgpass_dir(settings)
-    )
+    deadline = time.monotonic() + target.timeout_minutes * 60
+    passwords = pgpass_dir(paths.state)
+    cloud = Resources(target, clients, plan, report, cleanup, deadline, state_dir=passwords)
     if options.out is None:  # --out names a place of the user's choosing: leave it as it is
-        for notice in dumps.prepare_dump_dir(plan.dump_path.parent, settings.project_dir):
+        for notice in dumps.prepare_dump_dir(plan.dump_path.parent, paths.project):
             report.line(f"    {notice}")
     resources = contextlib.ExitStack()
-    heartbeat = Heartbeat(clients.rds, plan, beat_seconds(settings.aws.poll_max_seconds))
+    heartbeat = Heartbeat(clients.rds, plan, beat_seconds(target.poll_max_seconds))
     with signals_interrupt():
         try:
             heartbeat.start()
@@ -66,13 +69,7 @@ def run_clone(
             end = enter(resources, cloud.tunnel(endpoint))
             checkpoint("tunnel")
             masked = mask_throwaway(
-                settings,
-                plan.database,
-                end,
-                endpoint.master_username,
-                password,
-                report,
-                pgpass_dir(settings),
+                masking, plan.database, end, endpoint.master_username, password, report, passwords
             )
             partial = enter(resources, partial_path(plan.dump_path))
             dump_database(
@@ -82,13 +79,13 @@ def run_clone(
                 password,
                 partial,
                 report,
-                pgpass_dir(settings),
+                passwords,
                 on_started=lambda: checkpoint("dump"),
             )
             checkpoint("verify")
             info = dumps.check_dump(partial, plan.pg_restore)
             os.replace(partial, plan.dump_path)
-            record_dump(plan.dump_path, masked, settings)
+            record_dump(plan.dump_path, masked, masking.rules)
         finally:
             # Shielded from the first line: after a signal, the first one already marked
             # the run interrupted before it raised, so a second one only prints.

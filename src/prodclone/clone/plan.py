@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from prodclone.aws import aurora, cost, rds, tags, tunnels
 from prodclone.clone import route as routes
 from prodclone.clone.route import Route
+from prodclone.clone.target import CloneTarget
 from prodclone.errors import ProdcloneError
 from prodclone.pg import dumps
 from prodclone.pg.tools import ClientTool, find_tool
-from prodclone.settings import Settings
 
 if TYPE_CHECKING:
     from prodclone.aws.clients import AwsClients
@@ -86,9 +86,13 @@ class ClonePlan:
         return [*found, ("instance", self.instance_id)]
 
 
-def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) -> ClonePlan:
-    """Everything that can be checked before anything is created; raises on the first problem."""
-    aws = settings.aws
+def preflight(
+    aws: CloneTarget, dump_dir: Path, clients: AwsClients, options: CloneOptions
+) -> ClonePlan:
+    """Everything that can be checked before anything is created; raises on the first problem.
+
+    The dump goes to `options.out`, or to a new `prod-<timestamp>.dump` in `dump_dir`.
+    """
     if aws.source_cluster:
         source = aurora.describe_cluster_source(clients.rds, aws.source_cluster)
         newest = functools.partial(aurora.newest_automated_snapshot, clients.rds, source.identifier)
@@ -99,13 +103,13 @@ def preflight(settings: Settings, clients: AwsClients, options: CloneOptions) ->
     run = tags.new_run_id()
     name = throwaway_name(run, source.identifier)
     local_port = aws.local_port or tunnels.free_port()
-    _check_tunnel_needs(settings, local_port)
+    _check_tunnel_needs(aws, local_port)
     extra = _bin_dirs()
     pg_dump = find_tool("pg_dump", source.major, extra)
     pg_restore = find_tool("pg_restore", pg_dump.major, (pg_dump.path.parent, *extra))
     if aws.dump_compression:
         _check_compression(pg_dump, aws.dump_compression)
-    dump_path = options.out.resolve() if options.out else dumps.new_dump_path(settings.dump_dir)
+    dump_path = options.out.resolve() if options.out else dumps.new_dump_path(dump_dir)
     if options.out and not dump_path.parent.is_dir():
         raise ProdcloneError(f"--out {options.out}: folder {dump_path.parent} does not exist")
     if dump_path.exists():
@@ -152,8 +156,7 @@ def throwaway_name(run: str, source_identifier: str) -> str:
     return name
 
 
-def _check_tunnel_needs(settings: Settings, local_port: int) -> None:
-    aws = settings.aws
+def _check_tunnel_needs(aws: CloneTarget, local_port: int) -> None:
     if aws.tunnel == "ssm":
         tunnels.find_plugin(aws.ssm_plugin)
         if not aws.bastion:

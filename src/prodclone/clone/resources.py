@@ -34,7 +34,7 @@ from prodclone.clone.cleanup import (
 from prodclone.clone.faults import checkpoint
 from prodclone.clone.plan import ClonePlan
 from prodclone.clone.report import Report
-from prodclone.settings import AwsSettings
+from prodclone.clone.target import CloneTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -47,7 +47,7 @@ APPEAR_GRACE_SECONDS = 120
 
 @dataclass
 class Resources:
-    aws: AwsSettings
+    target: CloneTarget
     clients: AwsClients
     plan: ClonePlan
     report: Report
@@ -57,7 +57,7 @@ class Resources:
 
     def _wait(self, seconds: float | None = None) -> WaitPolicy:
         remaining = max(self.deadline - time.monotonic(), 1.0) if seconds is None else seconds
-        return WaitPolicy(remaining, self.aws.poll_max_seconds)
+        return WaitPolicy(remaining, self.target.poll_max_seconds)
 
     @contextlib.contextmanager
     def _created(
@@ -334,7 +334,7 @@ class Resources:
         return password, ready
 
     def tunnel(self, endpoint: rds.Endpoint) -> contextlib.AbstractContextManager[tunnels.LocalEnd]:
-        aws, plan = self.aws, self.plan
+        aws, plan = self.target, self.plan
         self.report.step(f"tunnel ({plan.tunnel}) to {plan.instance_id}")
         if plan.tunnel == "ssm":
             return self._recorded(

@@ -16,10 +16,11 @@ from prodclone.errors import ProdcloneError
 from prodclone.local.copies import background_idle
 from prodclone.local.loader import belongs_to_clone
 from prodclone.local.lock import local_lock
+from prodclone.local.paths import Paths
 from prodclone.local.server import LocalServer
 from prodclone.mask.record import record_path
 from prodclone.pg import databases, dumps
-from prodclone.settings import Settings
+from prodclone.pg.names import DatabaseNames
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,9 @@ def _delete(path: Path) -> None:
 
 
 def plan_local_drop(
-    settings: Settings,
     server: LocalServer,
+    paths: Paths,
+    names: DatabaseNames,
     *,
     include_fresh: bool,
     include_dumps: bool,
@@ -105,16 +107,18 @@ def plan_local_drop(
     fresh_db: str = "",
 ) -> DropPlan:
     """What to drop: the clone unless `include_clone` is off, the fresh database
-    (`fresh_db`, by default `local.fresh_db`) with `include_fresh`, the dumps with
-    `include_dumps`."""
-    files = dump_files(settings.dump_dir) if include_dumps else []
-    plan = DropPlan([], files, include_fresh, include_clone, fresh_db or settings.local.fresh_db)
+    (`fresh_db`, by default `names.fresh`) with `include_fresh`, the dumps (in
+    `paths.dumps`) with `include_dumps`."""
+    files = dump_files(paths.dumps) if include_dumps else []
+    plan = DropPlan([], files, include_fresh, include_clone, fresh_db or names.fresh)
     with server.connect() as conn:
-        found = _ours_to_drop(conn, settings.local.clone_db, plan)
+        found = _ours_to_drop(conn, names.clone, plan)
     return DropPlan(found, files, include_fresh, include_clone, plan.fresh_db)
 
 
-def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[str]:
+def drop_local(
+    server: LocalServer, paths: Paths, names: DatabaseNames, plan: DropPlan
+) -> list[str]:
     """Drop the clone's databases as they are once background work is done.
 
     They are listed again here: a spare the background job finished after the
@@ -124,9 +128,9 @@ def drop_local(settings: Settings, server: LocalServer, plan: DropPlan) -> list[
     with (
         local_lock(server, "db.drop-clone"),
         server.connect() as conn,
-        background_idle(settings.local.data_dir),
+        background_idle(paths.state),
     ):
-        for db in _ours_to_drop(conn, settings.local.clone_db, plan):
+        for db in _ours_to_drop(conn, names.clone, plan):
             if databases.drop(conn, db.name):
                 done.append(f"dropped database {db.name}")
     failed = []

@@ -14,29 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from prodclone.errors import ProdcloneError, SettingsError
+from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
 from prodclone.local.appcmd import CommandResult, Fold, run_command
+from prodclone.local.commands import AppCommands
 from prodclone.local.lock import local_lock
 from prodclone.local.roundtrip import round_trip
-from prodclone.local.server import LocalServer, app_env
+from prodclone.local.server import LocalServer
 from prodclone.pg import creating, databases
 from prodclone.pg.fingerprint import catalog_fingerprint
-from prodclone.pg.names import COPY_NAMES, collides
-from prodclone.settings import Settings
+from prodclone.pg.names import COPY_NAMES, DatabaseNames, collides
 
 # Where the docs say how an app command is pointed at a database.
 DB_ENV_DOCS = 'docs/configuration.md, "How app commands find their database"'
-
-
-def require_migrate(settings: Settings) -> str:
-    if not settings.commands.migrate:
-        raise SettingsError(
-            "prodclone.commands.migrate is not set: it must name the shell command that "
-            "migrates the database it is pointed at (DATABASE_URL); set it in invoke.yaml "
-            "or with INVOKE_PRODCLONE_COMMANDS_MIGRATE"
-        )
-    return settings.commands.migrate
 
 
 class MigratedElsewhere(ProdcloneError):
@@ -65,12 +55,12 @@ class FreshInputs:
         return bool(self.digest) and not self.unmatched
 
 
-def fresh_inputs(settings: Settings) -> FreshInputs:
+def fresh_inputs(commands: AppCommands) -> FreshInputs:
     """Hash the migrate command and the content of every file `commands.fresh_inputs` names."""
-    patterns = settings.commands.fresh_inputs
+    patterns = commands.fresh_inputs
     if not patterns:
         return FreshInputs("", 0)
-    project = settings.project_dir
+    project = commands.folder
     found: set[Path] = set()
     unmatched = []
     for pattern in patterns:
@@ -79,7 +69,7 @@ def fresh_inputs(settings: Settings) -> FreshInputs:
             unmatched.append(pattern)
         found |= matched
     digest = hashlib.sha256()
-    for part in (settings.commands.migrate, *sorted(settings.local.db_env.items())):
+    for part in (commands.migrate, *sorted(commands.db_env.items())):
         digest.update(repr(part).encode() + b"\0")
     for path in sorted(found):
         digest.update(path.relative_to(project).as_posix().encode() + b"\0")
@@ -125,14 +115,21 @@ def refuse_clone_names(dbname: str, clone_db: str) -> None:
 
 
 def build_fresh(
-    settings: Settings,
+    commands: AppCommands,
     server: LocalServer,
+    names: DatabaseNames,
+    state_dir: Path,
+    jobs: int,
     name: str | None = None,
     *,
     echo: TextIO | None = sys.stdout,
     fold: Fold | None = None,
 ) -> CommandResult:
-    """Drop and recreate the fresh database, then run the migrate command against it.
+    """Drop and recreate the fresh database (`name`, by default `names.fresh`), then run
+    the migrate command against it.
+
+    `state_dir` is prodclone's private folder (the record of a database being made);
+    `jobs` is how many pg_restore jobs the round trip uses.
 
     Returns the command's result (check `.ok`); the database is left as the
     command left it, for a look at what went wrong. A command that succeeded but
@@ -140,11 +137,10 @@ def build_fresh(
     built whole is sent through pg_dump and pg_restore, the route the clone took,
     and then marked with its inputs, for `reusable_fresh`.
     """
-    command = require_migrate(settings)
-    dbname = name or settings.local.fresh_db
-    refuse_clone_names(dbname, settings.local.clone_db)
-    inputs = fresh_inputs(settings)
-    state_dir = settings.local.data_dir
+    command = commands.require_migrate()
+    dbname = name or names.fresh
+    refuse_clone_names(dbname, names.clone)
+    inputs = fresh_inputs(commands)
     with local_lock(server, "db.fresh"), server.connect() as conn:
         for leftover in creating.reclaim(conn, state_dir, databases.MARK):
             print(f"dropped {leftover}, left unmarked by a prodclone command that was killed")
@@ -158,9 +154,9 @@ def build_fresh(
         databases.drop(conn, dbname)
         databases.create(conn, dbname, "fresh", state_dir=state_dir)
     checkpoint("fresh-created")
-    env = app_env(server, dbname, settings.local.db_env)
+    env = commands.env(server, dbname)
     result = run_command(
-        command, env, label="migrate", cwd=str(settings.project_dir), echo=echo, fold=fold
+        command, env, label="migrate", cwd=str(commands.folder), echo=echo, fold=fold
     )
     if not result.ok:
         return result
@@ -168,7 +164,7 @@ def build_fresh(
         if catalog_fingerprint(conn).empty:
             raise migrated_elsewhere(dbname)
     checkpoint("fresh-migrated")
-    round_trip(server, dbname, "fresh", settings.local.restore_jobs, state_dir)
+    round_trip(server, dbname, "fresh", jobs, state_dir)
     # Taken after the round trip: some expressions come back from it in another form.
     with server.connect(dbname) as conn:
         fingerprint = catalog_fingerprint(conn)

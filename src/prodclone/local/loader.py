@@ -29,13 +29,14 @@ from prodclone.local.copies import (
 )
 from prodclone.local.dumpfit import check_extensions, choose_pg_restore
 from prodclone.local.lock import local_lock
+from prodclone.local.paths import Paths
 from prodclone.local.restore import restore_dump
 from prodclone.local.roles import create_missing_roles, drop_roles, roles_in_dump
 from prodclone.local.server import LocalServer
+from prodclone.mask.policy import MaskPolicy
 from prodclone.pg import creating, databases, dumps
 from prodclone.pg.names import CloneNames, is_clone_name, is_staging_of
 from prodclone.pg.tools import ClientTool
-from prodclone.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -53,29 +54,40 @@ def belongs_to_clone(info: databases.DatabaseInfo, clone: str) -> bool:
 
 
 def load_clone(
-    settings: Settings,
     server: LocalServer,
+    paths: Paths,
+    clone_db: str,
     dump: Path | None,
+    masking: MaskPolicy,
     *,
+    jobs: int,
+    keep_spare: bool = True,
     force_restore: bool = False,
-    jobs: int | None = None,
     show_progress: bool = True,
     mask: bool = False,
 ) -> LoadResult:
+    """Load `dump` (default: the newest in `paths.dumps`) into `clone_db`.
+
+    `jobs` is how many pg_restore jobs a full restore uses; `keep_spare` has a ready
+    copy built in the background for the next reset; `mask` masks a full restore with
+    `masking` before it becomes the template.
+    """
     started = time.monotonic()
-    path = (dump or dumps.newest_dump(settings.dump_dir)).resolve()
-    if mask and not settings.mask.rules:
+    path = (dump or dumps.newest_dump(paths.dumps)).resolve()
+    if mask and not masking.rules:
         raise ProdcloneError(
             "--mask needs rules: set prodclone.mask.rules in invoke.yaml (docs/masking.md)"
         )
     major = server.major_version()
     pg_restore, info = choose_pg_restore(server, major, path)
+    if mask:
+        local_mask.check_rules_against_dump(masking.rules, path, pg_restore)
     with server.connect() as conn:
         check_extensions(conn, info, server)
-    digest = dumps.checksum(path, settings.local.data_dir / "checksums.json")
-    names = CloneNames(settings.local.clone_db, digest)
+    state_dir = paths.state
+    digest = dumps.checksum(path, state_dir / "checksums.json")
+    names = CloneNames(clone_db, digest)
     clone_mark = f"clone sha256={digest} dump={path.name} loaded={_now()}"
-    state_dir = settings.local.data_dir
 
     with local_lock(server, "db.load-clone"), server.connect() as conn:
         for name in creating.reclaim(conn, state_dir, databases.MARK):
@@ -87,7 +99,7 @@ def load_clone(
         clear_leftovers(conn, names, state_dir)
         template = databases.find(conn, names.template)
         masked_here = template is not None and local_mask.template_masked(
-            template.comment, settings.mask.rules
+            template.comment, masking.rules
         )
         created: list[str] = []
         if (
@@ -97,12 +109,21 @@ def load_clone(
             or (mask and not masked_here)
         ):
             created = _restore_template(
-                settings, server, conn, names, path, info, pg_restore, jobs, show_progress, mask
+                server,
+                conn,
+                names,
+                path,
+                info,
+                pg_restore,
+                jobs,
+                show_progress,
+                state_dir,
+                masking if mask else None,
             )
             method, masked_here = "restore", mask
         else:
             method = "template"
-        warning = local_mask.unmasked_warning(settings, path, masked_here)
+        warning = local_mask.unmasked_warning(masking.rules, path, masked_here)
         if warning:
             print(warning)
         with background_idle(state_dir):
@@ -118,7 +139,7 @@ def load_clone(
             retired = swap_into_place(conn, ready, names.clone, clone_mark, names.retired)
             checkpoint("load-swapped")
         job = BackgroundJob(drop=[names.retired] if retired else [], state_dir=str(state_dir))
-        if settings.local.keep_spare:
+        if keep_spare:
             job = BackgroundJob(
                 job.drop, names.template, names.spare, f"spare sha256={digest}", str(state_dir)
             )
@@ -133,25 +154,25 @@ def load_clone(
 
 
 def _restore_template(
-    settings: Settings,
     server: LocalServer,
     conn: psycopg.Connection,
     names: CloneNames,
     path: Path,
     info: dumps.DumpInfo,
     pg_restore: ClientTool,
-    jobs: int | None,
+    jobs: int,
     show_progress: bool,
-    mask: bool = False,
+    state_dir: Path,
+    masking: MaskPolicy | None,
 ) -> list[str]:
-    """Restore into a staging database, then make it the template for this dump."""
+    """Restore into a staging database, then make it the template for this dump
+    (masked first with `masking` when it is given)."""
     created = create_missing_roles(conn, roles_in_dump(path, pg_restore))
     if created:
         print(f"created NOLOGIN roles the dump references: {', '.join(created)}")
     print(f"restoring with pg_restore {pg_restore.major}.{pg_restore.minor} ({pg_restore.path})")
     try:
         databases.drop(conn, names.restoring)
-        state_dir = settings.local.data_dir
         databases.create(conn, names.restoring, "staging restore", state_dir=state_dir)
         checkpoint("load-restoring")
         restore_dump(
@@ -159,14 +180,14 @@ def _restore_template(
             pg_restore,
             path,
             names.restoring,
-            jobs=jobs or settings.local.restore_jobs,
+            jobs=jobs,
             items=info.items,
             show_progress=show_progress,
         )
         checkpoint("restored")
-        if mask:
+        if masking is not None:
             # Before it becomes the template: every later reset copies masked data.
-            local_mask.mask_restored(settings, server, names.restoring)
+            local_mask.mask_restored(masking, server, names.restoring)
     except BaseException:
         databases.drop(conn, names.restoring)
         # The roles were made for this restore only: a failed one keeps none of them.
@@ -176,7 +197,7 @@ def _restore_template(
         raise
     checkpoint("load-restored")
     conn.execute("SELECT 1")  # the restore's sessions have ended; the copy may start
-    with background_idle(settings.local.data_dir):
+    with background_idle(state_dir):
         # Everything else this clone kept is stale now, including copies that an
         # interrupted command left half made (a template without its mark, say).
         for other in databases.list_databases(conn):
@@ -187,7 +208,7 @@ def _restore_template(
                 databases.drop(conn, other.name)
         # Marked before the rename: a database named as the template is always whole.
         lock_connections(conn, names.restoring, False)
-        masked = f" {local_mask.template_tag(settings.mask.rules)}" if mask else ""
+        masked = f" {local_mask.template_tag(masking.rules)}" if masking is not None else ""
         databases.mark(
             conn, names.restoring, f"template sha256={names.digest} dump={path.name}{masked}"
         )

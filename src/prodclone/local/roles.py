@@ -42,7 +42,7 @@ class _RoleNames(Visitor):
             self.found.add(node.rolename)
 
 
-def _without_meta_commands(script: str) -> str:
+def without_meta_commands(script: str) -> str:
     """The script without psql's backslash commands (`\\restrict KEY`, ...).
 
     pg_restore writes them on lines of their own between statements. A line
@@ -70,7 +70,7 @@ def _between_statements(text: str) -> bool:
 
 def roles_in_script(script: str) -> tuple[set[str], int]:
     """The role names a restore script refers to, and how many statements could not be read."""
-    clean = _without_meta_commands(script)
+    clean = without_meta_commands(script)
     visitor = _RoleNames()
     try:
         visitor(parser.parse_sql(clean))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import psycopg
@@ -13,7 +14,23 @@ from psycopg.conninfo import conninfo_to_dict
 from prodclone.errors import ProdcloneError
 from prodclone.local.embedded import EmbeddedServer, bin_dir
 from prodclone.pg import conninfo
-from prodclone.settings import LocalSettings
+
+
+class ServerChoice(Protocol):
+    """What picks the local server: `url` (empty: the embedded one, its data in
+    `data_dir`), whether a remote host is allowed, and the user's client tools."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def allow_remote(self) -> bool: ...
+
+    @property
+    def bin_dir(self) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,17 @@ class LocalServer:
         return env
 
 
-def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
+@dataclass(frozen=True)
+class EmbeddedChoice:
+    """The embedded server whose data is in `data_dir`, whatever `local.url` says."""
+
+    data_dir: Path
+    bin_dir: Path | None = None
+    url: str = ""
+    allow_remote: bool = False
+
+
+def resolve_server(local: ServerChoice, start: bool = True) -> LocalServer:
     """The configured server; the embedded one is started when `start` is true."""
     if local.url:
         # A service definition may name the host too: the packaged tools' libpq reads
@@ -104,7 +131,7 @@ def resolve_server(local: LocalSettings, start: bool = True) -> LocalServer:
     )
 
 
-def _tool_dirs(local: LocalSettings) -> tuple[Path, ...]:
+def _tool_dirs(local: ServerChoice) -> tuple[Path, ...]:
     """The user's folder of client tools first, then the packaged ones."""
     named = (local.bin_dir,) if local.bin_dir is not None else ()
     return (*named, bin_dir())

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from prodclone.errors import ProdcloneError
+from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.mask import strategies
-from prodclone.mask.rules import KEY, ColumnRule, MaskRules
+from prodclone.mask.fit import ColumnFacts, fit_problem, foreign_key_problem
+from prodclone.mask.rules import ENV_VAR, KEY, ColumnRule, MaskRules, bad_rule
 
 # Rows sampled per table before masking, then looked up again after it.
 SAMPLE_ROWS = 1000
@@ -93,18 +94,20 @@ def check_rules(conn: psycopg.Connection, rules: MaskRules) -> dict[str, Column]
     tables = {(c.schema, c.table) for c in columns.values()}
     for table_rule in rules.tables:
         if (table_rule.schema, table_rule.table) not in tables:
-            raise ProdcloneError(
-                f"{KEY} {table_rule.key!r}: no such table in database "
-                f"{conn.info.dbname!r}; fix or remove the rule"
+            raise bad_rule(
+                table_rule.key,
+                f"no such table in database {conn.info.dbname!r}",
+                fix="fix the key or remove the rule",
             )
     found: dict[str, Column] = {}
     for rule in rules.columns:
         column = columns.get((rule.schema, rule.table, rule.column))
         if column is None:
             what = "table" if (rule.schema, rule.table) not in tables else "column"
-            raise ProdcloneError(
-                f"{KEY} {rule.key!r}: no such {what} in database {conn.info.dbname!r}; "
-                "fix or remove the rule"
+            raise bad_rule(
+                rule.key,
+                f"no such {what} in database {conn.info.dbname!r}",
+                fix="fix the key or remove the rule",
             )
         _check_type(rule, column)
         found[rule.key] = column
@@ -113,24 +116,14 @@ def check_rules(conn: psycopg.Connection, rules: MaskRules) -> dict[str, Column]
 
 
 def _check_type(rule: ColumnRule, column: Column) -> None:
-    problem = ""
-    if column.generated and rule.strategy != "keep":
-        problem = "a generated column cannot be set; mask the columns it is computed from"
-    elif rule.strategy == "null" and column.not_null:
-        problem = "null on a NOT NULL column; choose redact, constant or another strategy"
-    elif rule.strategy == "json" and column.type_name not in ("json", "jsonb"):
-        problem = f"json rules need a json or jsonb column (it is {column.type_name})"
-    elif rule.strategy == "digits" and column.category not in ("S", "N"):
-        problem = f"digits needs a text or number column (it is {column.type_name})"
-    elif rule.strategy in ("email", "name", "text", "hash", "redact") and column.category != "S":
-        problem = f"{rule.strategy} needs a text column (it is {column.type_name})"
+    facts = ColumnFacts(column.type_name, column.category, column.not_null, column.generated)
+    problem = fit_problem(rule.strategy, facts)
     if problem:
-        raise ProdcloneError(f"{KEY} {rule.key!r}: {problem}")
+        raise bad_rule(rule.key, problem)
 
 
 def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
     """Masked values still join only if both ends of a key are masked the same way."""
-    by_key = {r.key: r for r in rules.columns}
     rows = conn.execute(
         """
         SELECT cn.nspname || '.' || c.relname || '.' || a.attname,
@@ -146,23 +139,11 @@ def _check_foreign_keys(conn: psycopg.Connection, rules: MaskRules) -> None:
         WHERE k.contype = 'f'
         """
     ).fetchall()
-    truncated = {t.key for t in rules.truncated}
-    for own, other, name in rows:
-        if own.rsplit(".", 1)[0] in truncated:
-            continue
-        mine, theirs = by_key.get(own), by_key.get(other)
-        masked = [r for r in (mine, theirs) if r is not None and r.strategy != "keep"]
-        if not masked:
-            continue
-        if mine is None or theirs is None or _same(mine) != _same(theirs):
-            raise ProdcloneError(
-                f"{KEY}: {own} references {other} (foreign key {name}): give both the same "
-                "rule, or their masked values no longer join"
-            )
-
-
-def _same(rule: ColumnRule) -> tuple[str, str, tuple[tuple[tuple[str, ...], str], ...]]:
-    return (rule.strategy, rule.value, rule.json_paths)
+    problem = foreign_key_problem(rules, rows)
+    if problem:
+        raise SettingsError(
+            f"{KEY}: {problem}; fix it in invoke.yaml (prodclone: mask: rules:) or in {ENV_VAR}"
+        )
 
 
 def mask_database(

@@ -76,9 +76,11 @@ class MaskRules:
         return tuple(t for t in self.tables if t.strategy == "truncate")
 
 
-def _bad(key: str, problem: str) -> SettingsError:
+def bad_rule(key: str, problem: str, fix: str = "fix it", after: str = "") -> SettingsError:
+    """The one line for a rule that cannot be used: the rule, what is wrong, where to fix it."""
     return SettingsError(
-        f"{KEY} {key!r}: {problem}; fix it in invoke.yaml (prodclone: mask: rules:) or in {ENV_VAR}"
+        f"{KEY} {key!r}: {problem}; {fix} in invoke.yaml (prodclone: mask: rules:) "
+        f"or in {ENV_VAR}{after}"
     )
 
 
@@ -88,12 +90,12 @@ def parse_rules(raw: Mapping[str, Any]) -> MaskRules:
     for key, rule in raw.items():
         parts = str(key).split(".")
         if len(parts) not in (2, 3) or not all(parts):
-            raise _bad(
+            raise bad_rule(
                 str(key), "name a column as schema.table.column (or a table as schema.table)"
             )
         if len(parts) == 2:
             if rule not in ("truncate", "keep"):
-                raise _bad(str(key), f"a whole table takes truncate or keep (got {rule!r})")
+                raise bad_rule(str(key), f"a whole table takes truncate or keep (got {rule!r})")
             tables.append(TableRule(parts[0], parts[1], str(rule)))
             continue
         columns.append(_column_rule(str(key), parts, rule))
@@ -106,12 +108,12 @@ def _column_rule(key: str, parts: list[str], rule: Any) -> ColumnRule:
     schema, table, column = parts
     if isinstance(rule, str):
         if rule == "truncate":
-            raise _bad(key, "truncate empties a whole table: name it as schema.table")
+            raise bad_rule(key, "truncate empties a whole table: name it as schema.table")
         if rule not in SIMPLE:
-            raise _bad(key, f"unknown strategy {rule!r}; one of {', '.join(ALL)}")
+            raise bad_rule(key, f"unknown strategy {rule!r}; one of {', '.join(ALL)}")
         return ColumnRule(schema, table, column, rule)
     if not isinstance(rule, Mapping) or len(rule) != 1:
-        raise _bad(
+        raise bad_rule(
             key,
             f"a rule is a strategy name or one of {{constant: v}}, {{sql: expr}}, "
             f"{{json: {{path: strategy}}}} (got {rule!r})",
@@ -119,28 +121,30 @@ def _column_rule(key: str, parts: list[str], rule: Any) -> ColumnRule:
     (kind, value), *_ = rule.items()
     if kind == "constant":
         if value is not None and not isinstance(value, str | int | float):
-            raise _bad(key, f"constant takes a single value (got {value!r})")
+            raise bad_rule(key, f"constant takes a single value (got {value!r})")
         return ColumnRule(schema, table, column, "constant", "" if value is None else str(value))
     if kind == "sql":
         if not isinstance(value, str) or not value.strip():
-            raise _bad(key, "sql takes an SQL expression as text")
+            raise bad_rule(key, "sql takes an SQL expression as text")
         _check_expression(key, value)
         return ColumnRule(schema, table, column, "sql", value.strip())
     if kind == "json":
         return ColumnRule(schema, table, column, "json", json_paths=_json_paths(key, value))
-    raise _bad(key, f"unknown strategy {kind!r}; one of {', '.join(ALL)}")
+    raise bad_rule(key, f"unknown strategy {kind!r}; one of {', '.join(ALL)}")
 
 
 def _json_paths(key: str, value: Any) -> tuple[tuple[tuple[str, ...], str], ...]:
     if not isinstance(value, Mapping) or not value:
-        raise _bad(key, 'json takes a mapping of paths to strategies, e.g. {"$.phone": digits}')
+        raise bad_rule(key, 'json takes a mapping of paths to strategies, e.g. {"$.phone": digits}')
     paths = []
     for path, strategy in value.items():
         found = _PATH.match(str(path))
         if not found:
-            raise _bad(key, f"json path {path!r} must look like $.field or $.field.sub")
+            raise bad_rule(key, f"json path {path!r} must look like $.field or $.field.sub")
         if strategy not in IN_JSON:
-            raise _bad(key, f"unknown strategy {strategy!r} at {path}; one of {', '.join(IN_JSON)}")
+            raise bad_rule(
+                key, f"unknown strategy {strategy!r} at {path}; one of {', '.join(IN_JSON)}"
+            )
         paths.append((tuple(found.group(1).split(".")[1:]), str(strategy)))
     return tuple(paths)
 
@@ -152,6 +156,6 @@ def _check_expression(key: str, expression: str) -> None:
     try:
         statements = pglast.parse_sql(f"SELECT ({expression})")
     except pglast.parser.ParseError as exc:
-        raise _bad(key, f"sql expression does not parse: {exc}") from None
+        raise bad_rule(key, f"sql expression does not parse: {exc}") from None
     if len(statements) != 1:
-        raise _bad(key, "sql takes one expression, not statements")
+        raise bad_rule(key, "sql takes one expression, not statements")

@@ -18,6 +18,18 @@ COPY_NAMES = "__tpl_<12 hex>, __spare_<12 hex>, __restoring, __next, __old"
 
 
 @dataclass(frozen=True)
+class DatabaseNames:
+    """A project's two databases on the local server: the clone and the fresh build."""
+
+    clone: str
+    fresh: str
+
+    def copies(self, digest: str) -> CloneNames:
+        """Every name the clone uses while it holds the dump whose checksum is `digest`."""
+        return CloneNames(self.clone, digest)
+
+
+@dataclass(frozen=True)
 class CloneNames:
     """Every database name one clone uses."""
 

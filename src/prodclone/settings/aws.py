@@ -3,29 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from prodclone.settings.reader import Reader
-
-AWS_DEFAULTS: dict[str, Any] = {
-    "region": "",
-    "profile": "",
-    "source_instance": "",
-    "source_cluster": "",
-    "restore_from": "auto",
-    "database": "",
-    "instance_class": "",
-    "tunnel": "ssm",
-    "bastion": "",
-    "ssm_plugin": "session-manager-plugin",
-    "subnet_group": "",
-    "security_groups": "",
-    "timeout_minutes": 90,
-    "local_port": 0,
-    "tunnel_ready_seconds": 60,
-    "poll_max_seconds": 30,
-    "dump_compression": "gzip:3",
-}
 
 TUNNELS = ("ssm", "ssh", "direct")
 RESTORE_ROUTES = ("auto", "point-in-time", "latest-snapshot", "new-snapshot")
@@ -62,19 +41,19 @@ def parse_aws(reader: Reader) -> AwsSettings:
         profile=reader.text("profile"),
         source_instance=reader.text("source_instance"),
         source_cluster=_source_cluster(reader),
-        restore_from=reader.choice("restore_from", RESTORE_ROUTES, "auto"),
+        restore_from=reader.choice("restore_from", RESTORE_ROUTES),
         database=reader.text("database"),
         instance_class=reader.text("instance_class")
         or (AURORA_CLASS_DEFAULT if reader.text("source_cluster") else INSTANCE_CLASS_DEFAULT),
-        tunnel=reader.choice("tunnel", TUNNELS, "ssm"),
+        tunnel=reader.choice("tunnel", TUNNELS),
         bastion=reader.text("bastion"),
-        ssm_plugin=reader.text("ssm_plugin") or "session-manager-plugin",
+        ssm_plugin=reader.text("ssm_plugin", or_default=True),
         subnet_group=reader.text("subnet_group"),
         security_groups=reader.text_list("security_groups"),
-        timeout_minutes=reader.whole("timeout_minutes", 90, minimum=1),
+        timeout_minutes=reader.whole("timeout_minutes", minimum=1),
         local_port=_port(reader),
-        tunnel_ready_seconds=reader.whole("tunnel_ready_seconds", 60, minimum=1),
-        poll_max_seconds=reader.number("poll_max_seconds", 30, minimum=0.05),
+        tunnel_ready_seconds=reader.whole("tunnel_ready_seconds", minimum=1),
+        poll_max_seconds=reader.number("poll_max_seconds", minimum=0.05),
         dump_compression=_compression(reader),
     )
 
@@ -91,7 +70,7 @@ def _source_cluster(reader: Reader) -> str:
 
 
 def _port(reader: Reader) -> int:
-    port = reader.whole("local_port", 0, minimum=0)
+    port = reader.whole("local_port", minimum=0)
     if port > 65535:
         raise reader.error(
             "local_port", f"must be a TCP port up to 65535, or 0 for any (got {port})"
@@ -100,7 +79,7 @@ def _port(reader: Reader) -> int:
 
 
 def _compression(reader: Reader) -> str:
-    value = reader.text("dump_compression", "gzip:3")
+    value = reader.text("dump_compression")
     method = value.split(":", 1)[0]
     if method not in ("", "gzip", "lz4", "zstd", "none"):
         raise reader.error(

@@ -5,31 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from prodclone.settings.reader import Reader, env_var_for
-
-LOCAL_DEFAULTS: dict[str, Any] = {
-    "url": "",
-    "bin_dir": "",
-    "data_dir": ".prodclone",
-    "clone_db": "",
-    "fresh_db": "",
-    "db_env": {},
-    "allow_remote": False,
-    "restore_jobs": 2,
-    "keep_spare": True,
-}
-
-COMMAND_DEFAULTS: dict[str, Any] = {
-    "migrate": "",
-    "boot": "",
-    "serve": "",
-    "smoke": "",
-    # Paths or globs (relative to the project) whose content, with the migrate command,
-    # decides whether the last fresh build can be reused; empty: always rebuild.
-    "fresh_inputs": "",
-}
 
 # Each dump or restore job holds its own connection (pg_restore one more): more than
 # this only queues on the server's max_connections and starves everything else.
@@ -103,7 +80,7 @@ def _local_url(reader: Reader) -> str:
 
 
 def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
-    data_dir = Path(reader.text("data_dir") or ".prodclone").expanduser()
+    data_dir = Path(reader.text("data_dir", or_default=True)).expanduser()
     if not data_dir.is_absolute():
         data_dir = project_dir / data_dir
     url = _local_url(reader)
@@ -117,8 +94,8 @@ def parse_local(reader: Reader, app: str, project_dir: Path) -> LocalSettings:
         fresh_db=fresh_db,
         db_env=reader.text_map("db_env"),
         allow_remote=reader.flag("allow_remote"),
-        restore_jobs=reader.whole("restore_jobs", 2, minimum=1, maximum=MAX_JOBS),
-        keep_spare=reader.flag("keep_spare", True),
+        restore_jobs=reader.whole("restore_jobs", minimum=1, maximum=MAX_JOBS),
+        keep_spare=reader.flag("keep_spare"),
         bin_dir=_bin_dir(reader, project_dir),
     )
 

@@ -15,13 +15,6 @@ from prodclone.errors import SettingsError
 from prodclone.mask.rules import MaskRules, parse_rules
 from prodclone.settings.reader import Reader, env_var_for
 
-MASK_DEFAULTS: dict[str, Any] = {
-    "rules": {},
-    "secret": "",
-    # Unset: true once any rule exists.
-    "in_aws": "",
-}
-
 SECRET_KEY = "prodclone.mask.secret"
 
 
@@ -59,5 +52,5 @@ def parse_mask(reader: Reader) -> MaskSettings:
     return MaskSettings(
         rules=parse_rules(rules),
         secret=reader.text("secret"),
-        in_aws=reader.flag("in_aws", default=bool(rules)),
+        in_aws=reader.flag("in_aws", derived=bool(rules)),
     )

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodclone.errors import SettingsError
+from prodclone.settings.table import Key, Kind, env_var_for, key
 
-
-def env_var_for(path: str) -> str:
-    return "INVOKE_" + path.replace(".", "_").upper()
+__all__ = ["Reader", "env_var_for"]
 
 
 class Reader:
@@ -32,24 +31,38 @@ class Reader:
             f"{full} {problem}; set it in invoke.yaml (prodclone: ...) or with {env_var_for(full)}"
         )
 
-    def raw(self, key: str) -> Any:
-        return self._raw.get(key)
+    def declared(self, name: str, *kinds: Kind) -> Key:
+        """The table's entry for `name`; reading a key as another type is a mistake here."""
+        entry = key(f"{self.path}.{name}")
+        if kinds and entry.kind not in kinds:
+            raise TypeError(f"{entry.full} is declared {entry.kind}, read as {'/'.join(kinds)}")
+        return entry
 
-    def text(self, key: str, default: str = "") -> str:
-        value = self._raw.get(key, default)
+    def raw(self, name: str) -> Any:
+        self.declared(name)
+        return self._raw.get(name)
+
+    def text(self, key: str, or_default: bool = False) -> str:
+        """The text as written; unset (or, with `or_default`, empty) is the declared default."""
+        default = str(self.declared(key, "text").default or "")
+        value = self._raw.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.error(key, f"must be a string (got {value!r})")
-        return str(value).strip()
+        text = str(value).strip()
+        return text or default if or_default else text
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.text(key, default) or default
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, or_default=True)
         if value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)} (got {value!r})")
         return value
 
-    def flag(self, key: str, default: bool = False) -> bool:
+    def flag(self, key: str, derived: bool | None = None) -> bool:
+        """`derived` is the default of a key the table leaves to the code (declared None)."""
+        declared = self.declared(key, "flag").default
+        default = bool(derived if declared is None else declared)
         value = self._raw.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
@@ -61,9 +74,8 @@ class Reader:
             return False
         raise self.error(key, f"must be true or false (got {value!r})")
 
-    def whole(
-        self, key: str, default: int, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
+    def whole(self, key: str, minimum: int | None = None, maximum: int | None = None) -> int:
+        default = self.declared(key, "whole").default
         value = self._raw.get(key, default)
         if value is None or value == "":
             value = default
@@ -79,10 +91,20 @@ class Reader:
             raise self.error(key, f"must be at most {maximum} (got {number})")
         return number
 
-    def number(self, key: str, default: float, minimum: float | None = None) -> float:
+    def number(self, key: str, minimum: float | None = None) -> float:
+        number = self.maybe_number(key, minimum)
+        if number is None:
+            raise TypeError(f"{self.path}.{key} has no default: read it with maybe_number")
+        return number
+
+    def maybe_number(self, key: str, minimum: float | None = None) -> float | None:
+        """A number, or None when it is unset and its declared default is None."""
+        default = self.declared(key, "number").default
         value = self._raw.get(key, default)
         if value is None or value == "":
             value = default
+        if value is None:
+            return None
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -92,9 +114,15 @@ class Reader:
         return number
 
     def text_list(self, key: str) -> tuple[str, ...]:
-        """A list from YAML, or from an env var as a JSON list or comma-separated text."""
+        """A list from YAML, or from an env var as a JSON list or comma-separated text.
+
+        Unset: the declared default; empty ("" or `[]`): no items.
+        """
+        default: tuple[str, ...] = tuple(self.declared(key, "list").default)
         value = self._raw.get(key)
-        if value is None or value == "":
+        if value is None:
+            return default
+        if value == "":
             return ()
         if isinstance(value, str):
             text = value.strip()
@@ -112,6 +140,7 @@ class Reader:
         return tuple(str(item) for item in value)
 
     def text_map(self, key: str) -> dict[str, str]:
+        self.declared(key, "map")
         value = self._raw.get(key)
         if value is None or value == "":
             return {}

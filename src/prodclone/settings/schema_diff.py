@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from prodclone.settings.reader import Reader
-
-SCHEMA_DIFF_DEFAULTS: dict[str, Any] = {
-    # Rules as "kind:pattern[:attribute]" strings; `rds` names the built-in RDS rule set.
-    "ignore": "",
-    "owners": False,
-}
 
 
 @dataclass(frozen=True)

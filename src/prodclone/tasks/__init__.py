@@ -1,10 +1,11 @@
-"""The root Invoke namespace: `from prodclone.tasks import ns` in a project's tasks.py."""
+"""The root Invoke namespace: `from prodclone.tasks import ns` in a project's tasks.py.
 
-import os
+The same namespace is the `prodclone` program's (`prodclone.program`).
+"""
 
 from invoke.collection import Collection
 
-from prodclone.settings import claim_env_vars, default_config
+from prodclone.settings import default_config
 from prodclone.tasks import check, db_cloud, db_local, db_mask, db_references, db_schema
 
 # Every db task sits directly under `db`, whichever module defines it.
@@ -15,9 +16,4 @@ for module in (db_local, db_schema, db_references, db_cloud, db_mask):
 
 ns = Collection(db)
 ns.add_task(check.refactor_check)
-ns.add_task(check.demo)
 ns.configure(default_config())
-
-# prodclone parses its own INVOKE_PRODCLONE_... variables (lists and mappings
-# included); Invoke's loader, which runs after this import, must not see them.
-claim_env_vars(os.environ)

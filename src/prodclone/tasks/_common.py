@@ -13,7 +13,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from prodclone.errors import ProdcloneError, UsageError
-from prodclone.settings import Settings, load_settings, settings_env
+from prodclone.settings import Settings, load_settings
+from prodclone.settings.config import file_blocks, raw_env
 
 
 def project_dir(c: Context) -> Path:
@@ -24,7 +25,9 @@ def project_dir(c: Context) -> Path:
 
 def settings_of(c: Context) -> Settings:
     raw = {"prodclone": to_plain(c.config.get("prodclone", {}))}
-    return load_settings(raw, project_dir(c), environ=settings_env(os.environ))
+    return load_settings(
+        raw, project_dir(c), environ=raw_env(c.config), files=file_blocks(c.config)
+    )
 
 
 @contextmanager
@@ -163,6 +166,20 @@ def confirm_or_stop(question: str, yes: bool) -> None:
     """Like `confirm`, but a "no" ends the task having changed nothing."""
     if not confirm(question, yes):
         raise ProdcloneError("cancelled; nothing was changed")
+
+
+def dump_flag(text: str) -> Path | None:
+    """--dump's value, refused at once when nothing is there: a bad flag value is a
+    usage error in every task, found before a server starts or a lock is taken."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise UsageError(
+            f"--dump {text} does not exist: pass a dump made by `inv db.clone-prod`, "
+            "or leave --dump out to use the newest one in prodclone.dump_dir"
+        )
+    return path
 
 
 def whole_number(

@@ -1,4 +1,4 @@
-"""Root tasks: refactor-check (the local loop, one verdict) and demo."""
+"""Root task: refactor-check (the local loop, one verdict)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from pathlib import Path
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
-from prodclone.tasks._common import local_task, refuse_dry, settings_of, tell, whole_number
+from prodclone.tasks._common import (
+    dump_flag,
+    local_task,
+    refuse_dry,
+    settings_of,
+    tell,
+)
+from prodclone.tasks.flags import task
 
 
 @task(
@@ -35,12 +41,14 @@ def refactor_check(
         from prodclone.check.runner import run_refactor_check
         from prodclone.local.server import resolve_server
         from prodclone.private import guard_dump, guard_reports
+        from prodclone.tasks._values import check_setup_of
 
         refuse_dry(c, "refactor-check")
+        dump_path = dump_flag(dump)
         settings = settings_of(c)
         server = resolve_server(settings.local)
         options = CheckOptions(
-            dump=Path(dump).expanduser().resolve() if dump else None,
+            dump=dump_path.resolve() if dump_path else None,
             skip_smoke=skip_smoke,
             report_dir=Path(report).expanduser().resolve() if report else None,
             keep_going=keep_going,
@@ -48,37 +56,9 @@ def refactor_check(
         )
         tell(guard_dump(settings.dump_dir, settings.project_dir, options.dump))
         try:
-            run = run_refactor_check(settings, server, options)
+            run = run_refactor_check(check_setup_of(settings), server, options)
         finally:  # interrupted too: the report is written whatever happens
             tell(guard_reports(settings.check.report_dir, settings.project_dir, options.report_dir))
         if not run.passed:
             failed = ", ".join(stage.key for stage in run.failed)
             raise Exit(f"prodclone: refactor-check failed at {failed}", code=1)
-
-
-@task(
-    help={
-        "rows": "Documents in the demo's production stand-in (default 20000).",
-        "keep": "Keep the demo's databases and dump afterwards, for a look.",
-        "clean": "Only drop what an earlier `inv demo --keep` left, then stop.",
-    }
-)
-def demo(c: Context, rows: str = "", keep: bool = False, clean: bool = False) -> None:
-    """Show refactor-check catching a flawed rename migration, then passing the fix."""
-    with local_task():
-        from prodclone.check.demo import clean_demo, run_demo
-        from prodclone.private import guard_reports
-
-        refuse_dry(c, "demo")
-        documents = whole_number("--rows", rows, 20000, 1, "documents in the demo's data")
-        settings = settings_of(c)
-        if clean:
-            done = clean_demo(settings)
-            print("\n".join(done) if done else "nothing left by the demo")
-            return
-        try:
-            outcome = run_demo(settings, rows=documents, keep=keep)
-        finally:
-            tell(guard_reports(settings.check.report_dir, settings.project_dir, None))
-        if not outcome.as_expected:
-            raise Exit("prodclone: the demo did not turn out as expected", code=1)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import (
@@ -21,6 +20,7 @@ from prodclone.tasks._common import (
     tell,
     whole_number,
 )
+from prodclone.tasks.flags import task
 
 # What `tags.new_run_id` makes: lower-case letters, digits and hyphens (RDS identifiers).
 RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -50,6 +50,8 @@ def aws_errors() -> Iterator[None]:
         "jobs": "Dump with N parallel jobs (directory format) when N > 1.",
         "out": "Write the dump here instead of <dump_dir>/prod-<timestamp>.dump.",
         "yes": "Do not ask before creating the snapshot and instance.",
+        "skip-dump-check": "Do not check the masking rules against the newest local dump first "
+        "(a rule on a column production gained since it); the instance still checks them.",
     }
 )
 def clone_prod(
@@ -59,6 +61,7 @@ def clone_prod(
     jobs: str = "",
     out: str = "",
     yes: bool = False,
+    skip_dump_check: bool = False,
 ) -> None:
     """Dump prod via a throwaway RDS copy, then remove it."""
     with domain_errors(), aws_errors():
@@ -66,32 +69,57 @@ def clone_prod(
 
         from prodclone import clone
         from prodclone.aws.clients import connect_aws
+        from prodclone.clone.maskcheck import check_rules_on_newest_dump
         from prodclone.clone.masking import mask_plan_lines
-        from prodclone.clone.needs import require_local_settings
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
+        from prodclone.tasks._needs import require_local_settings
+        from prodclone.tasks._values import clone_target_of, masking_of, paths_of
 
         dry_run = dry_run_of(c, dry_run)
         options = clone.CloneOptions(
             dry_run=dry_run,
             keep_instance=keep_instance,
             jobs=whole_number("--jobs", jobs, 1, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY),
-            out=Path(out) if out else None,
+            out=_out_flag(out),
             yes=yes,
         )
         settings = settings_of(c)
         require_local_settings(settings.aws)
-        clients = connect_aws(settings.aws)
-        plan = clone.preflight(settings, clients, options)
+        target, masking = clone_target_of(settings), masking_of(settings)
+        # Before any AWS call: a misspelt rule must not cost a snapshot and an instance.
+        rules_checked = check_rules_on_newest_dump(
+            masking.rules, masking.in_aws, settings.dump_dir, skip_dump_check
+        )
+        clients = connect_aws(target.region, target.profile)
+        plan = clone.preflight(target, settings.dump_dir, clients, options)
         for line in clone.render_plan(plan, clients.region):
             print(line)
-        for line in mask_plan_lines(settings):
+        for line in mask_plan_lines(masking):
             print(line)
+        if rules_checked:
+            print(rules_checked)
         if dry_run:
             print("dry run: nothing was created")
             return
         confirm_or_stop("Create the snapshot and the instance above?", yes)
         sys.stdout.flush()
-        clone.run_clone(settings, clients, plan, options, Console(highlight=False, soft_wrap=True))
+        console = Console(highlight=False, soft_wrap=True)
+        clone.run_clone(target, paths_of(settings), masking, clients, plan, options, console)
+
+
+def _out_flag(text: str) -> Path | None:
+    """--out's value, refused before any AWS call: its folder must exist, the file not."""
+    from prodclone.errors import UsageError
+
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {text}: folder {folder} does not exist")
+    if path.exists():
+        raise UsageError(f"--out {text} already exists: choose another --out")
+    return path
 
 
 class ListingError(ProdcloneError):
@@ -152,11 +180,11 @@ def list_clones(
         settings = settings_of(c)
         if not dry_run_of(c):
             tell(guard_dump(settings.dump_dir, settings.project_dir, None))
-        clients = connect_aws(settings.aws)
+        clients = connect_aws(settings.aws.region, settings.aws.profile)
         cloud = inventory.cloud_items(clients.rds)
         if run:
             cloud = inventory.of_run(cloud, run)
-        databases, note = inventory.local_items(settings)
+        databases, note = inventory.local_items(settings.local)
         found = inventory.Inventory(cloud, databases, inventory.dump_files(settings.dump_dir), note)
         print(
             inventory.render_json(found)
@@ -180,11 +208,12 @@ def list_clones(
                 raise Exit(code=1)
             return
         # Password folders of killed runs: useless once their instance is gone, and ours.
-        removed = remove_stale_pgpass(pgpass_dir(settings))
+        passwords = pgpass_dir(settings.local.data_dir)
+        removed = remove_stale_pgpass(passwords)
         if removed:
             print(f"removed {removed} password folder(s) left by killed runs", file=sys.stderr)
         # Tunnels of killed runs on this machine: their plugin and SSM session.
-        for line in end_dead_tunnels(pgpass_dir(settings), clients.ssm, run):
+        for line in end_dead_tunnels(passwords, clients.ssm, run):
             print(line, file=sys.stderr)
         if not doomed:
             if run:

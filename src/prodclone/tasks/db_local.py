@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from invoke.context import Context
-from invoke.tasks import task
 
 from prodclone.errors import ProdcloneError
 from prodclone.tasks._common import (
     confirm,
     domain_errors,
     dry_run_of,
+    dump_flag,
     local_task,
     refuse_dry,
     settings_of,
     tell,
     whole_number,
 )
+from prodclone.tasks.flags import task
 
 
 @task(help={"stop": "Stop the embedded server instead of showing it."})
@@ -33,7 +32,7 @@ def server(c: Context, stop: bool = False) -> None:
             if not settings.local.embedded:
                 print("prodclone.local.url is set: that server is not ours to stop")
                 return
-            stopped = stop_embedded(settings)
+            stopped = stop_embedded(settings.local)
             print("embedded server stopped" if stopped else "embedded server was not running")
             return
         local = resolve_server(settings.local)
@@ -60,21 +59,26 @@ def load_clone(
         from prodclone.local.loader import load_clone as load
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import JOBS_WHY, MAX_JOBS
+        from prodclone.tasks._values import masking_of, paths_of
 
         refuse_dry(c, "db.load-clone")
 
         from prodclone.private import guard_dump
 
         restore_jobs = whole_number("--jobs", jobs, 0, 1, maximum=MAX_JOBS, why_maximum=JOBS_WHY)
+        dump_path = dump_flag(dump)
         settings = settings_of(c)
-        tell(guard_dump(settings.dump_dir, settings.project_dir, Path(dump) if dump else None))
+        tell(guard_dump(settings.dump_dir, settings.project_dir, dump_path))
         local = resolve_server(settings.local)
         result = load(
-            settings,
             local,
-            Path(dump) if dump else None,
+            paths_of(settings),
+            settings.local.clone_db,
+            dump_path,
+            masking_of(settings),
+            jobs=restore_jobs or settings.local.restore_jobs,
+            keep_spare=settings.local.keep_spare,
             force_restore=restore,
-            jobs=restore_jobs or None,
             mask=mask,
         )
         how = {
@@ -90,22 +94,31 @@ def load_clone(
 def fresh(c: Context, name: str = "") -> None:
     """Build the fresh database from all migrations."""
     with local_task():
-        from prodclone.errors import SettingsError
-        from prodclone.local.fresh import build_fresh, require_migrate
+        from prodclone.errors import UsageError
+        from prodclone.local.fresh import build_fresh
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
+        from prodclone.tasks._values import commands_of, names_of
 
         refuse_dry(c, "db.fresh")
-
-        settings = settings_of(c)
-        command = require_migrate(settings)
         # The same rule as prodclone.local.fresh_db, so db.drop-clone can drop it later.
         if name and (problem := db_name_problem(name)):
-            raise SettingsError(f"--name {problem}")
+            raise UsageError(f"--name {problem}")
+
+        settings = settings_of(c)
+        commands = commands_of(settings)
+        command = commands.require_migrate()
         local = resolve_server(settings.local)
         dbname = name or settings.local.fresh_db
         print(f"building {dbname} with: {command}")
-        result = build_fresh(settings, local, dbname)
+        result = build_fresh(
+            commands,
+            local,
+            names_of(settings),
+            settings.local.data_dir,
+            settings.local.restore_jobs,
+            dbname,
+        )
         if not result.ok:
             why = "timed out" if result.timed_out else f"exited {result.returncode}"
             last = result.tail(5).replace("\n", " / ") or "no output"
@@ -138,6 +151,7 @@ def drop_clone(
         from prodclone.local.cleanup import DumpsLeft, drop_local, plan_local_drop
         from prodclone.local.server import resolve_server
         from prodclone.settings.local import db_name_problem
+        from prodclone.tasks._values import names_of, paths_of
 
         dry_run = dry_run_of(c, dry_run)
         if name and not fresh:
@@ -146,9 +160,11 @@ def drop_clone(
             raise UsageError(f"--name {problem}")
         settings = settings_of(c)
         local = resolve_server(settings.local)
+        paths, names = paths_of(settings), names_of(settings)
         plan = plan_local_drop(
-            settings,
             local,
+            paths,
+            names,
             include_clone=all or not fresh,
             include_fresh=all or fresh,
             fresh_db=name,
@@ -170,7 +186,7 @@ def drop_clone(
             print("nothing dropped")
             return
         try:
-            done = drop_local(settings, local, plan)
+            done = drop_local(local, paths, names, plan)
         except DumpsLeft as exc:
             print("\n".join(exc.done))  # what did go, before the one line on what did not
             raise

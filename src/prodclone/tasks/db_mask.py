@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from invoke.context import Context
-from invoke.tasks import task
 
 from prodclone.tasks._common import domain_errors, refuse_dry, settings_of
+from prodclone.tasks.flags import task
 
 
 @task(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from prodclone.tasks._common import domain_errors, settings_of
 from prodclone.tasks.db_schema import _check_url, _label, _one_line
+from prodclone.tasks.flags import task
 
 FORMATS = ("text", "json")
 

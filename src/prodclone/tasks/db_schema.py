@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from prodclone.tasks._common import domain_errors, project_dir, settings_of
+from prodclone.tasks.flags import task
 
 if TYPE_CHECKING:
     from prodclone.settings import Settings
@@ -23,7 +23,6 @@ IGNORE_KEY = "prodclone.schema_diff.ignore"
 
 @task(
     name="schema-diff",
-    auto_shortflags=False,
     iterable=["ignore"],
     help={
         "a": "Database A: a name on the local server or a postgresql:// URL (the clone).",

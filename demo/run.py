@@ -6,12 +6,17 @@ way db.clone-prod does, then runs refactor-check twice: with the rename migratio
 flawed first draft (the reference gate, the schema gate and the smoke stage catch it)
 and with the corrected one (it passes). It works on its own databases (`orcha_demo_*`) and its
 own dump folder, so a user's clone is never touched, and it drops them at the end.
+
+It belongs to this repository, not to the prodclone package: it needs the example app
+next to it, and the app's migration tool (yoyo-migrations, the `demo` extra).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import importlib.util
 import os
 import shlex
 import shutil
@@ -28,12 +33,14 @@ from rich.console import Console
 
 from prodclone.check.model import CheckOptions, CheckRun
 from prodclone.check.runner import run_refactor_check
+from prodclone.check.setup import CheckSetup
 from prodclone.errors import ProdcloneError
 from prodclone.local.appcmd import run_command
-from prodclone.local.server import LocalServer, app_env, resolve_server
+from prodclone.local.paths import Paths
+from prodclone.local.server import EmbeddedChoice, LocalServer, ServerChoice, resolve_server
 from prodclone.pg import databases, dumps
+from prodclone.pg.names import DatabaseNames
 from prodclone.pg.tools import find_tool
-from prodclone.settings import Settings
 
 DEMO_APP = "orcha_demo"
 PROD_DB = "orcha_demo_prod"
@@ -41,16 +48,27 @@ PROD_DB = "orcha_demo_prod"
 EXPECTED_FAILURES = ("references", "schema", "smoke")
 
 
-def example_dir(settings: Settings) -> Path:
-    """examples/orcha of this checkout (an editable install) or of the project folder."""
-    for root in (Path(__file__).resolve().parents[3], settings.project_dir):
-        candidate = root / "examples" / "orcha"
-        if (candidate / "migrate.py").is_file():
-            return candidate
-    raise ProdcloneError(
-        "inv demo needs the example app (examples/orcha) of a prodclone checkout: "
-        "run it from the repository after `pip install -e .`"
-    )
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "orcha"
+
+
+def example_dir() -> Path:
+    """examples/orcha of this repository."""
+    if not (EXAMPLE / "migrate.py").is_file():
+        raise ProdcloneError(f"inv demo needs the example app in {EXAMPLE}: it is missing")
+    return EXAMPLE
+
+
+def require_migration_tool() -> None:
+    """The example app migrates with yoyo-migrations, which prodclone itself does not need.
+
+    Its scripts run with this interpreter: without the package, say how to add it
+    rather than let the first migrate fail with Python's import error.
+    """
+    if importlib.util.find_spec("yoyo") is None:
+        raise ProdcloneError(
+            "inv demo needs the example app's migration tool (yoyo-migrations): "
+            "pip install -e '.[demo]'"
+        )
 
 
 def _free_port() -> int:
@@ -61,38 +79,47 @@ def _free_port() -> int:
 
 @dataclass(frozen=True)
 class DemoPlan:
-    settings: Settings
+    """The check's setup pointed at the demo's own databases, dump folder and commands,
+    on the embedded server (`local`)."""
+
+    setup: CheckSetup
+    local: EmbeddedChoice
     example: Path
     report_root: Path
 
     def script(self, name: str, *args: str) -> str:
-        parts = [sys.executable, str(self.example / name), *args]
-        return " ".join(shlex.quote(part) for part in parts)
+        return _script(self.example, name, *args)
 
-    def with_migration(self, variant: str) -> Settings:
+    def with_migration(self, variant: str) -> CheckSetup:
         commands = dataclasses.replace(
-            self.settings.commands, migrate=self.script("migrate.py", "--pending", variant)
+            self.setup.commands, migrate=self.script("migrate.py", "--pending", variant)
         )
-        return dataclasses.replace(self.settings, commands=commands)
+        return dataclasses.replace(self.setup, commands=commands)
 
 
-def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoPlan:
-    """The user's settings, pointed at the demo's own databases, dump folder and commands."""
+def demo_settings(
+    setup: CheckSetup, local: ServerChoice, example: Path, started: datetime
+) -> DemoPlan:
+    """The user's setup, pointed at the demo's own databases, dump folder and commands."""
     port = _free_port()
-    local = dataclasses.replace(
-        settings.local,
-        url="",
-        clone_db=f"{DEMO_APP}_prod_clone",
-        fresh_db=f"{DEMO_APP}_fresh",
-        db_env={"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}", "ORCHA_HTTP_PORT": str(port)},
-        keep_spare=False,
-    )
-    report_root = settings.check.report_dir
+    paths = setup.paths
+    report_root = setup.check.report_dir
     if not report_root.is_absolute():
-        report_root = settings.project_dir / report_root
+        report_root = paths.project / report_root
     report_root = report_root / f"demo-{started.strftime('%Y%m%dT%H%M%SZ')}"
+    script = functools.partial(_script, example)
+    commands = dataclasses.replace(
+        setup.commands,
+        boot=script("app.py", "boot"),
+        serve=script("app.py", "serve"),
+        smoke=tuple(
+            script("app.py", "ingest", str(example / "fixtures" / name))
+            for name in ("invoice-1.json", "invoice-2.json")
+        ),
+        db_env={"ORCHA_LOCAL_DB_NAME_OVERRIDE": "{db}", "ORCHA_HTTP_PORT": str(port)},
+    )
     check = dataclasses.replace(
-        settings.check,
+        setup.check,
         expected_data_changes=("_yoyo_migration", "_yoyo_log"),
         serve_ready_line="orcha listening on",
         serve_ready_port=0,
@@ -107,27 +134,21 @@ def demo_settings(settings: Settings, example: Path, started: datetime) -> DemoP
             "The app log shows no 500s",
         ),
     )
-    plan = DemoPlan(
-        settings=dataclasses.replace(
-            settings,
-            app=DEMO_APP,
-            dump_dir=settings.dump_dir / "demo",
-            local=local,
-            check=check,
-        ),
-        example=example,
-        report_root=report_root,
+    demo = dataclasses.replace(
+        setup,
+        app=DEMO_APP,
+        paths=Paths(project=paths.project, dumps=paths.dumps / "demo", state=paths.state),
+        names=DatabaseNames(clone=f"{DEMO_APP}_prod_clone", fresh=f"{DEMO_APP}_fresh"),
+        commands=commands,
+        check=check,
+        keep_spare=False,
     )
-    commands = dataclasses.replace(
-        settings.commands,
-        boot=plan.script("app.py", "boot"),
-        serve=plan.script("app.py", "serve"),
-        smoke=tuple(
-            plan.script("app.py", "ingest", str(example / "fixtures" / name))
-            for name in ("invoice-1.json", "invoice-2.json")
-        ),
-    )
-    return dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, commands=commands))
+    return DemoPlan(demo, EmbeddedChoice(local.data_dir, local.bin_dir), example, report_root)
+
+
+def _script(example: Path, name: str, *args: str) -> str:
+    parts = [sys.executable, str(example / name), *args]
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def build_prod_dump(plan: DemoPlan, server: LocalServer, rows: int, console: Console) -> Path:
@@ -148,23 +169,23 @@ def build_prod_dump(plan: DemoPlan, server: LocalServer, rows: int, console: Con
 
 def _fill_production(plan: DemoPlan, server: LocalServer, rows: int) -> None:
     """What production runs today (no pending migration), its data, and its drift."""
-    env = app_env(server, PROD_DB, plan.settings.local.db_env)
+    env = plan.setup.commands.env(server, PROD_DB)
     for label, command in (
         ("migrate", plan.script("migrate.py", "--pending", "none")),
         ("generate", plan.script("generate.py", "--rows", str(rows), "--drift")),
     ):
-        result = run_command(command, env, label=label, cwd=str(plan.settings.project_dir))
+        result = run_command(command, env, label=label, cwd=str(plan.setup.paths.project))
         if not result.ok:
             raise ProdcloneError(f"demo: building production failed at {label}: {result.tail(1)}")
 
 
 def _dump_production(plan: DemoPlan, server: LocalServer) -> Path:
     """pg_dump into a private partial file that becomes the dump only when complete."""
-    settings = plan.settings
+    paths = plan.setup.paths
     # The project's dump folder (the demo's is inside it) is private too, as for db.clone-prod.
-    dumps.prepare_dump_dir(settings.dump_dir.parent, settings.project_dir)
-    dumps.prepare_dump_dir(settings.dump_dir, settings.project_dir)
-    target = dumps.new_dump_path(settings.dump_dir)
+    dumps.prepare_dump_dir(paths.dumps.parent, paths.project)
+    dumps.prepare_dump_dir(paths.dumps, paths.project)
+    target = dumps.new_dump_path(paths.dumps)
     partial = target.with_name(target.name + dumps.PARTIAL_SUFFIX)
     pg_dump = find_tool("pg_dump", server.major_version(), server.extra_bin_dirs)
     try:
@@ -230,12 +251,13 @@ def release_repository(example: Path) -> Iterator[Path]:
         yield root
 
 
-def _in_repository(settings: Settings, root: Path) -> Settings:
+def _in_repository(setup: CheckSetup, root: Path) -> CheckSetup:
     """The demo's commands run from the release repository: the deploy window runs the
     same command lines from a checkout of `main`."""
     python = shlex.quote(sys.executable)
     commands = dataclasses.replace(
-        settings.commands,
+        setup.commands,
+        folder=root,
         boot=f"{python} app.py boot",
         serve=f"{python} app.py serve",
         smoke=tuple(
@@ -243,7 +265,8 @@ def _in_repository(settings: Settings, root: Path) -> Settings:
             for name in ("invoice-1.json", "invoice-2.json")
         ),
     )
-    return dataclasses.replace(settings, project_dir=root, commands=commands)
+    paths = dataclasses.replace(setup.paths, project=root)
+    return dataclasses.replace(setup, paths=paths, commands=commands)
 
 
 @dataclass(frozen=True)
@@ -258,12 +281,17 @@ class DemoOutcome:
 
 
 def run_demo(
-    settings: Settings, rows: int = 20000, keep: bool = False, console: Console | None = None
+    setup: CheckSetup,
+    local: ServerChoice,
+    rows: int = 20000,
+    keep: bool = False,
+    console: Console | None = None,
 ) -> DemoOutcome:
     console = console or Console(soft_wrap=True)  # long lines stay whole when piped
+    require_migration_tool()
     started = datetime.now(UTC)
-    plan = demo_settings(settings, example_dir(settings), started)
-    server = resolve_server(plan.settings.local)
+    plan = demo_settings(setup, local, example_dir(), started)
+    server = resolve_server(plan.local)
     console.rule("[bold]demo: a drifted production database[/]", align="left")
     dump = build_prod_dump(plan, server, rows, console)
     try:
@@ -299,28 +327,30 @@ def _two_runs(
 def _clean_up(plan: DemoPlan, server: LocalServer, keep: bool, console: Console) -> None:
     from prodclone.local.cleanup import drop_local, plan_local_drop
 
-    drop = plan_local_drop(plan.settings, server, include_fresh=True, include_dumps=True)
+    setup = plan.setup
+    drop = plan_local_drop(server, setup.paths, setup.names, include_fresh=True, include_dumps=True)
     if keep:
         console.print("demo: kept for a look (drop them with `inv demo --clean`):", markup=False)
         for line in drop.describe():
             console.print(f"  {line}", markup=False)
         return
-    for line in drop_local(plan.settings, server, drop):
+    for line in drop_local(server, setup.paths, setup.names, drop):
         console.print(f"demo: {line}", markup=False)
 
 
-def clean_demo(settings: Settings, console: Console | None = None) -> list[str]:
+def clean_demo(setup: CheckSetup, local: ServerChoice) -> list[str]:
     """Drop what a `--keep` demo left: its databases and its dump folder's dumps."""
     from prodclone.local.cleanup import drop_local, plan_local_drop
 
-    plan = demo_settings(settings, example_dir(settings), datetime.now(UTC))
-    server = resolve_server(plan.settings.local)
+    plan = demo_settings(setup, local, example_dir(), datetime.now(UTC))
+    server = resolve_server(plan.local)
     with server.connect() as conn:
         databases.drop(conn, PROD_DB)
-    drop = plan_local_drop(plan.settings, server, include_fresh=True, include_dumps=True)
-    done = drop_local(plan.settings, server, drop)
+    demo = plan.setup
+    drop = plan_local_drop(server, demo.paths, demo.names, include_fresh=True, include_dumps=True)
+    done = drop_local(server, demo.paths, demo.names, drop)
     with contextlib.suppress(OSError):  # only when empty: never anything of the user's
-        plan.settings.dump_dir.rmdir()
+        demo.paths.dumps.rmdir()
     return done
 
 
