@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.settings import load_settings
+from tests.scratch import ScratchDatabases
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -47,14 +47,19 @@ def pg(pg_data_dir: Path) -> LocalServer:
 
 
 @pytest.fixture
-def fresh_db(pg: LocalServer) -> Iterator[str]:
+def scratch_db(pg: LocalServer) -> Iterator[ScratchDatabases]:
+    """Scratch databases on the shared server (`scratch_db.create(...)`), all dropped after."""
+    made = ScratchDatabases(pg)
+    try:
+        yield made
+    finally:
+        made.drop_all()
+
+
+@pytest.fixture
+def fresh_db(scratch_db: ScratchDatabases) -> str:
     """A uniquely named empty database, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return scratch_db.create("t")
 
 
 def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:
@@ -63,11 +68,20 @@ def run_sql(pg: LocalServer, dbname: str, statements: str) -> None:
 
 
 class Project:
-    """A user's project folder: tasks.py + invoke.yaml, run with `inv` as a subprocess."""
+    """A user's project folder: tasks.py + invoke.yaml, run with `inv`.
 
-    def __init__(self, root: Path, data_dir: Path) -> None:
+    `inv` starts the real command as a subprocess; `run` runs the same program with
+    the same argv inside the test process (tests/cli.py), for tests that only look at
+    output, exit codes and database state. `request` (the test's) gives `run` its
+    output capture.
+    """
+
+    def __init__(
+        self, root: Path, data_dir: Path, request: pytest.FixtureRequest | None = None
+    ) -> None:
         self.root = root
         self.data_dir = data_dir
+        self.request = request
         (root / "tasks.py").write_text("from prodclone.tasks import ns\n")
         self.configure({})
 
@@ -98,10 +112,28 @@ class Project:
             check=False,
         )
 
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        """`inv ARGS` in this process: what `inv` returns, without the interpreter start-up.
+
+        `timeout` is pytest-timeout's here (a run cannot be killed from inside).
+        """
+        from tests.cli import run_in_process
+
+        if self.request is None:
+            raise RuntimeError("Project(..., request=request) is needed to run in-process")
+        capfd = self.request.getfixturevalue("capfd")
+        return run_in_process(
+            capfd, self.root, args, {"NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+        )
+
 
 @pytest.fixture
-def project(tmp_path: Path, pg_data_dir: Path, pg: LocalServer) -> Project:
-    return Project(tmp_path, pg_data_dir)
+def project(
+    tmp_path: Path, pg_data_dir: Path, pg: LocalServer, request: pytest.FixtureRequest
+) -> Project:
+    return Project(tmp_path, pg_data_dir, request)
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from prodclone.pg.tools import find_tool
 from tests.conftest import Project
-from tests.local.test_load_clone import blocked_session, inv_in_background, make_dump
+from tests.local.test_load_clone import blocked_session, make_dump
 from tests.repo_tasks import use_repo_tasks
+from tests.terminal import second_terminal
 
 
 def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
-    result = project.inv("--list")
+    result = project.run("--list")
     assert result.returncode == 0, result.stderr
     assert "db.server" in result.stdout
     task_lines = [
@@ -33,7 +34,7 @@ def test_inv_list_shows_every_task_with_a_summary(project: Project) -> None:
 
 
 def test_db_server_reports_running_embedded_server(project: Project) -> None:
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 0, result.stderr
     assert "embedded server: postgresql://postgres@/postgres" in result.stdout
     assert "PostgreSQL 18" in result.stdout
@@ -41,7 +42,7 @@ def test_db_server_reports_running_embedded_server(project: Project) -> None:
 
 def test_remote_url_refused_unless_allowed(project: Project) -> None:
     project.configure({"local": {"url": "postgresql://app:secret@db.example.com/app"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode != 0
     assert "db.example.com" in result.stderr
     assert "allow_remote" in result.stderr
@@ -50,14 +51,14 @@ def test_remote_url_refused_unless_allowed(project: Project) -> None:
 
 def test_bad_setting_names_key_and_env_var(project: Project) -> None:
     project.configure({"local": {"restore_jobs": "many"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 2
     assert "prodclone.local.restore_jobs must be a whole number" in result.stderr
     assert "INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS" in result.stderr
 
 
 def test_env_var_overrides_config(project: Project) -> None:
-    result = project.inv(
+    result = project.run(
         "db.server", env={"INVOKE_PRODCLONE_LOCAL_URL": "postgresql://u@10.1.2.3/x"}
     )
     assert result.returncode != 0
@@ -77,14 +78,14 @@ def test_external_server_by_url_loads_a_clone_and_never_prints_the_password(
     project.configure({"app": app, "local": {"url": external_url(pg), "keep_spare": False}})
     make_dump(pg, project.root / "dump")
 
-    shown = project.inv("db.server")
+    shown = project.run("db.server")
     assert shown.returncode == 0, shown.stderr
     assert "external server: postgresql://postgres@/postgres?" in shown.stdout
-    loaded = project.inv("db.load-clone")
+    loaded = project.run("db.load-clone")
     assert loaded.returncode == 0, loaded.stderr
     assert "restored in full" in loaded.stdout
     assert "password=***" in loaded.stdout  # the url line, masked
-    dropped = project.inv("db.drop-clone", "--yes")
+    dropped = project.run("db.drop-clone", "--yes")
     assert dropped.returncode == 0, dropped.stderr
     assert f"dropped database {app}_prod_clone" in dropped.stdout
     for result in (shown, loaded, dropped):
@@ -101,7 +102,7 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
         project.configure(
             {"local": {"url": external_url(pg, role)}, "commands": {"migrate": "true"}}
         )
-        result = project.inv("db.fresh")
+        result = project.run("db.fresh")
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [
             "prodclone: database error: permission denied to create database"
@@ -142,13 +143,13 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(
         # A command at work in another terminal holds the lock: --stop waits for it.
         holder = psycopg.connect(server.status().url(), autocommit=True)
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-        stopping = inv_in_background(project, "db.server", "--stop")
-        try:
-            assert blocked_session(holder, stopping, "wait_event = %s", "advisory")
-            assert server.status().running
-        finally:
-            holder.close()
-        out, err = stopping.communicate(timeout=60)
+        with second_terminal(project.root, "db.server", "--stop") as stopping:
+            try:
+                assert blocked_session(holder, stopping.process, "wait_event = %s", "advisory")
+                assert server.status().running
+            finally:
+                holder.close()
+            out, err = stopping.finish()
         assert "db.server --stop waits for it" in err
         assert out.strip() == "embedded server stopped"
         assert not server.status().running
@@ -181,14 +182,14 @@ def test_remote_hosts_hidden_in_the_url_or_env_are_refused(
     project: Project, url: str, env: dict[str, str], host: str
 ) -> None:
     project.configure({"local": {"url": url}})
-    result = project.inv("db.drop-clone", "--yes", env=env)
+    result = project.run("db.drop-clone", "--yes", env=env)
     assert result.returncode == 1
     assert f"prodclone.local.url points at {host!r}, which is not this machine" in result.stderr
 
 
 def test_an_unreachable_local_url_names_the_failure(project: Project) -> None:
     project.configure({"local": {"url": "postgresql://u:pw-77@/x?host=/nonexistent-dir"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 1
     assert result.stderr.startswith(
         "prodclone: cannot connect to the local server postgresql://u:***@/x?host=/nonexistent-dir"
@@ -209,8 +210,11 @@ def test_bad_numbers_in_flags_are_one_line(
     project: Project, args: tuple[str, ...], line: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if args[0] == "demo":
+        # The repository's demo package reaches a real `inv` through PYTHONPATH.
         use_repo_tasks(project, monkeypatch)
-    result = project.inv(*args)
+        result = project.inv(*args)
+    else:
+        result = project.run(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
 
@@ -226,7 +230,7 @@ NO_CLOUD = {
 
 @pytest.mark.parametrize("task", ["db.load-clone", "db.clone-prod"])
 def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
-    result = project.inv(task, "--jobs", "99999", env=NO_CLOUD)
+    result = project.run(task, "--jobs", "99999", env=NO_CLOUD)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         "prodclone: --jobs must be at most 64 (got 99999): "
@@ -236,7 +240,7 @@ def test_jobs_has_an_upper_bound(project: Project, task: str) -> None:
 
 
 def test_restore_jobs_setting_has_an_upper_bound(project: Project) -> None:
-    result = project.inv("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
+    result = project.run("db.load-clone", env={"INVOKE_PRODCLONE_LOCAL_RESTORE_JOBS": "99999"})
     assert result.returncode == 2, result.stdout + result.stderr
     line = result.stderr.strip().splitlines()
     assert len(line) == 1

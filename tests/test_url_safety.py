@@ -47,7 +47,7 @@ def test_a_local_url_that_does_not_parse_is_named_without_its_password(
     project: Project, url: str, problem: str
 ) -> None:
     project.configure({"local": {"url": url}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 2, shown(result)
     line = one_line(result)
     assert "prodclone.local.url is not a valid postgresql:// URL" in line
@@ -58,7 +58,7 @@ def test_a_local_url_that_does_not_parse_is_named_without_its_password(
 
 def test_a_url_of_another_kind_is_refused_with_its_password_masked(project: Project) -> None:
     project.configure({"local": {"url": f"mysql://app:{PASSWORD}@localhost/shop"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 2, shown(result)
     assert "must be a postgresql:// URL or empty (got 'mysql://app:***@localhost/shop')" in (
         one_line(result)
@@ -70,7 +70,7 @@ def test_sqlalchemy_urls_are_accepted_as_local_url(project: Project, pg: LocalSe
     """What SQLAlchemy apps hold (`postgresql+psycopg://`) works as it is."""
     url = f"postgresql+psycopg://postgres:{PASSWORD}@/postgres?{socket_query(pg)}"
     project.configure({"local": {"url": url}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 0, shown(result)
     assert "external server: postgresql://postgres:***@/postgres?" in result.stdout
     assert PASSWORD not in shown(result)
@@ -78,7 +78,7 @@ def test_sqlalchemy_urls_are_accepted_as_local_url(project: Project, pg: LocalSe
 
 def test_a_remote_sqlalchemy_url_is_refused_without_its_password(project: Project) -> None:
     project.configure({"local": {"url": f"postgresql+psycopg://app:{PASSWORD}@db.invalid/shop"}})
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 1, shown(result)
     assert "points at 'db.invalid'" in one_line(result)
     assert PASSWORD not in shown(result)
@@ -96,7 +96,7 @@ def test_a_remote_sqlalchemy_url_is_refused_without_its_password(project: Projec
 def test_schema_diff_url_errors_never_show_the_password(
     project: Project, pg: LocalServer, url: str
 ) -> None:
-    result = project.inv("db.schema-diff", "-a", url, "-b", "postgres")
+    result = project.run("db.schema-diff", "-a", url, "-b", "postgres")
     assert result.returncode == 2, shown(result)
     assert "-a is not a valid postgresql:// URL" in one_line(result)
     assert PASSWORD not in shown(result)
@@ -104,7 +104,7 @@ def test_schema_diff_url_errors_never_show_the_password(
 
 def test_schema_diff_takes_sqlalchemy_urls(project: Project, pg: LocalServer) -> None:
     url = f"postgresql+psycopg://postgres:{PASSWORD}@/postgres?{socket_query(pg)}"
-    result = project.inv("db.schema-diff", "-a", url, "-b", url)
+    result = project.run("db.schema-diff", "-a", url, "-b", url)
     assert result.returncode == 0, shown(result)
     assert PASSWORD not in shown(result)
 
@@ -149,7 +149,7 @@ def test_a_service_naming_a_remote_host_is_refused(
     env = {"PGSERVICEFILE": str(services)}
     if route == "PGSERVICE":
         env["PGSERVICE"] = "prod"
-    result = project.inv("db.server", env=env)
+    result = project.run("db.server", env=env)
     assert result.returncode == 1, shown(result)
     assert "points at 'db.invalid', which is not this machine" in one_line(result)
 
@@ -159,7 +159,7 @@ def test_a_service_found_through_pgsysconfdir_is_checked_too(
 ) -> None:
     service_file(tmp_path, "prod", "db.invalid")
     project.configure({"local": {"url": "postgresql://app@/shop?service=prod"}})
-    result = project.inv(
+    result = project.run(
         "db.server",
         env={"PGSYSCONFDIR": str(tmp_path), "PGSERVICEFILE": str(tmp_path / "none.conf")},
     )
@@ -177,13 +177,13 @@ def test_a_service_naming_this_machine_is_used(
     url = "postgresql://postgres@/postgres?service=here"
     project.configure({"app": app, "local": {"url": url, "keep_spare": False}})
     env = {"PGSERVICEFILE": str(services)}
-    result = project.inv("db.server", env=env)
+    result = project.run("db.server", env=env)
     assert result.returncode == 0, shown(result)
     assert "PostgreSQL 18" in result.stdout
     # pg_restore goes through the same service, not the default socket.
     make_dump(pg, project.root / "dump")
-    loaded = project.inv("db.load-clone", env=env)
+    loaded = project.run("db.load-clone", env=env)
     assert loaded.returncode == 0, shown(loaded)
     assert "restored in full" in loaded.stdout
-    dropped = project.inv("db.drop-clone", "--yes", env=env)
+    dropped = project.run("db.drop-clone", "--yes", env=env)
     assert dropped.returncode == 0, shown(dropped)

@@ -52,20 +52,20 @@ def test_no_credentials(clone_project: Project, cloud: Cloud) -> None:
 
 def test_unknown_instance(project: Project, cloud: Cloud) -> None:
     project.configure(aws_settings(source_instance="no-such-db"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "'no-such-db' was not found")
 
 
 def test_not_postgres(project: Project, cloud: Cloud) -> None:
     cloud.create_source(DBInstanceIdentifier="shop-mysql", Engine="mysql", EngineVersion="8.0.35")
     project.configure(aws_settings(source_instance="shop-mysql"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "runs mysql, not PostgreSQL")
 
 
 def test_plugin_missing(project: Project, cloud: Cloud) -> None:
     project.configure(aws_settings(ssm_plugin="no-such-session-manager-plugin"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "is not on PATH")
 
 
@@ -79,7 +79,7 @@ def taken_port() -> Iterator[int]:
 
 def test_port_taken(project: Project, cloud: Cloud, taken_port: int) -> None:
     project.configure(aws_settings(local_port=taken_port))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(
         result, cloud, project, f"local port {taken_port} is already in use"
     )
@@ -88,25 +88,25 @@ def test_port_taken(project: Project, cloud: Cloud, taken_port: int) -> None:
 def test_disk_too_small(project: Project, cloud: Cloud) -> None:
     cloud.create_source(DBInstanceIdentifier="huge-db", AllocatedStorage=60000)
     project.configure(aws_settings(source_instance="huge-db"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "not enough free disk")
 
 
 def test_bastion_missing(project: Project, cloud: Cloud) -> None:
     project.configure(aws_settings(bastion=""))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "prodclone.aws.bastion is not set")
 
 
 def test_without_yes_and_no_terminal_nothing_is_created(
     clone_project: Project, cloud: Cloud
 ) -> None:
-    result = clone_project.inv("db.clone-prod", env=cloud.env)
+    result = clone_project.run("db.clone-prod", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, clone_project, "pass --yes")
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, cloud: Cloud) -> None:
-    result = clone_project.inv("db.clone-prod", "--dry-run", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--dry-run", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert "snapshot   prodclone-" in result.stdout
     assert "prodclone:run=" in result.stdout and "prodclone:expires-at=" in result.stdout
@@ -119,14 +119,14 @@ def test_dry_run_prints_the_plan_and_creates_nothing(clone_project: Project, clo
 
 
 def test_jobs_below_one(clone_project: Project, cloud: Cloud) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", "--jobs", "0", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", "--jobs", "0", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, clone_project, "--jobs must be at least 1")
 
 
 def test_dump_folder_not_writable(project: Project, cloud: Cloud) -> None:
     (project.root / "notes.txt").write_text("a file where the dump folder would go\n")
     project.configure({**aws_settings(), "dump_dir": "notes.txt/dump"})
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert_one_line_nothing_created(result, cloud, project, "is not a writable folder")
 
 
@@ -138,7 +138,7 @@ def test_region_from_aws_region_env_var(
     clone_project.configure(aws_settings(region=""))
     env = {k: v for k, v in cloud.env.items() if k != "AWS_DEFAULT_REGION"}
     env["AWS_REGION"] = cloud.env["AWS_DEFAULT_REGION"]
-    result = clone_project.inv("db.clone-prod", "--dry-run", env=env)
+    result = clone_project.run("db.clone-prod", "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     assert "dry run: nothing was created" in result.stdout
 
@@ -150,7 +150,7 @@ def test_dry_run_names_every_missing_setting_before_calling_aws(
         aws_settings(region="", source_instance="", bastion="", ssm_plugin="no-such-ssm-plugin")
     )
     env = {k: v for k, v in cloud.env.items() if k != "AWS_DEFAULT_REGION"}
-    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    result = project.run("db.clone-prod", "--dry-run", env=env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "prodclone: db.clone-prod needs, before it calls AWS: "

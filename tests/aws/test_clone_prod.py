@@ -27,7 +27,7 @@ def test_clone_prod_dumps_prod_and_leaves_nothing_behind(
     clone_project: Project, cloud: Cloud, pg: LocalServer, fresh_db: str, prod_db: str
 ) -> None:
     subprocess.run(["git", "init", "-q", str(clone_project.root)], check=True)
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     # Dumps hold personal data: the folder is git-ignored, and the run says it did that.
     assert "added /dump/ to .gitignore" in result.stdout
@@ -63,7 +63,7 @@ def test_jobs_make_a_directory_dump_at_out(
 ) -> None:
     out = clone_project.root / "elsewhere" / "prod-manual.dump"
     out.parent.mkdir()
-    result = clone_project.inv(
+    result = clone_project.run(
         "db.clone-prod", "--yes", "--jobs", "2", "--out", str(out), env=cloud.env
     )
     assert result.returncode == 0, result.stderr

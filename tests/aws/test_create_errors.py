@@ -64,7 +64,7 @@ def test_resource_made_despite_an_error_answer_is_removed(
     code, attempts, seen = ANSWERS[answer]
     calls = _made_but_answered(monkeypatch, method, code)
     env = {**cloud.env, "AWS_MAX_ATTEMPTS": attempts}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    result = clone_project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode == 1, result.stderr
     assert f"prodclone: AWS refused {operation}: " in result.stderr
     assert seen in result.stderr

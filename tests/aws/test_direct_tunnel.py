@@ -34,7 +34,7 @@ def test_dump_without_a_tunnel(
     project: Project, cloud: Cloud, reachable_endpoints: TcpToUnixRelay
 ) -> None:
     project.configure(aws_settings(tunnel="direct", bastion=""))
-    result = project.inv("db.clone-prod", "--yes", "--jobs", "2", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", "--jobs", "2", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert "tunnel     direct" in result.stdout
     # The size query plus pg_dump's leader and two workers all went to the endpoint.

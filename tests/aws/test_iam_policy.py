@@ -35,7 +35,7 @@ def _check(policy: Policy, log: Path, tagged: set[str]) -> list[Request]:
 def test_policy_allows_every_call_of_a_clone_run(
     clone_project: Project, cloud: Cloud, policy: Policy
 ) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     requests = _check(policy, cloud.call_log, set())
     actions = {r.action for r in requests}
@@ -58,7 +58,7 @@ def test_policy_allows_every_call_of_list_clones_delete(
     estate: Cloud,
     policy: Policy,
 ) -> None:
-    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=estate.env)
+    result = clone_project.run("db.list-clones", "--delete", "--yes", env=estate.env)
     assert result.returncode == 0, result.stderr
     requests = _check(policy, estate.call_log, {"prodclone-old"})
     assert {"rds:DeleteDBInstance", "rds:DeleteDBSnapshot"} <= {r.action for r in requests}

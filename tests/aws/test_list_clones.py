@@ -35,7 +35,7 @@ def test_lists_ours_flags_strays_and_exits_1(
     dump_dir = clone_project.root / "dump"
     dump_dir.mkdir()
     (dump_dir / "prod-20260101T000000Z.dump").write_bytes(b"x" * 3 * 1024**2)
-    result = clone_project.inv("db.list-clones", env=estate.env)
+    result = clone_project.run("db.list-clones", env=estate.env)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     stray_lines = [line for line in lines if line.endswith("STRAY")]
@@ -48,7 +48,7 @@ def test_lists_ours_flags_strays_and_exits_1(
 
 
 def test_json_format(clone_project: Project, estate: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--format", "json", env=estate.env)
+    result = clone_project.run("db.list-clones", "--format", "json", env=estate.env)
     assert result.returncode == 1
     listing = json.loads(result.stdout)
     assert listing["strays"] == 2
@@ -62,7 +62,7 @@ def test_json_format(clone_project: Project, estate: Cloud) -> None:
 
 
 def test_delete_removes_only_strays(clone_project: Project, estate: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=estate.env)
+    result = clone_project.run("db.list-clones", "--delete", "--yes", env=estate.env)
     assert result.returncode == 0, result.stderr
     assert "instance prodclone-old: deleted" in result.stderr
     assert "snapshot prodclone-old: deleted" in result.stderr
@@ -71,12 +71,12 @@ def test_delete_removes_only_strays(clone_project: Project, estate: Cloud) -> No
     assert "prodclone-untagged" in {
         i["DBInstanceIdentifier"] for i in estate.rds.describe_db_instances()["DBInstances"]
     }
-    again = clone_project.inv("db.list-clones", env=estate.env)
+    again = clone_project.run("db.list-clones", env=estate.env)
     assert again.returncode == 0
 
 
 def test_delete_asks_first_without_yes(clone_project: Project, estate: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--delete", env=estate.env)
+    result = clone_project.run("db.list-clones", "--delete", env=estate.env)
     assert result.returncode != 0
     assert "pass --yes" in result.stderr
     assert "prodclone-old" in estate.instances()
@@ -102,21 +102,21 @@ def test_guards_refuse_untagged_and_source(estate: Cloud) -> None:
 def test_delete_turns_deletion_protection_off_first(clone_project: Project, cloud: Cloud) -> None:
     past = datetime.now(UTC) - timedelta(hours=1)
     tagged_clone(cloud, "guarded", past, DeletionProtection=True)
-    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=cloud.env)
+    result = clone_project.run("db.list-clones", "--delete", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert "instance prodclone-guarded: deleted" in result.stderr
     assert cloud.instances() == [] and cloud.snapshots() == []
 
 
 def test_unknown_format_is_one_line(clone_project: Project, cloud: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--format", "yaml", env=cloud.env)
+    result = clone_project.run("db.list-clones", "--format", "yaml", env=cloud.env)
     assert result.returncode == 2  # a bad flag, not "strays found"
     assert result.stderr.strip() == "prodclone: --format must be text or json (got 'yaml')"
 
 
 def test_json_even_for_an_error_with_exit_2(clone_project: Project, estate: Cloud) -> None:
     unreachable = {**estate.env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
-    result = clone_project.inv("db.list-clones", "--format", "json", env=unreachable)
+    result = clone_project.run("db.list-clones", "--format", "json", env=unreachable)
     assert result.returncode == 2, result.stdout + result.stderr
     error = json.loads(result.stdout)
     assert error["exit_code"] == 2
@@ -127,7 +127,7 @@ def test_json_even_for_an_error_with_exit_2(clone_project: Project, estate: Clou
 def test_json_error_for_missing_settings(clone_project: Project, estate: Cloud) -> None:
     clone_project.configure({"aws": {"region": "", "source_instance": ""}})
     env = {k: v for k, v in estate.env.items() if k != "AWS_DEFAULT_REGION"}
-    result = clone_project.inv("db.list-clones", "--format", "json", env=env)
+    result = clone_project.run("db.list-clones", "--format", "json", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "prodclone.aws.region" in json.loads(result.stdout)["error"]
 
@@ -141,7 +141,7 @@ def test_strays_exit_1_into_a_closed_pipe_without_a_traceback(
 
 
 def test_dry_delete_only_says_what_it_would_delete(clone_project: Project, estate: Cloud) -> None:
-    result = clone_project.inv("--dry", "db.list-clones", "--delete", "--yes", env=estate.env)
+    result = clone_project.run("--dry", "db.list-clones", "--delete", "--yes", env=estate.env)
     assert result.returncode == 1, result.stderr
     assert "would delete instance prodclone-old" in result.stderr
     assert "would delete snapshot prodclone-old" in result.stderr
@@ -187,7 +187,7 @@ def aurora_estate(cloud: Cloud) -> Cloud:
 def test_stray_aurora_clusters_are_listed_and_deleted_with_their_instance_and_snapshot(
     clone_project: Project, aurora_estate: Cloud
 ) -> None:
-    listed = clone_project.inv("db.list-clones", "--format", "json", env=aurora_estate.env)
+    listed = clone_project.run("db.list-clones", "--format", "json", env=aurora_estate.env)
     assert listed.returncode == 1, listed.stderr
     kinds = sorted(
         (item["kind"], item["id"], item["stray"]) for item in json.loads(listed.stdout)["cloud"]
@@ -200,7 +200,7 @@ def test_stray_aurora_clusters_are_listed_and_deleted_with_their_instance_and_sn
         ("instance", "prodclone-old", True),
         ("instance", "prodclone-running", False),
     ]
-    result = clone_project.inv("db.list-clones", "--delete", "--yes", env=aurora_estate.env)
+    result = clone_project.run("db.list-clones", "--delete", "--yes", env=aurora_estate.env)
     assert result.returncode == 0, result.stderr
     for kind in ("instance", "cluster", "cluster-snapshot"):
         assert f"{kind} prodclone-old: deleted" in result.stderr

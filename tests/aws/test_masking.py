@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from prodclone.local.server import LocalServer
 from prodclone.pg.tools import find_tool
 from tests.aws.conftest import Cloud, aws_settings
 from tests.conftest import Project, run_sql
+from tests.scratch import ScratchDatabases
 
 RULES = {
     "public.customers.email": "email",
@@ -33,13 +33,8 @@ SECRET_ENV = {"INVOKE_PRODCLONE_MASK_SECRET": "moto-test-secret"}
 
 
 @pytest.fixture
-def throwaway(pg: LocalServer, prod_db: str) -> Iterator[str]:
-    name = f"throwaway_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{prod_db}"')
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def throwaway(scratch_db: ScratchDatabases, prod_db: str) -> str:
+    return scratch_db.create("throwaway", template=prod_db)
 
 
 def _values(pg: LocalServer, db: str, query: str) -> set[str]:
@@ -55,7 +50,7 @@ def test_masked_dump_holds_no_original_value(
     project.configure({**aws_settings(database=throwaway), "mask": {"rules": RULES}})
     emails = _values(pg, prod_db, "SELECT email FROM customers")
     names = _values(pg, prod_db, "SELECT name FROM customers")
-    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, **SECRET_ENV})
+    result = project.run("db.clone-prod", "--yes", env={**cloud.env, **SECRET_ENV})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "mask       2 rule(s) applied on the instance before pg_dump" in out
@@ -109,7 +104,7 @@ def test_a_rule_naming_no_column_stops_before_the_dump(
     project.configure(
         {**aws_settings(database=throwaway), "mask": {"rules": {"public.customers.emial": "email"}}}
     )
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 2  # as every settings error
     assert (
         "  mask       no local dump to check the rules against yet: the instance checks them"
@@ -214,7 +209,7 @@ def test_an_unknown_strategy_stops_before_anything_is_created(
     project: Project, cloud: Cloud
 ) -> None:
     project.configure({**aws_settings(), "mask": {"rules": {"public.customers.email": "emial"}}})
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "prodclone: prodclone.mask.rules 'public.customers.email': unknown strategy 'emial'; "
@@ -264,7 +259,7 @@ def test_masking_off_on_the_instance_writes_an_unmasked_dump_that_warns_on_load(
 
 def test_the_secret_is_refused_in_invoke_yaml(project: Project, cloud: Cloud) -> None:
     project.configure({**aws_settings(), "mask": {"rules": RULES, "secret": "in-a-file"}})
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "prodclone: prodclone.mask.secret must not be written in a file (invoke.yaml): "

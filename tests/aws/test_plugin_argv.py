@@ -23,7 +23,7 @@ def _run(
         "FAKE_PLUGIN_ARGV_FILE": str(record),
         **env_extra,
     }
-    result = project.inv("db.clone-prod", "--yes", env=env)
+    result = project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode == 0, result.stderr
     [started] = [json.loads(line) for line in record.read_text().splitlines()]
     [issued] = cloud.ssm.started
@@ -90,7 +90,7 @@ def test_a_session_that_cannot_be_terminated_is_reported(
     clone_project: Project, cloud: Cloud
 ) -> None:
     cloud.ssm.refuse_terminate = True
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr  # the dump is fine; the session ends when idle
     [session] = cloud.ssm.open_sessions
     assert f"could not terminate SSM session {session} (" in result.stderr

@@ -93,7 +93,7 @@ def test_settings_from_env_vars(project: Any, cloud: Cloud) -> None:
         "INVOKE_PRODCLONE_AWS_INSTANCE_CLASS": "db.t4g.medium",
         "INVOKE_PRODCLONE_AWS_SECURITY_GROUPS": "sg-1,sg-2",
     }
-    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    result = project.run("db.clone-prod", "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     assert "(db.t4g.medium," in result.stdout
     assert "security groups sg-1, sg-2" in result.stdout
@@ -101,6 +101,6 @@ def test_settings_from_env_vars(project: Any, cloud: Cloud) -> None:
 
 def test_bad_setting_names_the_key(project: Any, cloud: Cloud) -> None:
     env = {**cloud.env, "INVOKE_PRODCLONE_AWS_DUMP_COMPRESSION": "brotli"}
-    result = project.inv("db.clone-prod", "--dry-run", env=env)
+    result = project.run("db.clone-prod", "--dry-run", env=env)
     assert result.returncode == 2
     assert "prodclone.aws.dump_compression must be gzip, lz4, zstd or none" in result.stderr

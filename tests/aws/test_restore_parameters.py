@@ -70,7 +70,7 @@ def test_restore_is_private_single_az_unprotected_without_backups_in_the_sources
 ) -> None:
     subnet_group, security_group = vpc_source
     project.configure(aws_settings(source_instance="prod-vpc"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     [sent] = restores
     assert sent["db_instance_identifier"].startswith("prodclone-")
@@ -100,7 +100,7 @@ def test_configured_network_replaces_the_sources(
             instance_class="db.t4g.medium",
         )
     )
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     [sent] = restores
     assert sent["db_subnet_group_name"] == "clone-subnets"

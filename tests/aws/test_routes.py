@@ -33,7 +33,7 @@ def test_default_route_with_backups_restores_from_them_and_leaves_the_source_alo
     project: Project, cloud: Cloud
 ) -> None:
     project.configure(aws_settings(restore_from="auto"))  # the source keeps 1 day of backups
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"  source     instance {SOURCE} (PostgreSQL 16.3, 20 GiB): not touched" in out
@@ -70,7 +70,7 @@ def test_latest_snapshot_restores_the_newest_automated_one_and_leaves_it(
     )["DBSnapshots"]
     name = automated["DBSnapshotIdentifier"]
     project.configure(aws_settings(restore_from="latest-snapshot"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert "  route      latest-snapshot: restore_from latest-snapshot: the newest " in (
         result.stdout
@@ -100,7 +100,7 @@ def test_auto_without_backups_takes_a_new_snapshot_and_point_in_time_says_why_no
     project: Project, no_backups: Cloud
 ) -> None:
     project.configure(aws_settings(source_instance=NO_BACKUPS, restore_from="auto"))
-    result = project.inv("db.clone-prod", "--dry-run", env=no_backups.env)
+    result = project.run("db.clone-prod", "--dry-run", env=no_backups.env)
     assert result.returncode == 0, result.stderr
     assert (
         f"  route      new-snapshot: auto: {NO_BACKUPS} keeps no automated backups "
@@ -114,7 +114,7 @@ def test_auto_without_backups_takes_a_new_snapshot_and_point_in_time_says_why_no
     assert all(c["action"].startswith(READS) for c in no_backups.calls())
 
     project.configure(aws_settings(source_instance=NO_BACKUPS, restore_from="point-in-time"))
-    result = project.inv("db.clone-prod", "--dry-run", env=no_backups.env)
+    result = project.run("db.clone-prod", "--dry-run", env=no_backups.env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"prodclone: prodclone.aws.restore_from is point-in-time, but {NO_BACKUPS} keeps no "
@@ -125,7 +125,7 @@ def test_auto_without_backups_takes_a_new_snapshot_and_point_in_time_says_why_no
 
 def test_bad_route_names_the_key(project: Project, cloud: Cloud) -> None:
     project.configure(aws_settings(restore_from="yesterday"))
-    result = project.inv("db.clone-prod", "--dry-run", env=cloud.env)
+    result = project.run("db.clone-prod", "--dry-run", env=cloud.env)
     assert result.returncode != 0
     assert "prodclone.aws.restore_from" in result.stderr
     assert "INVOKE_PRODCLONE_AWS_RESTORE_FROM" in result.stderr

@@ -52,7 +52,7 @@ def test_password_never_in_output_logs_or_argv(
 def test_keep_instance_keeps_it_and_says_how_to_remove_it(
     clone_project: Project, cloud: Cloud
 ) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", "--keep-instance", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", "--keep-instance", env=cloud.env)
     assert result.returncode == 0, result.stderr
     kept = cloud.instances()
     assert len(kept) == 1 and kept[0].startswith("prodclone-")
@@ -91,7 +91,7 @@ def test_managed_master_secret_is_switched_off_on_the_copy(
         ManageMasterUserPassword=True,
     )
     project.configure(aws_settings(source_instance="prod-managed"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     [change] = modifications
     assert change["id"].startswith("prodclone-")
@@ -134,7 +134,7 @@ def password_change_pending(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dump_waits_until_the_password_change_is_applied(
     clone_project: Project, cloud: Cloud, password_change_pending: None
 ) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "available (password change pending)" in out

@@ -61,7 +61,7 @@ def slow_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_snapshot_progress_is_shown(
     clone_project: Project, cloud: Cloud, slow_snapshots: None
 ) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     # Without a terminal there is no bar: each change is a line with the elapsed time.
     shown = re.findall(r"^    snapshot prodclone-[\w-]+: (.+) \(\d+s\)$", result.stdout, re.M)
@@ -73,7 +73,7 @@ def test_cleanup_waits_for_a_snapshot_still_being_taken(
     clone_project: Project, cloud: Cloud, slow_snapshots: None
 ) -> None:
     env = {**cloud.env, "PRODCLONE_TEST_FAULT": "snapshot"}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    result = clone_project.run("db.clone-prod", "--yes", env=env)
     assert "injected failure at step snapshot" in result.stderr
     assert "CLEANUP FAILED" not in result.stderr
     assert cloud.snapshots() == []

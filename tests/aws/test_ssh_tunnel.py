@@ -30,7 +30,7 @@ def test_dump_through_an_ssh_bastion(
 ) -> None:
     server, home = bastion
     project.configure(aws_settings(tunnel="ssh", bastion="bastion.test"))
-    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, "HOME": str(home)})
+    result = project.run("db.clone-prod", "--yes", env={**cloud.env, "HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert len(list((project.root / "dump").glob("prod-*.dump"))) == 1
     assert server.destinations, "no forward went through the bastion"
@@ -43,7 +43,7 @@ def test_dump_through_an_ssh_bastion(
 
 def test_unreachable_bastion_is_one_line_and_cleans_up(project: Project, cloud: Cloud) -> None:
     project.configure(aws_settings(tunnel="ssh", bastion="tester@127.0.0.1:1"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 1
     assert "prodclone: cannot open an SSH connection to the bastion" in result.stderr
     assert cloud.instances() == [] and cloud.snapshots() == []

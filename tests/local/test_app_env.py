@@ -23,9 +23,9 @@ def test_database_url_goes_through_configparser_unharmed(project: Project, pg: L
     (project.root / "migrate.py").write_text(ALEMBIC_STYLE)
     project.configure({"app": "alembicish", "commands": {"migrate": "python migrate.py"}})
     try:
-        built = project.inv("db.fresh")
+        built = project.run("db.fresh")
         assert built.returncode == 0, built.stdout + built.stderr
         with psycopg.connect(pg.url("alembicish_fresh")) as conn:
             assert conn.execute("SELECT to_regclass('migrated') IS NOT NULL").fetchone() == (True,)
     finally:
-        project.inv("db.drop-clone", "--yes", "--fresh")
+        project.run("db.drop-clone", "--yes", "--fresh")

@@ -35,26 +35,26 @@ def test_fresh_drops_only_a_fresh_database(app_project: Project, pg: LocalServer
     app = app_project.app  # type: ignore[attr-defined]
     configure(app_project, commands={"migrate": MIGRATE})
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     other = f"{app}_other"
-    assert app_project.inv("db.fresh").returncode == 0
-    assert app_project.inv("db.fresh", "--name", other).returncode == 0
+    assert app_project.run("db.fresh").returncode == 0
+    assert app_project.run("db.fresh", "--name", other).returncode == 0
     clone_dbs = ours_of(pg, clone_of(app_project))
     assert len(clone_dbs) >= 2  # the clone and its template at least
 
-    dropped = app_project.inv("db.drop-clone", "--fresh", "--yes")
+    dropped = app_project.run("db.drop-clone", "--fresh", "--yes")
     assert dropped.returncode == 0, dropped.stderr
     assert dropped.stdout.splitlines()[-1:] == [f"dropped database {app}_fresh"]
     assert "prod_clone" not in dropped.stdout
     assert ours_of(pg, app) == clone_dbs | {other}
 
-    named = app_project.inv("db.drop-clone", "--fresh", "--name", other, "--yes")
+    named = app_project.run("db.drop-clone", "--fresh", "--name", other, "--yes")
     assert named.returncode == 0, named.stderr
     assert named.stdout.splitlines()[-1:] == [f"dropped database {other}"]
     assert "prod_clone" not in named.stdout
     assert ours_of(pg, app) == clone_dbs
 
-    again = app_project.inv("db.drop-clone", "--fresh", "--name", other, "--yes")
+    again = app_project.run("db.drop-clone", "--fresh", "--name", other, "--yes")
     assert (again.returncode, again.stdout) == (0, "nothing to drop: no fresh database\n")
 
 
@@ -63,15 +63,15 @@ def test_fresh_name_never_reaches_the_clone_and_needs_fresh(
 ) -> None:
     configure(app_project)
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
     before = ours_of(pg, clone)
-    refused = app_project.inv("db.drop-clone", "--fresh", "--name", clone, "--yes")
+    refused = app_project.run("db.drop-clone", "--fresh", "--name", clone, "--yes")
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
         f"prodclone: {clone} is prodclone's clone, not a fresh build; nothing was dropped"
     )
-    alone = app_project.inv("db.drop-clone", "--name", f"x_{uuid.uuid4().hex[:6]}", "--yes")
+    alone = app_project.run("db.drop-clone", "--name", f"x_{uuid.uuid4().hex[:6]}", "--yes")
     assert alone.returncode == 2
     assert alone.stderr.strip() == "prodclone: --name names a fresh database: give it with --fresh"
     assert ours_of(pg, clone) == before
@@ -81,9 +81,9 @@ def test_all_drops_the_clone_and_the_fresh_database(app_project: Project, pg: Lo
     app = app_project.app  # type: ignore[attr-defined]
     configure(app_project, commands={"migrate": MIGRATE})
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
-    assert app_project.inv("db.fresh").returncode == 0
-    dropped = app_project.inv("db.drop-clone", "--all", "--yes")
+    assert app_project.run("db.load-clone").returncode == 0
+    assert app_project.run("db.fresh").returncode == 0
+    dropped = app_project.run("db.drop-clone", "--all", "--yes")
     assert dropped.returncode == 0, dropped.stderr
     assert f"dropped database {app}_fresh" in dropped.stdout
     assert f"dropped database {clone_of(app_project)}\n" in dropped.stdout
@@ -120,12 +120,12 @@ def test_dumps_deletes_directory_dumps_and_partial_leftovers(
     (stranger / "notes.txt").write_text("mine")
     configure(app_project)
 
-    listed = app_project.inv("db.drop-clone", "--dumps", "--dry-run")
+    listed = app_project.run("db.drop-clone", "--dumps", "--dry-run")
     assert listed.returncode == 0, listed.stderr
     assert f"would drop dump {parallel} (" in listed.stdout
     assert str(stranger) + " " not in listed.stdout
 
-    dropped = app_project.inv("db.drop-clone", "--dumps", "--yes")
+    dropped = app_project.run("db.drop-clone", "--dumps", "--yes")
     assert dropped.returncode == 0, dropped.stderr
     assert dropped.stderr.count("Traceback") == 0
     for path in (single, parallel, partial_file, partial_folder):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,20 +11,18 @@ import pytest
 from prodclone.local.embedded import bin_dir
 from prodclone.local.server import LocalServer
 from tests.conftest import Project
+from tests.scratch import ScratchDatabases
 
 TABLE = "café_ñandú"
 ROWS = ["crème brûlée", "Ærøskøbing", "señor"]
 
 
 @pytest.fixture
-def latin1_db(pg: LocalServer) -> Iterator[str]:
-    name = f"latin1_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(
-            f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
-            "TEMPLATE template0"
-        )
-    with psycopg.connect(pg.url(name), autocommit=True) as conn:
+def latin1_db(scratch_db: ScratchDatabases) -> str:
+    name = scratch_db.create(
+        "latin1", template="template0", options="ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+    )
+    with psycopg.connect(scratch_db.pg.url(name), autocommit=True) as conn:
         conn.execute(
             f'CREATE TABLE "{TABLE}" (id int PRIMARY KEY, "libellé" text NOT NULL);'
             f'CREATE INDEX "{TABLE}_libellé" ON "{TABLE}" ("libellé");'
@@ -36,9 +32,7 @@ def latin1_db(pg: LocalServer) -> Iterator[str]:
             cur.executemany(
                 f'INSERT INTO "{TABLE}" VALUES (%s, %s)', list(enumerate(ROWS, start=1))
             )
-    yield name
-    with pg.connect() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return name
 
 
 def test_a_latin1_dump_loads_and_its_schema_compares_equal(
@@ -48,16 +42,16 @@ def test_a_latin1_dump_loads_and_its_schema_compares_equal(
     pg_dump = bin_dir() / "pg_dump"
     subprocess.run([str(pg_dump), "-Fc", "-f", str(dump), pg.url(latin1_db)], check=True)
     project.configure({"app": "latin", "local": {"keep_spare": False}})
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert "Traceback" not in loaded.stderr
     with psycopg.connect(pg.url("latin_prod_clone")) as conn:
         rows = conn.execute(f'SELECT "libellé" FROM "{TABLE}" ORDER BY id').fetchall()
     assert [row[0] for row in rows] == ROWS
-    diff = project.inv("db.schema-diff", "-a", latin1_db, "-b", "latin_prod_clone")
+    diff = project.run("db.schema-diff", "-a", latin1_db, "-b", "latin_prod_clone")
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert diff.stdout.splitlines()[-1].startswith("schema-diff: no differences"), diff.stdout
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
 
 
 MIGRATE_SQL = f"""
@@ -83,8 +77,8 @@ def test_refactor_check_passes_on_a_latin1_dump(
             "commands": {"migrate": "psql -X -q -v ON_ERROR_STOP=1 -f migrate.sql"},
         }
     )
-    done = project.inv("refactor-check", "--dump", str(dump), "--skip-smoke")
+    done = project.run("refactor-check", "--dump", str(dump), "--skip-smoke")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "schema-diff: no differences" in done.stdout, done.stdout
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0

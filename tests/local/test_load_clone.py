@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +19,8 @@ from prodclone.local.lock import LOCK_KEY
 from prodclone.local.server import LocalServer
 from prodclone.pg import databases
 from tests.conftest import Project, run_sql
+from tests.scratch import scratch_database
+from tests.terminal import second_terminal, start_inv
 
 SOURCE_SQL = """
 CREATE TYPE status AS ENUM ('new', 'done');
@@ -46,15 +46,11 @@ def fingerprint(pg: LocalServer, dbname: str) -> tuple[object, ...]:
 
 
 def make_dump(pg: LocalServer, dump_dir: Path, extra_sql: str = "", name: str = "") -> Path:
-    source = f"src_{uuid.uuid4().hex[:8]}"
-    with pg.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{source}"')
-    run_sql(pg, source, SOURCE_SQL + extra_sql)
     dump_dir.mkdir(parents=True, exist_ok=True)
     path = dump_dir / (name or f"prod-{time.strftime('%Y%m%dT%H%M%S')}{uuid.uuid4().hex[:4]}Z.dump")
-    subprocess.run([str(bin_dir() / "pg_dump"), "-Fc", "-f", str(path), pg.url(source)], check=True)
-    with pg.connect() as conn:
-        conn.execute(f'DROP DATABASE "{source}" WITH (FORCE)')
+    with scratch_database(pg, "src", sql_text=SOURCE_SQL + extra_sql) as source:
+        dump = [str(bin_dir() / "pg_dump"), "-Fc", "-f", str(path), pg.url(source)]
+        subprocess.run(dump, check=True)
     return path
 
 
@@ -77,15 +73,8 @@ def wait_spare(project: Project) -> None:
 
 
 def inv_in_background(project: Project, *args: str) -> subprocess.Popen[str]:
-    """`inv ARGS` in the project, left running: a second terminal."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=project.root,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """`inv ARGS` in the project, left running; `tests.terminal.second_terminal` stops it too."""
+    return start_inv(project.root, *args)
 
 
 def list_in(pg: LocalServer) -> list[databases.DatabaseInfo]:
@@ -114,7 +103,7 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     app = app_project.app  # type: ignore[attr-defined]
     app_project.configure({"app": app, "local": {"keep_spare": False}})
     dump = make_dump(pg, app_project.root / "dump")
-    first = app_project.inv("db.load-clone")
+    first = app_project.run("db.load-clone")
     assert first.returncode == 0, first.stderr
     assert "restored in full" in first.stdout
     assert re.search(r"restoring prod-\S+\.dump\b.* (\d+)/\1 ", first.stdout), first.stdout
@@ -125,7 +114,7 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     # The app (or a migration) changes the clone; a reset brings the dump's state back.
     run_sql(pg, clone, "DELETE FROM orders WHERE id % 3 = 0; UPDATE customer SET email = 'x' || id")
     assert fingerprint(pg, clone) != original
-    second = app_project.inv("db.load-clone", "--dump", str(dump))
+    second = app_project.run("db.load-clone", "--dump", str(dump))
     assert second.returncode == 0, second.stderr
     assert "copied from its template" in second.stdout
     assert fingerprint(pg, clone) == original
@@ -133,15 +122,15 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
     # With a spare ready, the reset is a rename.
     app_project.configure({"app": app})
     run_sql(pg, clone, "TRUNCATE orders")
-    app_project.inv("db.load-clone")
+    app_project.run("db.load-clone")
     wait_spare(app_project)
     run_sql(pg, clone, "TRUNCATE orders")
-    third = app_project.inv("db.load-clone")
+    third = app_project.run("db.load-clone")
     assert third.returncode == 0, third.stderr
     assert "swapped in from a ready copy" in third.stdout
     assert fingerprint(pg, clone) == original
 
-    forced = app_project.inv("db.load-clone", "--restore", "--jobs", "1")
+    forced = app_project.run("db.load-clone", "--restore", "--jobs", "1")
     assert forced.returncode == 0, forced.stderr
     assert "restored in full" in forced.stdout
     assert fingerprint(pg, clone) == original
@@ -150,7 +139,7 @@ def test_first_load_restores_then_resets_bring_back_the_dump(
 def test_copies_left_without_their_mark_are_rebuilt(app_project: Project, pg: LocalServer) -> None:
     """As a Ctrl-C between a copy's rename and its mark once left it."""
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     wait_spare(app_project)
     template = next(
         db.name for db in list_in(pg) if db.name.startswith(clone_of(app_project) + "__tpl_")
@@ -158,7 +147,7 @@ def test_copies_left_without_their_mark_are_rebuilt(app_project: Project, pg: Lo
     spare = template.replace("__tpl_", "__spare_")
     with pg.connect() as conn:
         databases.mark(conn, template, "staging restore")
-    again = app_project.inv("db.load-clone")
+    again = app_project.run("db.load-clone")
     assert again.returncode == 0, again.stderr
     assert "restored in full" in again.stdout
     assert any(db.name == template and db.role == "template" for db in list_in(pg))
@@ -167,17 +156,17 @@ def test_copies_left_without_their_mark_are_rebuilt(app_project: Project, pg: Lo
     wait_spare(app_project)
     with pg.connect() as conn:
         databases.mark(conn, spare, "staging spare")
-    assert "copied from its template" in app_project.inv("db.load-clone").stdout
+    assert "copied from its template" in app_project.run("db.load-clone").stdout
     wait_spare(app_project)
     assert any(db.name == spare and db.role == "spare" for db in list_in(pg))
-    assert "swapped in from a ready copy" in app_project.inv("db.load-clone").stdout
+    assert "swapped in from a ready copy" in app_project.run("db.load-clone").stdout
 
 
 def test_reset_ends_sessions_on_the_clone(app_project: Project, pg: LocalServer) -> None:
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     app_conn = psycopg.connect(pg.url(clone_of(app_project)))  # the app, still running
-    result = app_project.inv("db.load-clone")
+    result = app_project.run("db.load-clone")
     assert result.returncode == 0, result.stderr
     with pytest.raises(psycopg.OperationalError):
         app_conn.execute("SELECT 1")
@@ -215,7 +204,7 @@ def test_missing_roles_are_created_nologin(app_project: Project, pg: LocalServer
         for role in roles:
             conn.execute(f"DROP OWNED BY {quoted(role)}")
             conn.execute(f"DROP ROLE {quoted(role)}")
-    result = app_project.inv("db.load-clone")
+    result = app_project.run("db.load-clone")
     assert result.returncode == 0, result.stderr
     assert "created NOLOGIN roles" in result.stdout
     for role in roles:
@@ -265,7 +254,7 @@ def test_roles_come_from_statements_not_from_text_that_reads_like_them(
     with pg.connect() as conn:
         conn.execute(f"DROP OWNED BY {viewer}")
         conn.execute(f"DROP ROLE {viewer}")
-    result = app_project.inv("db.load-clone")
+    result = app_project.run("db.load-clone")
     assert result.returncode == 0, result.stderr
     assert f"created NOLOGIN roles the dump references: {viewer}\n" in result.stdout
     with pg.connect() as conn:
@@ -288,7 +277,7 @@ def test_bad_dumps_are_refused_and_the_clone_survives(
     app_project: Project, pg: LocalServer, kind: str, message: str
 ) -> None:
     good = make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
     before = fingerprint(pg, clone)
 
@@ -300,7 +289,7 @@ def test_bad_dumps_are_refused_and_the_clone_survives(
     elif kind == "truncated":
         data = good.read_bytes()
         bad.write_bytes(data[: len(data) * 2 // 3])
-    result = app_project.inv("db.load-clone", "--dump", str(bad))
+    result = app_project.run("db.load-clone", "--dump", str(bad))
     assert result.returncode != 0
     assert message in result.stderr
     assert result.stderr.strip().startswith("prodclone:")
@@ -313,7 +302,7 @@ def test_bad_dumps_are_refused_and_the_clone_survives(
 
 
 def test_no_dump_at_all_says_what_to_do(app_project: Project) -> None:
-    result = app_project.inv("db.load-clone")
+    result = app_project.run("db.load-clone")
     assert result.returncode == 1
     assert "no dump found" in result.stderr
     assert "db.clone-prod" in result.stderr
@@ -326,11 +315,11 @@ def test_foreign_databases_are_never_touched(app_project: Project, pg: LocalServ
         conn.execute(f'CREATE DATABASE "{clone}"')  # someone's own database, same name
         conn.execute(f'CREATE DATABASE "{foreign_spare}"')
     make_dump(pg, app_project.root / "dump")
-    refused = app_project.inv("db.load-clone")
+    refused = app_project.run("db.load-clone")
     assert refused.returncode == 1
     assert "was not made by prodclone" in refused.stderr
 
-    dropped = app_project.inv("db.drop-clone", "--yes", "--fresh")
+    dropped = app_project.run("db.drop-clone", "--yes", "--fresh")
     assert dropped.returncode == 0, dropped.stderr
     with pg.connect() as conn:
         names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
@@ -353,20 +342,20 @@ def test_drop_clone_asks_drops_ours_and_is_idempotent(
     app_project: Project, pg: LocalServer
 ) -> None:
     dump = make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     wait_spare(app_project)
 
-    unconfirmed = app_project.inv("db.drop-clone")
+    unconfirmed = app_project.run("db.drop-clone")
     assert unconfirmed.returncode == 1
     assert "--yes" in unconfirmed.stderr
 
-    dry = app_project.inv("db.drop-clone", "--dry-run", "--dumps")
+    dry = app_project.run("db.drop-clone", "--dry-run", "--dumps")
     assert dry.returncode == 0
     assert f"would drop database {clone_of(app_project)} " in dry.stdout
     assert dump.exists()
     assert any(db.name == clone_of(app_project) for db in list_in(pg))
 
-    result = app_project.inv("db.drop-clone", "--yes", "--dumps")
+    result = app_project.run("db.drop-clone", "--yes", "--dumps")
     assert result.returncode == 0, result.stderr
     assert not dump.exists()
     with pg.connect() as conn:
@@ -375,7 +364,7 @@ def test_drop_clone_asks_drops_ours_and_is_idempotent(
             (clone_of(app_project) + "%",),
         ).fetchall()
     assert left == []
-    again = app_project.inv("db.drop-clone", "--yes")
+    again = app_project.run("db.drop-clone", "--yes")
     assert again.returncode == 0
     assert "nothing to drop" in again.stdout
 
@@ -385,8 +374,8 @@ def test_drop_right_after_a_load_leaves_no_spare_behind(
 ) -> None:
     """The spare is still being built in the background when drop-clone starts."""
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
-    result = app_project.inv("db.drop-clone", "--yes")
+    assert app_project.run("db.load-clone").returncode == 0
+    result = app_project.run("db.drop-clone", "--yes")
     assert result.returncode == 0, result.stderr
     with pg.connect() as conn:
         left = conn.execute(
@@ -400,17 +389,17 @@ def test_second_command_waits_for_the_first(app_project: Project, pg: LocalServe
     make_dump(pg, app_project.root / "dump")
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-    waiting = inv_in_background(app_project, "db.load-clone")
-    try:
-        with pg.connect() as conn:
-            assert blocked_session(conn, waiting, "wait_event = %s", "advisory"), (
-                waiting.communicate()
-            )
-        assert waiting.poll() is None  # still waiting, nothing done yet
-        assert not any(belongs_to_clone(db, clone_of(app_project)) for db in list_in(pg))
-    finally:
-        holder.close()
-    out, err = waiting.communicate(timeout=60)
+    with second_terminal(app_project.root, "db.load-clone") as waiting:
+        try:
+            with pg.connect() as conn:
+                assert blocked_session(conn, waiting.process, "wait_event = %s", "advisory"), (
+                    waiting.finish()
+                )
+            assert waiting.process.poll() is None  # still waiting, nothing done yet
+            assert not any(belongs_to_clone(db, clone_of(app_project)) for db in list_in(pg))
+        finally:
+            holder.close()
+        out, err = waiting.finish()
     assert waiting.returncode == 0, err
     assert "another prodclone command is working on the local databases" in err
     assert "restored in full" in out
@@ -420,16 +409,16 @@ def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(
     app_project: Project, pg: LocalServer
 ) -> None:
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
     before = fingerprint(pg, clone)
     holder = psycopg.connect(pg.url("postgres"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
     try:
-        waiting = inv_in_background(app_project, "db.drop-clone", "--yes")
-        assert blocked_session(holder, waiting, "wait_event = %s", "advisory")
-        waiting.send_signal(signal.SIGINT)
-        _, err = waiting.communicate(timeout=60)
+        with second_terminal(app_project.root, "db.drop-clone", "--yes") as waiting:
+            assert blocked_session(holder, waiting.process, "wait_event = %s", "advisory")
+            waiting.interrupt()
+            _, err = waiting.finish()
     finally:
         holder.close()
     assert waiting.returncode == 130
@@ -446,7 +435,7 @@ def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: Lo
             "local": {"db_env": {"APP_DB_NAME": "{db}"}},
         }
     )
-    ok = app_project.inv("db.fresh")
+    ok = app_project.run("db.fresh")
     assert ok.returncode == 0, ok.stderr
     with psycopg.connect(pg.url(f"{app}_fresh")) as conn:
         assert conn.execute("SELECT to_regclass('t') IS NOT NULL").fetchone() == (True,)
@@ -461,7 +450,7 @@ def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: Lo
             "local": {"db_env": {"APP_DB_NAME": "{db}", "APP_URL": "{url}"}},
         }
     )
-    failed = app_project.inv("db.fresh")
+    failed = app_project.run("db.fresh")
     assert failed.returncode == 1
     url = pg.url(f"{app}_fresh")
     assert f"  [migrate] migrating {app}_fresh ({app}_fresh) at {url}\n" in failed.stdout
@@ -469,13 +458,13 @@ def test_fresh_runs_migrate_and_reports_its_failure(app_project: Project, pg: Lo
     assert "migrate command exited 3" in failed.stderr
     assert "boom: bad column" in failed.stderr
 
-    dropped = app_project.inv("db.drop-clone", "--yes", "--fresh")
+    dropped = app_project.run("db.drop-clone", "--yes", "--fresh")
     assert f"dropped database {app}_fresh" in dropped.stdout
 
 
 def test_fresh_name_follows_the_fresh_db_rule(app_project: Project, pg: LocalServer) -> None:
     app_project.configure({"commands": {"migrate": "true"}})
-    result = app_project.inv("db.fresh", "--name", "Bad Name")
+    result = app_project.run("db.fresh", "--name", "Bad Name")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "prodclone: --name must be a database name of letters, digits and _ up to 40 long "
@@ -486,7 +475,7 @@ def test_fresh_name_follows_the_fresh_db_rule(app_project: Project, pg: LocalSer
 
 
 def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> None:
-    result = app_project.inv("db.fresh")
+    result = app_project.run("db.fresh")
     assert result.returncode == 2
     assert "prodclone.commands.migrate is not set" in result.stderr
     assert result.stdout == ""  # stopped before doing or announcing anything
@@ -510,29 +499,28 @@ def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
     app_project: Project, pg: LocalServer
 ) -> None:
     make_dump(pg, app_project.root / "dump", GATED_SQL)
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
     before = fingerprint(pg, clone)
     wait_spare(app_project)
 
     gate = psycopg.connect(pg.url("postgres"))
     gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
-    loading = inv_in_background(app_project, "db.load-clone", "--restore")
     try:
-        with pg.connect() as conn:
-            assert blocked_session(conn, loading, "datname = %s", clone + "__restoring"), (
-                f"the restore never reached the gated table: {loading.communicate()}"
-            )
-            loading.send_signal(signal.SIGINT)
-            # Dropping the staging database touches the gate's catalog too: open the gate
-            # once pg_restore is gone and the cleanup waits for it.
-            blocked_session(conn, loading, "query LIKE %s", "DROP DATABASE%")
-        gate.close()
-        _, err = loading.communicate(timeout=60)
+        with second_terminal(app_project.root, "db.load-clone", "--restore") as loading:
+            with pg.connect() as conn:
+                reached = blocked_session(
+                    conn, loading.process, "datname = %s", clone + "__restoring"
+                )
+                assert reached, f"the restore never reached the gated table: {loading.finish()}"
+                loading.interrupt()
+                # Dropping the staging database touches the gate's catalog too: open the gate
+                # once pg_restore is gone and the cleanup waits for it.
+                blocked_session(conn, loading.process, "query LIKE %s", "DROP DATABASE%")
+            gate.close()
+            _, err = loading.finish()
     finally:
         gate.close()
-        if loading.poll() is None:
-            loading.kill()
     assert loading.returncode == 130, err
     assert "prodclone: interrupted" in err
     assert fingerprint(pg, clone) == before
@@ -545,6 +533,6 @@ def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
         ).fetchone()
     assert all(not name.endswith(("__restoring", "__next")) for (name,) in staging), staging
     assert restoring == (0,)  # pg_restore and its workers are gone
-    again = app_project.inv("db.load-clone")
+    again = app_project.run("db.load-clone")
     assert again.returncode == 0, again.stderr
     assert fingerprint(pg, clone) == before

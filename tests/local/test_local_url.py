@@ -20,15 +20,15 @@ def test_a_unix_socket_url_without_host_works(
     url = f"postgresql:///postgres?host={socket_dir}&user=postgres"
     dump = make_dump(pg, tmp_path)
     project.configure({"app": "sockurl", "local": {"url": url, "keep_spare": False}})
-    shown = project.inv("db.server")
+    shown = project.run("db.server")
     assert shown.returncode == 0, shown.stderr
     assert f"external server: {url}" in shown.stdout.splitlines(), shown.stdout
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert f"url: postgresql:///sockurl_prod_clone?host={socket_dir}&user=postgres" in loaded.stdout
     customers, _ = fingerprint(pg, "sockurl_prod_clone")
     assert customers[0] == 500
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_a_unix_socket_url_without_host_works(
 )
 def test_a_url_libpq_cannot_read_is_blamed_on_its_key(project: Project, url: str) -> None:
     project.configure({"local": {"url": url}})
-    done = project.inv("db.server")
+    done = project.run("db.server")
     assert done.returncode != 0
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
@@ -52,7 +52,7 @@ def test_a_url_libpq_cannot_read_is_blamed_on_its_key(project: Project, url: str
 
 def test_an_unreachable_local_url_is_blamed_on_its_key(project: Project) -> None:
     project.configure({"local": {"url": "postgresql://u:pw-78@/x?host=/nonexistent-dir"}})
-    done = project.inv("db.drop-clone", "--yes")
+    done = project.run("db.drop-clone", "--yes")
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(

@@ -59,13 +59,13 @@ def test_a_dump_from_an_older_pg_dump_restores_and_resets(
 ) -> None:
     dump, source = old_dump
     project.configure({"app": "olddump", "local": {"keep_spare": False}})
-    first = project.inv("db.load-clone", "--dump", str(dump))
+    first = project.run("db.load-clone", "--dump", str(dump))
     assert first.returncode == 0, first.stderr
     assert "restored in full" in first.stdout
     assert fingerprint(pg, "olddump_prod_clone") == source
     run_sql(pg, "olddump_prod_clone", "TRUNCATE orders")
-    reset = project.inv("db.load-clone", "--dump", str(dump))
+    reset = project.run("db.load-clone", "--dump", str(dump))
     assert reset.returncode == 0, reset.stderr
     assert "copied from its template" in reset.stdout
     assert fingerprint(pg, "olddump_prod_clone") == source
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0

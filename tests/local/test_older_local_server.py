@@ -81,16 +81,16 @@ def test_a_pg15_dump_loads_into_a_pg15_local_server(
     dump = pg15_dump(pg15, tmp_path, SOURCE_SQL + EXTENSIONS_SQL, pg15_bin_dir())
     source = fingerprint(pg15, "src")
     use_pg15(project, pg15, "old15")
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert "restoring with pg_restore 15." in loaded.stdout
     assert fingerprint(pg15, "old15_prod_clone") == source
     with psycopg.connect(pg15.url("old15_prod_clone")) as conn:
         assert conn.execute("SELECT count(*) FROM token").fetchone() == (1,)
-    reset = project.inv("db.load-clone", "--dump", str(dump))
+    reset = project.run("db.load-clone", "--dump", str(dump))
     assert reset.returncode == 0, reset.stderr
     assert "copied from its template" in reset.stdout
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
 
 
 def test_a_dump_from_a_newer_server_is_refused_before_anything_is_touched(
@@ -103,7 +103,7 @@ def test_a_dump_from_a_newer_server_is_refused_before_anything_is_touched(
         conn.execute("DROP ROLE newer_owner_role")
     before = database_names(pg15), role_names(pg15)
     use_pg15(project, pg15, "new18")
-    refused = project.inv("db.load-clone", "--dump", str(dump))
+    refused = project.run("db.load-clone", "--dump", str(dump))
     assert refused.returncode == 1, refused.stdout + refused.stderr
     major = pg.major_version()
     assert refused.stderr.splitlines() == [
@@ -123,7 +123,7 @@ def test_a_dump_pg_restore_15_cannot_read_is_refused_with_the_way_out(
     dump = pg15_dump(pg15, tmp_path, SOURCE_SQL, bin_dir())
     before = database_names(pg15)
     use_pg15(project, pg15, "mixed")
-    refused = project.inv("db.load-clone", "--dump", str(dump))
+    refused = project.run("db.load-clone", "--dump", str(dump))
     assert refused.returncode == 1, refused.stdout + refused.stderr
     [line] = refused.stderr.splitlines()
     assert line.startswith(f"prodclone: cannot restore {dump.name} into PostgreSQL 15: "), line
@@ -144,21 +144,21 @@ def test_local_bin_dir_names_the_tools_to_use(
     project.configure(
         {"app": "bindir", "local": {"bin_dir": str(pg15_bin_dir()), "keep_spare": False}}
     )
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert "restoring with pg_restore 15." in loaded.stdout
     assert fingerprint(pg, "bindir_prod_clone") == fingerprint(pg15, "src")
-    assert project.inv("db.drop-clone", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--yes").returncode == 0
 
     project.configure({"app": "bindir", "local": {"bin_dir": str(tmp_path)}})
-    empty = project.inv("db.load-clone", "--dump", str(dump))
+    empty = project.run("db.load-clone", "--dump", str(dump))
     assert empty.returncode == 1
     assert empty.stderr.startswith(
         f"prodclone: prodclone.local.bin_dir (INVOKE_PRODCLONE_LOCAL_BIN_DIR) is {tmp_path}, "
         "which has no runnable pg_restore"
     ), empty.stderr
     project.configure({"app": "bindir", "local": {"bin_dir": str(tmp_path / "nowhere")}})
-    missing = project.inv("db.load-clone", "--dump", str(dump))
+    missing = project.run("db.load-clone", "--dump", str(dump))
     assert missing.returncode != 0
     assert missing.stderr.startswith(
         "prodclone: prodclone.local.bin_dir must be a folder of PostgreSQL client tools"
@@ -173,7 +173,7 @@ def test_extensions_the_local_server_lacks_are_refused_by_name(
     dump = pg15_dump(pg15, tmp_path, SOURCE_SQL + EXTENSIONS_SQL, pg15_bin_dir())
     project.configure({"app": "needsext"})
     before = database_names(pg)
-    refused = project.inv("db.load-clone", "--dump", str(dump))
+    refused = project.run("db.load-clone", "--dump", str(dump))
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert refused.stderr.splitlines() == [
         f"prodclone: {dump.name} needs the extensions pgcrypto, uuid-ossp, which the embedded "
@@ -199,7 +199,7 @@ def test_the_fresh_build_round_trips_on_a_pg15_local_server(
             "commands": {"migrate": "psql -X -q -v ON_ERROR_STOP=1 -f migrate.sql"},
         }
     )
-    built = project.inv("db.fresh")
+    built = project.run("db.fresh")
     assert built.returncode == 0, built.stdout + built.stderr
     with psycopg.connect(pg15.url("fresh15_fresh")) as conn:
         comment = conn.execute(
@@ -208,4 +208,4 @@ def test_the_fresh_build_round_trips_on_a_pg15_local_server(
         ).fetchone()
         assert conn.execute("SELECT count(*) FROM item").fetchone() == (0,)
     assert comment is not None and str(comment[0]).startswith("prodclone:")
-    assert project.inv("db.drop-clone", "--yes", "--fresh").returncode == 0
+    assert project.run("db.drop-clone", "--yes", "--fresh").returncode == 0

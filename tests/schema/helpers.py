@@ -4,36 +4,25 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from prodclone.local.server import LocalServer
 from prodclone.pg.tools import find_tool
 from prodclone.schema import DiffOptions, DiffResult, compare_databases
+from tests.scratch import ScratchDatabases
 
 
-class Databases:
-    """Creates uniquely named databases on the test server and drops them all at the end."""
+class Databases(ScratchDatabases):
+    """Scratch databases named `<prefix>_<label>_...`, all dropped at the end."""
 
     def __init__(self, pg: LocalServer, prefix: str) -> None:
-        self.pg = pg
+        super().__init__(pg)
         self.prefix = prefix
-        self.created: list[str] = []
 
-    def create(self, statements: str = "", label: str = "") -> str:
-        name = f"{self.prefix}_{label}_{uuid.uuid4().hex[:8]}".lower()
-        with self.pg.connect() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        self.created.append(name)
-        if statements:
-            with psycopg.connect(self.pg.url(name), autocommit=True) as conn:
-                conn.execute(statements.encode())
-        return name
+    def create(self, statements: str = "", label: str = "") -> str:  # type: ignore[override]
+        return super().create(f"{self.prefix}_{label}", sql_text=statements)
 
     def load_files(self, label: str, *files: Path) -> str:
         """A new database with `files` run by psql, stopping at the first error."""
@@ -51,14 +40,6 @@ class Databases:
             if done.returncode != 0:
                 raise LoadError(f"{path.parent.name}/{path.name}: {done.stderr.strip()}")
         return name
-
-    def drop_all(self) -> None:
-        with self.pg.connect() as conn:
-            for name in self.created:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-        self.created.clear()
 
 
 class LoadError(Exception):

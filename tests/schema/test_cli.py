@@ -29,13 +29,13 @@ def cli_dbs(pg: LocalServer) -> Iterator[dict[str, str]]:
 
 
 def test_identical_databases_exit_0(project: Project, cli_dbs: dict[str, str]) -> None:
-    done = project.inv("db.schema-diff", "-a", cli_dbs["same_a"], "-b", cli_dbs["same_b"])
+    done = project.run("db.schema-diff", "-a", cli_dbs["same_a"], "-b", cli_dbs["same_b"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1].startswith("schema-diff: no differences (")
 
 
 def test_differences_exit_1_grouped_by_kind(project: Project, cli_dbs: dict[str, str]) -> None:
-    done = project.inv(
+    done = project.run(
         "db.schema-diff", "--clone", cli_dbs["drifted"], "--fresh", cli_dbs["same_b"]
     )
     assert done.returncode == 1, done.stderr
@@ -53,7 +53,7 @@ def test_json_is_versioned_and_sorted(
     project: Project, cli_dbs: dict[str, str], pg: LocalServer
 ) -> None:
     url = pg.url(cli_dbs["same_b"])
-    done = project.inv("db.schema-diff", "-a", cli_dbs["drifted"], "-b", url, "--format", "json")
+    done = project.run("db.schema-diff", "-a", cli_dbs["drifted"], "-b", url, "--format", "json")
     assert done.returncode == 1, done.stderr
     document = json.loads(done.stdout)
     assert document["format"] == "prodclone.schema-diff"
@@ -69,12 +69,12 @@ def test_json_is_versioned_and_sorted(
     assert document["coverage"]["kinds"]["index"] == {"a": 2, "b": 2}
     assert document["coverage"]["pg_dump_cross_check"] is True
     # Stable: a second run gives the very same document.
-    again = project.inv("db.schema-diff", "-a", cli_dbs["drifted"], "-b", url, "--format", "json")
+    again = project.run("db.schema-diff", "-a", cli_dbs["drifted"], "-b", url, "--format", "json")
     assert again.stdout == done.stdout
 
 
 def test_output_file_gets_the_report(project: Project, cli_dbs: dict[str, str]) -> None:
-    done = project.inv(
+    done = project.run(
         "db.schema-diff", "-a", cli_dbs["drifted"], "-b", cli_dbs["same_b"], "--output", "diff.txt"
     )
     assert done.returncode == 1, done.stderr
@@ -90,7 +90,7 @@ def test_ignore_rules_from_config_and_flag_are_counted(
     project: Project, cli_dbs: dict[str, str]
 ) -> None:
     project.configure({"schema_diff": {"ignore": ["table:public.*_old"]}})
-    done = project.inv(
+    done = project.run(
         "db.schema-diff",
         "-a",
         cli_dbs["drifted"],
@@ -108,7 +108,7 @@ def test_ignore_rules_from_config_and_flag_are_counted(
 
 
 def test_ignore_rules_from_env_var(project: Project, cli_dbs: dict[str, str]) -> None:
-    done = project.inv(
+    done = project.run(
         "db.schema-diff",
         "-a",
         cli_dbs["drifted"],
@@ -156,7 +156,7 @@ def test_ignore_rules_from_env_var(project: Project, cli_dbs: dict[str, str]) ->
 def test_errors_exit_2_with_one_line(
     project: Project, cli_dbs: dict[str, str], args: list[str], message: str
 ) -> None:
-    done = project.inv("db.schema-diff", *(arg.format(**cli_dbs) for arg in args))
+    done = project.run("db.schema-diff", *(arg.format(**cli_dbs) for arg in args))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -170,14 +170,14 @@ def test_owners_flag_compares_owners(project: Project, pg: LocalServer, reader_r
     with databases(pg, "own") as dbs:
         a = dbs.create(BASE + "ALTER TABLE orders OWNER TO sd_owner;", "a")
         b = dbs.create(BASE, "b")
-        default = project.inv("db.schema-diff", "-a", a, "-b", b)
+        default = project.run("db.schema-diff", "-a", a, "-b", b)
         assert default.returncode == 0, default.stdout + default.stderr
         assert "2 hidden (2 by owners" in default.stdout
-        owners = project.inv("db.schema-diff", "-a", a, "-b", b, "--owners")
+        owners = project.run("db.schema-diff", "-a", a, "-b", b, "--owners")
         assert owners.returncode == 1, owners.stdout + owners.stderr
         assert "    owner: a 'sd_owner' | b 'postgres'" in owners.stdout.splitlines()
         for value, code in (("true", 1), ("false", 0), ("0", 0)):
-            by_env = project.inv(
+            by_env = project.run(
                 "db.schema-diff",
                 "-a",
                 a,
@@ -189,7 +189,7 @@ def test_owners_flag_compares_owners(project: Project, pg: LocalServer, reader_r
 
 
 def test_bad_rule_in_config_names_the_key(project: Project, cli_dbs: dict[str, str]) -> None:
-    done = project.inv(
+    done = project.run(
         "db.schema-diff",
         "-a",
         cli_dbs["same_a"],

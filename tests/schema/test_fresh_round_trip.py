@@ -48,20 +48,20 @@ def test_varchar_in_lists_are_not_drift(project: Project, pg: LocalServer, dbs: 
     _prod_dump(pg, dbs, project)
     try:
         for step in (("db.load-clone",), ("db.fresh",)):
-            done = project.inv(*step)
+            done = project.run(*step)
             assert done.returncode == 0, done.stdout + done.stderr
-        diff = project.inv("db.schema-diff", "-a", f"{app}_prod_clone", "-b", f"{app}_fresh")
+        diff = project.run("db.schema-diff", "-a", f"{app}_prod_clone", "-b", f"{app}_fresh")
         assert diff.returncode == 0, diff.stdout + diff.stderr
         assert diff.stdout.startswith("schema-diff: no differences")
 
         # The same gate, run by refactor-check.
         report = project.root / "report"
-        check = project.inv("refactor-check", "--skip-smoke", "--report", str(report))
+        check = project.run("refactor-check", "--skip-smoke", "--report", str(report))
         stages = json.loads((report / "report.json").read_text())["stages"]
         schema = next(stage for stage in stages if stage["key"] == "schema")
         assert schema["status"] == "passed", check.stdout + check.stderr
     finally:
-        project.inv("db.drop-clone", "--yes", "--fresh")
+        project.run("db.drop-clone", "--yes", "--fresh")
 
 
 def test_a_changed_in_list_still_shows(project: Project, pg: LocalServer, dbs: Databases) -> None:
@@ -70,9 +70,9 @@ def test_a_changed_in_list_still_shows(project: Project, pg: LocalServer, dbs: D
     _prod_dump(pg, dbs, project)
     try:
         for step in (("db.load-clone",), ("db.fresh",)):
-            done = project.inv(*step)
+            done = project.run(*step)
             assert done.returncode == 0, done.stdout + done.stderr
-        diff = project.inv(
+        diff = project.run(
             "db.schema-diff", "-a", f"{app}_prod_clone", "-b", f"{app}_fresh", "--format", "json"
         )
         assert diff.returncode == 1, diff.stdout + diff.stderr
@@ -85,7 +85,7 @@ def test_a_changed_in_list_still_shows(project: Project, pg: LocalServer, dbs: D
             ("index", "public.shop_order_open_idx", "predicate"),
         }
     finally:
-        project.inv("db.drop-clone", "--yes", "--fresh")
+        project.run("db.drop-clone", "--yes", "--fresh")
 
 
 def test_fresh_build_is_marked_ours_and_leaves_no_staging(
@@ -94,7 +94,7 @@ def test_fresh_build_is_marked_ours_and_leaves_no_staging(
     app = _configure(project)
     _write_migration(project, CHOICES)
     try:
-        done = project.inv("db.fresh")
+        done = project.run("db.fresh")
         assert done.returncode == 0, done.stdout + done.stderr
         with pg.connect() as conn:
             rows = conn.execute(
@@ -106,4 +106,4 @@ def test_fresh_build_is_marked_ours_and_leaves_no_staging(
         assert [name for name, _ in rows] == [f"{app}_fresh"]
         assert rows[0][1].startswith("prodclone:fresh"), rows
     finally:
-        project.inv("db.drop-clone", "--yes", "--fresh")
+        project.run("db.drop-clone", "--yes", "--fresh")

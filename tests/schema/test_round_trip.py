@@ -31,10 +31,10 @@ def test_every_kind_survives_pg_dump_and_load_clone(
         env={**os.environ, **pg.libpq_env(original)},
         check=True,
     )
-    loaded = project.inv("db.load-clone")
+    loaded = project.run("db.load-clone")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     try:
-        done = project.inv(
+        done = project.run(
             "db.schema-diff", "-a", f"{app}_prod_clone", "-b", original, "--format", "json"
         )
         assert done.returncode == 0, done.stdout + done.stderr
@@ -47,5 +47,5 @@ def test_every_kind_survives_pg_dump_and_load_clone(
         empty = [kind for kind, count in document["coverage"]["kinds"].items() if not count["a"]]
         assert empty == []
     finally:
-        dropped = project.inv("db.drop-clone", "--yes")
+        dropped = project.run("db.drop-clone", "--yes")
         assert dropped.returncode == 0, dropped.stdout + dropped.stderr

@@ -82,11 +82,11 @@ def test_version_mismatch_is_refused_unless_allowed(
 ) -> None:
     new = dbs.create(SCHEMA, "new")
     old_url = older.url(older_dbs.create(SCHEMA, "old"))
-    refused = project.inv("db.schema-diff", "-a", new, "-b", old_url)
+    refused = project.run("db.schema-diff", "-a", new, "-b", old_url)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.startswith(f"prodclone: a ({new}) runs PostgreSQL {pg.major_version()}")
     assert "--allow-version-mismatch" in refused.stderr
-    allowed = project.inv("db.schema-diff", "-a", new, "-b", old_url, "--allow-version-mismatch")
+    allowed = project.run("db.schema-diff", "-a", new, "-b", old_url, "--allow-version-mismatch")
     assert allowed.returncode in (0, 1), allowed.stderr
     assert allowed.stdout.splitlines()[-1].startswith("schema-diff: "), allowed.stdout
 
@@ -97,7 +97,7 @@ def test_schema_diff_of_two_urls_finds_the_packaged_tools_with_local_url_set(
     # Only PostgreSQL 15's pg_dump is installed on the system; the package ships 18's.
     a, b = dbs.create(SCHEMA, "a"), dbs.create(SCHEMA, "b")
     project.configure({"local": {"url": pg.base_url}})
-    done = project.inv("db.schema-diff", "-a", pg.url(a), "-b", pg.url(b))
+    done = project.run("db.schema-diff", "-a", pg.url(a), "-b", pg.url(b))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("schema-diff: no differences"), done.stdout
 
