@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from prodclone import proc
 
 PY = sys.executable
@@ -174,3 +176,18 @@ def test_stop_adopted_stops_a_group_that_is_not_our_child(tmp_path: Path) -> Non
 
 def test_decode_never_fails() -> None:
     assert proc.decode(bytes(range(256))).count("\ufffd") == 128
+
+
+def test_no_child_gets_the_mask_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOKE_PRODCLONE_MASK_SECRET", "s3cret-for-masking")
+    inherited = proc.run(["env"])
+    given = proc.run(["env"], env=dict(os.environ))
+    for result in (inherited, given):
+        assert "s3cret-for-masking" not in result.output
+
+
+def test_the_secrets_kept_from_children_are_the_settings_secrets() -> None:
+    from prodclone.settings.table import BY_PATH
+
+    secret = BY_PATH["prodclone.mask.secret"]
+    assert secret.env_var in proc.group.SECRET_ENV_VARS

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from invoke.config import Config
 from invoke.context import Context, MockContext
 from invoke.runners import Result
@@ -143,3 +144,18 @@ def test_ctrl_c_stops_the_command_group_and_goes_on(tmp_path: Path) -> None:
         assert time.monotonic() - started < 30
     finally:
         kill_quietly(pid)
+
+
+def test_an_app_command_never_sees_the_mask_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret is prodclone's: an app's migrate command could log its environment."""
+    monkeypatch.setenv("INVOKE_PRODCLONE_MASK_SECRET", "s3cret-for-masking")
+    result = run_command(
+        context(),
+        "env; echo done",
+        dict(os.environ),  # what app_env starts from: this process's environment
+        label="migrate",
+        echo=None,
+    )
+    assert result.ok and "done" in result.output
+    assert "s3cret-for-masking" not in result.output
+    assert "INVOKE_PRODCLONE_MASK_SECRET" not in result.output

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +26,16 @@ TERMINATE_GRACE = 5.0
 _POLL = 0.05
 
 Args = str | Sequence[str]
+
+# Secrets prodclone reads from its own environment that no child needs: an app's
+# migrate command, a plugin or pg_dump could print or log its environment.
+SECRET_ENV_VARS = ("INVOKE_PRODCLONE_MASK_SECRET",)
+
+
+def without_secrets(env: Mapping[str, str] | None) -> dict[str, str]:
+    """`env` (this process's environment when None) less prodclone's secrets."""
+    source = os.environ if env is None else env
+    return {name: value for name, value in source.items() if name not in SECRET_ENV_VARS}
 
 
 def start(
@@ -40,11 +50,12 @@ def start(
     **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Start `args` as the leader of a new process group; by default stdout and stderr
-    come together on one pipe (in the order the child wrote them) and stdin is empty."""
+    come together on one pipe (in the order the child wrote them) and stdin is empty.
+    The child never gets prodclone's secrets (SECRET_ENV_VARS), whatever `env` holds."""
     return subprocess.Popen(
         args,
         shell=shell,
-        env=env,
+        env=without_secrets(env),
         cwd=cwd,
         stdin=stdin,
         stdout=stdout,
