@@ -11,7 +11,6 @@ import json
 import re
 import shlex
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,14 @@ from invoke.runners import Promise
 from prodclone.check.setup import CheckConfig
 from prodclone.errors import ProdcloneError, SettingsError
 from prodclone.faults import checkpoint
-from prodclone.local.appcmd import app_context, open_private, require_grouped
+from prodclone.local.appcmd import (
+    TERMINAL,
+    Echo,
+    app_context,
+    open_private,
+    require_grouped,
+    terminal_or,
+)
 from prodclone.proc import start_time, stop_adopted
 from prodclone.proc.runner import GroupRunner, Tap, hides_stdout
 
@@ -156,7 +162,7 @@ def running_app(
     ready_line: str,
     ready_port: int,
     timeout: float,
-    echo: TextIO | None = sys.stdout,
+    echo: Echo = TERMINAL,
     record: Path | None = None,
 ) -> Iterator[RunningApp]:
     """Start `command`, wait until it is ready, yield it, and always stop its process group.
@@ -171,7 +177,7 @@ def running_app(
     require_grouped(context)
     # Private: the app's log can quote production rows.
     with open_private(log_path) as log:
-        lines = _Lines(log, None if hides_stdout(context) else echo, ready_line)
+        lines = _Lines(log, None if hides_stdout(context) else terminal_or(echo), ready_line)
         # Invoke hides an asynchronous command's output: the tap shows and keeps it.
         # No time limit (not even --command-timeout): the app runs until it is stopped.
         with context.prefix(f"cd {shlex.quote(str(cwd))}"):

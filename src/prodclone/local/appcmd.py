@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Final, Literal, TextIO
 
 from invoke.config import Config
 from invoke.context import Context
@@ -27,6 +27,15 @@ from prodclone.proc.runner import (
     output_stream,
     require_group_runner,
 )
+
+# Where an app command's lines go: a stream, nowhere (None), or the terminal, which is
+# whatever sys.stdout is when the command runs (a test or a caller may have replaced it).
+TERMINAL: Final = "terminal"
+Echo = TextIO | None | Literal["terminal"]
+
+
+def terminal_or(echo: Echo) -> TextIO | None:
+    return sys.stdout if echo == TERMINAL else echo
 
 
 @dataclass(frozen=True)
@@ -75,9 +84,9 @@ class _Echo:
     Invoke's `out_stream`: it is given the output in pieces, and not at all under `--hide`.
     """
 
-    def __init__(self, label: str, echo: TextIO | None, fold: Fold | None) -> None:
+    def __init__(self, label: str, echo: Echo, fold: Fold | None) -> None:
         self.label = label
-        self.echo = echo
+        self.echo = terminal_or(echo)
         self.fold = fold
         self.count = 0
         self.held: deque[str] = deque(maxlen=fold.tail if fold else None)
@@ -162,7 +171,7 @@ def run_command(
     *,
     label: str,
     timeout: float | None = None,
-    echo: TextIO | None = sys.stdout,
+    echo: Echo = TERMINAL,
     cwd: str | Path | None = None,
     fold: Fold | None = None,
 ) -> CommandResult:

@@ -9,16 +9,14 @@ and builds it again otherwise.
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from invoke.context import Context
 
 from prodclone.errors import ProdcloneError
 from prodclone.faults import checkpoint
-from prodclone.local.appcmd import CommandResult, Fold, run_command
+from prodclone.local.appcmd import TERMINAL, CommandResult, Echo, Fold, run_command
 from prodclone.local.commands import AppCommands
 from prodclone.local.lock import local_lock
 from prodclone.local.roundtrip import round_trip
@@ -124,7 +122,7 @@ def build_fresh(
     jobs: int,
     name: str | None = None,
     *,
-    echo: TextIO | None = sys.stdout,
+    echo: Echo = TERMINAL,
     fold: Fold | None = None,
     context: Context | None = None,
 ) -> CommandResult:
