@@ -19,15 +19,6 @@ from prodclone.local.embedded import EmbeddedServer
 from prodclone.local.server import LocalServer, resolve_server
 from prodclone.settings import load_settings
 from tests.scratch import ScratchDatabases
-from tests.streams import import_with_current_streams
-
-# Before any test imports them: see tests/streams.py.
-import_with_current_streams(
-    "prodclone.local.appcmd",
-    "prodclone.local.fresh",
-    "prodclone.check.model",
-    "prodclone.check.app",
-)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
+
+from prodclone.local.appcmd import TERMINAL, Echo
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -32,7 +33,7 @@ class CheckOptions:
     report_dir: Path | None = None
     keep_going: bool = False
     force_restore: bool = False
-    echo: TextIO | None = field(default=sys.stdout)
+    echo: Echo = TERMINAL
     context: Context | None = None
 
 
