@@ -216,7 +216,7 @@ KEYS: tuple[Key, ...] = (
     _k(
         "check.exact_count_max_mb",
         "whole",
-        64,
+        512,
         "Tables larger than this get an estimated row count.",
     ),
     _k(
