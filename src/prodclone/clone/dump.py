@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 from rich.progress import DownloadColumn, TransferSpeedColumn
 
 from prodclone import proc
@@ -97,24 +98,31 @@ def pgpass_file(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _database_size(end: LocalEnd, database: str, user: str, passfile: Path) -> int:
-    import psycopg
-
+def connect_throwaway(
+    end: LocalEnd, database: str, user: str, passfile: Path, *, purpose: str = ""
+) -> psycopg.Connection:
+    """A connection to `database` on the throwaway instance through the tunnel's end,
+    the password read from `passfile`; a failure is one line (`purpose` says what for)."""
     try:
-        with psycopg.connect(
+        return psycopg.connect(
             host=end.host,
             port=end.port,
             dbname=database,
             user=user,
             passfile=str(passfile),
             connect_timeout=30,
-        ) as conn:
-            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+            application_name="prodclone",
+        )
     except psycopg.Error as exc:
         reason = (str(exc).strip().splitlines() or ["no answer"])[-1]
         raise ProdcloneError(
-            f"cannot connect to database {database!r} on the throwaway instance: {reason}"
+            f"cannot connect to database {database!r} on the throwaway instance{purpose}: {reason}"
         ) from None
+
+
+def _database_size(end: LocalEnd, database: str, user: str, passfile: Path) -> int:
+    with connect_throwaway(end, database, user, passfile) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     return int(row[0]) if row else 0
 
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-
 from prodclone.aws.tunnels import LocalEnd
-from prodclone.clone.dump import pgpass_file
+from prodclone.clone.dump import connect_throwaway, pgpass_file
 from prodclone.clone.report import Report
-from prodclone.errors import ProdcloneError
 from prodclone.mask import record, scan
 from prodclone.mask.apply import mask_database
 from prodclone.mask.policy import MaskPolicy
@@ -44,7 +41,7 @@ def mask_throwaway(
         return MaskResult(masked=False)
     with (
         pgpass_file(pgpass_parent, end.host, end.port, database, user, password) as passfile,
-        _connect(end, database, user, passfile) as conn,
+        connect_throwaway(end, database, user, passfile, purpose=" to mask it") as conn,
     ):
         for line in scan.warning_lines(scan.without_rule(scan.scan(conn), rules)):
             report.line(line)
@@ -88,22 +85,3 @@ def record_dump(dump: Path, result: MaskResult, rules: MaskRules) -> None:
 
 def _count(rules: MaskRules) -> int:
     return len(rules.masked_columns) + len(rules.truncated)
-
-
-def _connect(end: LocalEnd, database: str, user: str, passfile: Path) -> psycopg.Connection:
-    try:
-        return psycopg.connect(
-            host=end.host,
-            port=end.port,
-            dbname=database,
-            user=user,
-            passfile=str(passfile),
-            connect_timeout=30,
-            application_name="prodclone-mask",
-        )
-    except psycopg.Error as exc:
-        reason = (str(exc).strip().splitlines() or ["no answer"])[-1]
-        raise ProdcloneError(
-            f"cannot connect to database {database!r} on the throwaway instance to mask it: "
-            f"{reason}"
-        ) from None
