@@ -504,6 +504,16 @@ def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
     before = fingerprint(pg, clone)
     wait_spare(app_project)
 
+    # A new session rebuilds the shared relcache init file when autovacuum's analyze of a
+    # shared catalog has invalidated it, and that reads pg_shseclabel: behind the gate it
+    # would wait, and the command under test could not even connect. Analyze the shared
+    # catalogs now (autovacuum then has no reason to soon) and rebuild the file once.
+    with pg.connect() as conn:
+        conn.execute(
+            "ANALYZE pg_catalog.pg_database, pg_catalog.pg_authid,"
+            " pg_catalog.pg_auth_members, pg_catalog.pg_shseclabel"
+        )
+    psycopg.connect(pg.url("postgres")).close()
     gate = psycopg.connect(pg.url("postgres"))
     gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
     try:
