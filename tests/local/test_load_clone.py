@@ -481,13 +481,17 @@ def test_fresh_without_a_migrate_command_names_the_key(app_project: Project) -> 
     assert result.stdout == ""  # stopped before doing or announcing anything
 
 
-# Rows restored into `gated` wait in their CHECK for a lock the test holds, so the
-# restore can be interrupted at a known point: mid-COPY. The lock is on a shared
-# catalog that nothing here uses, since a lock on it reaches across databases.
+# Rows restored into `gated` wait in their CHECK while the gate file exists (a name in
+# the server's data folder, which the server's own user can see), so the restore can
+# be interrupted at a known point: mid-COPY. A file, not a lock: a lock
+# that reaches across databases is one on a shared catalog, and that holds up every
+# new session whenever autovacuum has made the server rebuild its shared relcache.
 GATED_SQL = """
 CREATE FUNCTION pass_gate(n int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-  LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS SHARE MODE;
+  WHILE (pg_stat_file('{gate}', true)).size IS NOT NULL LOOP
+    PERFORM pg_sleep(0.05);
+  END LOOP;
   RETURN n > 0;
 END $$;
 CREATE TABLE gated (n int CHECK (pass_gate(n)));
@@ -495,42 +499,40 @@ INSERT INTO gated SELECT generate_series(1, 10);
 """
 
 
+def gated_session(conn: psycopg.Connection, process: subprocess.Popen[str], dbname: str) -> bool:
+    """Wait until a session in `dbname` waits at the gate; False if `process` ends first."""
+    while process.poll() is None:
+        row = conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event = 'PgSleep'",
+            (dbname,),
+        ).fetchone()
+        if row:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_ctrl_c_mid_restore_leaves_the_old_clone_and_no_staging_database(
     app_project: Project, pg: LocalServer
 ) -> None:
-    make_dump(pg, app_project.root / "dump", GATED_SQL)
+    gate = f"prodclone-test-gate-{uuid.uuid4().hex[:8]}"
+    gate_file = app_project.data_dir / "pgdata" / gate
+    make_dump(pg, app_project.root / "dump", GATED_SQL.format(gate=gate))
     assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
     before = fingerprint(pg, clone)
     wait_spare(app_project)
 
-    # A new session rebuilds the shared relcache init file when autovacuum's analyze of a
-    # shared catalog has invalidated it, and that reads pg_shseclabel: behind the gate it
-    # would wait, and the command under test could not even connect. Analyze the shared
-    # catalogs now (autovacuum then has no reason to soon) and rebuild the file once.
-    with pg.connect() as conn:
-        conn.execute(
-            "ANALYZE pg_catalog.pg_database, pg_catalog.pg_authid,"
-            " pg_catalog.pg_auth_members, pg_catalog.pg_shseclabel"
-        )
-    psycopg.connect(pg.url("postgres")).close()
-    gate = psycopg.connect(pg.url("postgres"))
-    gate.execute("LOCK TABLE pg_catalog.pg_shseclabel IN ACCESS EXCLUSIVE MODE")
+    gate_file.touch()
     try:
         with second_terminal(app_project.root, "db.load-clone", "--restore") as loading:
             with pg.connect() as conn:
-                reached = blocked_session(
-                    conn, loading.process, "datname = %s", clone + "__restoring"
-                )
-                assert reached, f"the restore never reached the gated table: {loading.finish()}"
-                loading.interrupt()
-                # Dropping the staging database touches the gate's catalog too: open the gate
-                # once pg_restore is gone and the cleanup waits for it.
-                blocked_session(conn, loading.process, "query LIKE %s", "DROP DATABASE%")
-            gate.close()
+                reached = gated_session(conn, loading.process, clone + "__restoring")
+            assert reached, f"the restore never reached the gated table: {loading.finish()}"
+            loading.interrupt()
             _, err = loading.finish()
     finally:
-        gate.close()
+        gate_file.unlink(missing_ok=True)
     assert loading.returncode == 130, err
     assert "prodclone: interrupted" in err
     assert fingerprint(pg, clone) == before
