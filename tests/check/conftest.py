@@ -110,7 +110,7 @@ class CheckProject:
 
     def check(self, *args: str, report: Path | None = None, dump: Path | None = None) -> Result:
         report = report or self.root / "report"
-        done = self.project.inv(
+        done = self.project.run(
             "refactor-check", "--dump", str(dump or self.dump), "--report", str(report), *args
         )
         return Result(done.returncode, done.stdout + done.stderr, report)
