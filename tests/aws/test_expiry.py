@@ -78,7 +78,7 @@ def test_live_run_stays_ahead_of_its_expiry_and_survives_the_scheduled_delete(
             time.sleep(0.2)
         else:
             raise AssertionError(f"expiry tags left behind: {_expiries(cloud, name)}")
-        scheduled = clone_project.inv("db.list-clones", "--delete", "--yes", env=cloud.env)
+        scheduled = clone_project.run("db.list-clones", "--delete", "--yes", env=cloud.env)
         assert scheduled.returncode == 0, scheduled.stderr
         assert "STRAY" not in scheduled.stdout
         assert f"run {run} is live until " in scheduled.stdout
@@ -116,11 +116,11 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
         assert Path(folder).parent == clone_project.data_dir / "clone-prod"
         assert oct(Path(folder).stat().st_mode & 0o777) == "0o700"
 
-        listed = clone_project.inv("db.list-clones", env=cloud.env)
+        listed = clone_project.run("db.list-clones", env=cloud.env)
         assert listed.returncode == 0, listed.stderr  # not expired: no stray yet
         assert f"inv db.list-clones --delete --run {run}`" in listed.stdout
 
-        removed = clone_project.inv(
+        removed = clone_project.run(
             "db.list-clones", "--delete", "--run", run, "--yes", env=cloud.env
         )
         assert removed.returncode == 0, removed.stderr
@@ -145,7 +145,7 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
 
 
 def test_run_flag_takes_only_a_run_id(clone_project: Project, cloud: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--run", "prodclone run;1", env=cloud.env)
+    result = clone_project.run("db.list-clones", "--run", "prodclone run;1", env=cloud.env)
     assert result.returncode == 2  # a bad flag; 1 means strays were found
     assert result.stderr.strip() == (
         "prodclone: --run 'prodclone run;1' is not a run id; copy it from "
