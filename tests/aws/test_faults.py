@@ -189,9 +189,9 @@ def test_second_ctrl_c_during_cleanup_does_not_stop_it(
     [
         ({}, {"FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}, "pg_dump failed"),
         (
-            {"tunnel_ready_seconds": 2},
+            {"tunnel_ready_seconds": 1},
             {"FAKE_PLUGIN_HANG": "1"},
-            "the SSM tunnel did not open within 2s",
+            "the SSM tunnel did not open within 1s",
         ),
         (
             {},
