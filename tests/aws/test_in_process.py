@@ -10,13 +10,17 @@ set aside.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from prodclone.guard.signals import CLEANUP_SIGNALS
 from prodclone.local.server import LocalServer
 from tests.aws.conftest import Cloud, aws_settings, plugin_processes
 from tests.aws.test_faults import password_folders
@@ -127,3 +131,50 @@ def test_a_failure_at_a_step_is_the_same_both_ways(
     assert done.returncode == 1
     assert "RuntimeError: injected failure at step dump" in done.stderr
     assert "Traceback (most recent call last):" in done.stderr
+
+
+def _threads() -> set[threading.Thread]:
+    """This process's threads, less the fake endpoints' (moto's, the SSM fake's) serving a
+    connection that a run's client keeps open until it is collected."""
+    return {t for t in threading.enumerate() if "process_request_thread" not in t.name}
+
+
+def _children() -> set[str]:
+    """This process's children, zombies included (one never reaped counts)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if fields.split()[1] == str(os.getpid()):
+            found.add(f"{stat.parent.name} {name.split('(', 1)[1]} {fields.split()[0]}")
+    return found
+
+
+def test_runs_in_one_process_each_read_their_own_environment_and_leave_nothing_running(
+    clone_project: Project, cloud: Cloud, tmp_path: Path
+) -> None:
+    # What one in-process run could leave to the next (a cached client, a handler, a
+    # thread, a child) would make the runs after it differ from a real `inv`.
+    handlers = {signum: signal.getsignal(signum) for signum in CLEANUP_SIGNALS}
+    threads, children = _threads(), _children()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    done = clone_project.run(
+        "db.clone-prod", "--yes", env={**cloud.env, "PRODCLONE_AWS_CALL_LOG": str(first)}
+    )
+    assert done.returncode == 0, done.stderr
+    made = first.read_text()
+    unreachable = {**cloud.env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    refused = clone_project.run("db.clone-prod", "--yes", env=unreachable)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("prodclone: cannot reach AWS: "), refused.stderr
+    env = {**cloud.env, "PRODCLONE_AWS_CALL_LOG": str(second), "PRODCLONE_TEST_FAULT": "tunnel"}
+    failed = clone_project.run("db.clone-prod", "--yes", env=env)
+    assert "injected failure at step tunnel" in failed.stderr
+    assert first.read_text() == made
+    assert "DeleteDBInstance" in second.read_text()
+    assert cloud.made_and_left() == []
+    assert {signum: signal.getsignal(signum) for signum in CLEANUP_SIGNALS} == handlers
+    assert _threads() == threads
+    assert _children() == children
