@@ -61,9 +61,14 @@ def moto_url() -> Iterator[str]:
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        # moto's EC2 (which its RDS asks for subnets and security groups) otherwise builds
+        # its 1,300 sample machine images at every reset, a third of each test's setup;
+        # prodclone uses none. moto reads this setting as each backend starts.
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        server.start()
+        yield f"http://127.0.0.1:{port}"
+        server.stop()
 
 
 @pytest.fixture(scope="session")
