@@ -63,7 +63,7 @@ def aurora_project(project: Project, aurora: Cloud) -> Project:
 def test_aurora_clone_dumps_real_data_and_leaves_nothing(
     aurora_project: Project, aurora: Cloud, pg: LocalServer, fresh_db: str, prod_db: str
 ) -> None:
-    result = aurora_project.inv("db.clone-prod", "--yes", env=aurora.env)
+    result = aurora_project.run("db.clone-prod", "--yes", env=aurora.env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"  source     Aurora cluster {SOURCE_CLUSTER} (PostgreSQL 16.4): not touched" in out
@@ -121,7 +121,7 @@ def test_aurora_clone_dumps_real_data_and_leaves_nothing(
 @pytest.mark.parametrize("route", ["new-snapshot", "latest-snapshot"])
 def test_aurora_snapshot_routes(project: Project, aurora: Cloud, route: str) -> None:
     project.configure(aurora_settings(restore_from=route))
-    result = project.inv("db.clone-prod", "--yes", env=aurora.env)
+    result = project.run("db.clone-prod", "--yes", env=aurora.env)
     assert result.returncode == 0, result.stderr
     assert f"  route      {route}: " in result.stdout
     calls = aurora.calls()
@@ -146,7 +146,7 @@ def test_aurora_instance_given_as_source_instance_says_use_source_cluster(
     project: Project, aurora: Cloud
 ) -> None:
     project.configure(aws_settings(source_instance=SOURCE_CLUSTER_MEMBER))
-    result = project.inv("db.clone-prod", "--dry-run", env=aurora.env)
+    result = project.run("db.clone-prod", "--dry-run", env=aurora.env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"prodclone: RDS instance {SOURCE_CLUSTER_MEMBER!r} is a member of Aurora cluster "
@@ -158,7 +158,7 @@ def test_aurora_instance_given_as_source_instance_says_use_source_cluster(
 
 def test_both_sources_set_is_one_line(project: Project, aurora: Cloud) -> None:
     project.configure(aurora_settings(source_instance="prod-db"))
-    result = project.inv("db.clone-prod", "--dry-run", env=aurora.env)
+    result = project.run("db.clone-prod", "--dry-run", env=aurora.env)
     assert result.returncode != 0
     [line] = result.stderr.strip().splitlines()
     assert "prodclone.aws.source_cluster is set together with prodclone.aws.source_instance" in (
@@ -176,7 +176,7 @@ def test_exception_at_each_aurora_step_leaves_nothing(
     for step, route in runs:
         aurora_project.configure(aurora_settings(restore_from=route))
         env = {**aurora.env, "PRODCLONE_TEST_FAULT": step}
-        result = aurora_project.inv("db.clone-prod", "--yes", env=env)
+        result = aurora_project.run("db.clone-prod", "--yes", env=env)
         assert result.returncode != 0, step
         assert f"injected failure at step {step}" in result.stderr, step
         assert "CLEANUP FAILED" not in result.stderr, step
@@ -205,7 +205,7 @@ def test_signal_at_each_aurora_step_leaves_nothing(
 
 def test_tunnel_dropping_mid_dump_leaves_nothing(aurora_project: Project, aurora: Cloud) -> None:
     env = {**aurora.env, "FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}
-    result = aurora_project.inv("db.clone-prod", "--yes", env=env)
+    result = aurora_project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode == 1
     assert "prodclone: pg_dump failed" in result.stderr
     assert_nothing_left(aurora_project, aurora)
@@ -220,6 +220,8 @@ def _cluster_expiry(cloud: Cloud, arn: str) -> datetime | None:
 def test_heartbeat_keeps_the_live_clone_cluster_ahead_of_its_expiry(
     aurora_project: Project, aurora: Cloud
 ) -> None:
+    # The shortest status-check pause: a beat every half second, not every two.
+    aurora_project.configure(aurora_settings(poll_max_seconds=0.05))
     env = {**aurora.env, "PRODCLONE_TEST_FAULT": "dump:pause"}
     process = start_inv(aurora_project, "db.clone-prod", "--yes", env=env)
     try:
@@ -235,7 +237,7 @@ def test_heartbeat_keeps_the_live_clone_cluster_ahead_of_its_expiry(
             expiry = _cluster_expiry(aurora, arn)
             if expiry is not None and expiry > datetime.now(UTC) + timedelta(minutes=20):
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             raise AssertionError(f"the cluster's expiry tag was left at {expiry}")
         process.send_signal(signal.SIGINT)
@@ -250,7 +252,7 @@ def test_heartbeat_keeps_the_live_clone_cluster_ahead_of_its_expiry(
 def test_kept_aurora_clone_is_named_and_removed_with_list_clones_run(
     aurora_project: Project, aurora: Cloud
 ) -> None:
-    result = aurora_project.inv("db.clone-prod", "--yes", "--keep-instance", env=aurora.env)
+    result = aurora_project.run("db.clone-prod", "--yes", "--keep-instance", env=aurora.env)
     assert result.returncode == 0, result.stderr
     [name] = aurora.clusters()
     assert aurora.instances() == [name]
@@ -262,7 +264,7 @@ def test_kept_aurora_clone_is_named_and_removed_with_list_clones_run(
         "--skip-final-snapshot"
     ) in result.stderr
     run = name.removeprefix("prodclone-")
-    removed = aurora_project.inv(
+    removed = aurora_project.run(
         "db.list-clones", "--delete", "--run", run, "--yes", env=aurora.env
     )
     assert removed.returncode == 0, removed.stderr

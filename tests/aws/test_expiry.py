@@ -1,8 +1,9 @@
 """Expiry against long runs: a live run is never a stray; a killed one is named and removable.
 
-The heartbeat is paced by `poll_max_seconds` (0.2 s in these tests: a beat every
-2 s). The tests age a live run's tags as if its dump had outlasted the expiry
-set at the start, then run the scheduled clean-up a team would run.
+The heartbeat is paced by `poll_max_seconds` (0.05 s, its least, where a test waits
+for a beat: one every half second). The tests age a live run's tags as if its dump
+had outlasted the expiry set at the start, then run the scheduled clean-up a team
+would run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prodclone.aws.tags import parse_time
 from tests.aws.conftest import (
     REGION,
     Cloud,
+    aws_settings,
     plugin_processes,
     prodclone_tags,
     start_inv,
@@ -63,6 +65,7 @@ def _age(cloud: Cloud, name: str, run: str) -> None:
 def test_live_run_stays_ahead_of_its_expiry_and_survives_the_scheduled_delete(
     clone_project: Project, cloud: Cloud
 ) -> None:
+    clone_project.configure(aws_settings(poll_max_seconds=0.05))
     env = {**cloud.env, "PRODCLONE_TEST_FAULT": "dump:pause"}
     process = start_inv(clone_project, "db.clone-prod", "--yes", env=env)
     try:
@@ -75,10 +78,10 @@ def test_live_run_stays_ahead_of_its_expiry_and_survives_the_scheduled_delete(
             ahead = datetime.now(UTC) + timedelta(minutes=20)
             if all(e is not None and e > ahead for e in _expiries(cloud, name)):
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             raise AssertionError(f"expiry tags left behind: {_expiries(cloud, name)}")
-        scheduled = clone_project.inv("db.list-clones", "--delete", "--yes", env=cloud.env)
+        scheduled = clone_project.run("db.list-clones", "--delete", "--yes", env=cloud.env)
         assert scheduled.returncode == 0, scheduled.stderr
         assert "STRAY" not in scheduled.stdout
         assert f"run {run} is live until " in scheduled.stdout
@@ -116,11 +119,11 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
         assert Path(folder).parent == clone_project.data_dir / "clone-prod"
         assert oct(Path(folder).stat().st_mode & 0o777) == "0o700"
 
-        listed = clone_project.inv("db.list-clones", env=cloud.env)
+        listed = clone_project.run("db.list-clones", env=cloud.env)
         assert listed.returncode == 0, listed.stderr  # not expired: no stray yet
         assert f"inv db.list-clones --delete --run {run}`" in listed.stdout
 
-        removed = clone_project.inv(
+        removed = clone_project.run(
             "db.list-clones", "--delete", "--run", run, "--yes", env=cloud.env
         )
         assert removed.returncode == 0, removed.stderr
@@ -145,7 +148,7 @@ def test_killed_run_is_named_and_removed_at_once(clone_project: Project, cloud: 
 
 
 def test_run_flag_takes_only_a_run_id(clone_project: Project, cloud: Cloud) -> None:
-    result = clone_project.inv("db.list-clones", "--run", "prodclone run;1", env=cloud.env)
+    result = clone_project.run("db.list-clones", "--run", "prodclone run;1", env=cloud.env)
     assert result.returncode == 2  # a bad flag; 1 means strays were found
     assert result.stderr.strip() == (
         "prodclone: --run 'prodclone run;1' is not a run id; copy it from "

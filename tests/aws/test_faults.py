@@ -49,7 +49,7 @@ def assert_nothing_left(project: Project, cloud: Cloud) -> None:
 @pytest.mark.parametrize("step", STEPS)
 def test_exception_at_each_step_cleans_up(clone_project: Project, cloud: Cloud, step: str) -> None:
     env = {**cloud.env, "PRODCLONE_TEST_FAULT": step}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    result = clone_project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode != 0
     assert f"injected failure at step {step}" in result.stderr
     assert "CLEANUP FAILED" not in result.stderr
@@ -189,9 +189,9 @@ def test_second_ctrl_c_during_cleanup_does_not_stop_it(
     [
         ({}, {"FAKE_PLUGIN_CUT_AFTER_BYTES": "60000"}, "pg_dump failed"),
         (
-            {"tunnel_ready_seconds": 2},
+            {"tunnel_ready_seconds": 1},
             {"FAKE_PLUGIN_HANG": "1"},
-            "the SSM tunnel did not open within 2s",
+            "the SSM tunnel did not open within 1s",
         ),
         (
             {},
@@ -206,7 +206,7 @@ def test_tunnel_and_dump_failures_say_why_and_clean_up(
     project: Project, cloud: Cloud, settings: dict[str, Any], env: dict[str, str], message: str
 ) -> None:
     project.configure(aws_settings(**settings))
-    result = project.inv("db.clone-prod", "--yes", env={**cloud.env, **env})
+    result = project.run("db.clone-prod", "--yes", env={**cloud.env, **env})
     assert result.returncode == 1
     assert f"prodclone: {message}" in result.stderr
     assert_nothing_left(project, cloud)
@@ -230,7 +230,7 @@ def restore_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_instance_entering_failed_stops_at_once(
     clone_project: Project, cloud: Cloud, restore_fails: None
 ) -> None:
-    result = clone_project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = clone_project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 1
     assert "entered state 'failed'" in result.stderr
     assert_nothing_left(clone_project, cloud)
@@ -269,7 +269,7 @@ def test_throttling_on_describe_is_recovered(
 ) -> None:
     # One attempt per botocore call, so the polling's own retry has to recover.
     env = {**cloud.env, "AWS_MAX_ATTEMPTS": "1"}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    result = clone_project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode == 0, result.stderr
     assert len(throttled_describes) == 6
     assert len(list((clone_project.root / "dump").glob("prod-*.dump"))) == 1
@@ -296,7 +296,7 @@ def test_failed_cleanup_says_what_was_left_and_how_to_remove_it(
     clone_project: Project, cloud: Cloud, instance_deletion_broken: None
 ) -> None:
     env = {**cloud.env, "AWS_MAX_ATTEMPTS": "1"}
-    result = clone_project.inv("db.clone-prod", "--yes", env=env)
+    result = clone_project.run("db.clone-prod", "--yes", env=env)
     assert result.returncode == 1
     [instance] = cloud.instances()
     assert "CLEANUP FAILED" in result.stderr
@@ -315,7 +315,7 @@ def test_aws_refusing_the_restore_is_one_line_and_the_snapshot_is_removed(
     project: Project, cloud: Cloud
 ) -> None:
     project.configure(aws_settings(subnet_group="no-such-subnet-group"))
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 1
     assert "prodclone: AWS refused RestoreDBInstanceFromDBSnapshot: DBSubnetGroupNotFound" in (
         result.stderr

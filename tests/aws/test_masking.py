@@ -140,7 +140,7 @@ def test_a_rule_the_newest_dump_lacks_stops_before_any_aws_call(
     project.configure(
         {**aws_settings(database=throwaway), "mask": {"rules": {"public.customers.emial": "email"}}}
     )
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
@@ -166,12 +166,12 @@ def test_a_column_newer_than_the_newest_dump(
     rules = {**RULES, "public.customers.mobile": "digits"}
     project.configure({**aws_settings(database=throwaway), "mask": {"rules": rules}})
     env = {**cloud.env, **SECRET_ENV}
-    refused = project.inv("db.clone-prod", "--yes", env=env)
+    refused = project.run("db.clone-prod", "--yes", env=env)
     assert refused.returncode == 2
     assert "has no column 'mobile' in public.customers" in refused.stderr
     assert cloud.calls() == []
 
-    result = project.inv("db.clone-prod", "--yes", "--skip-dump-check", env=env)
+    result = project.run("db.clone-prod", "--yes", "--skip-dump-check", env=env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert (
@@ -196,7 +196,7 @@ def test_rules_the_newest_dump_holds_are_said_so_in_the_plan(
 ) -> None:
     dump = _local_dump(pg, project, prod_db)
     project.configure({**aws_settings(), "mask": {"rules": RULES}})
-    result = project.inv("db.clone-prod", "--dry-run", env=cloud.env)
+    result = project.run("db.clone-prod", "--dry-run", env=cloud.env)
     assert result.returncode == 0, result.stderr
     assert (
         f"  mask       rules checked against the newest local dump ({dump.name} of 2026-11-01): "
@@ -233,7 +233,7 @@ def test_masking_off_on_the_instance_writes_an_unmasked_dump_that_warns_on_load(
         }
     )
     emails = _values(pg, prod_db, "SELECT email FROM customers")
-    result = project.inv("db.clone-prod", "--yes", env=cloud.env)
+    result = project.run("db.clone-prod", "--yes", env=cloud.env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "  mask       off on the instance (prodclone.mask.in_aws: false): unmasked dump" in lines
@@ -247,14 +247,14 @@ def test_masking_off_on_the_instance_writes_an_unmasked_dump_that_warns_on_load(
     body = json.loads(dump.with_name(dump.name + ".mask.json").read_text())
     assert body["masked"] is False and body["rules_sha256"] == ""
     assert _values(pg, throwaway, "SELECT email FROM customers") == emails
-    loaded = project.inv("db.load-clone", "--dump", str(dump))
+    loaded = project.run("db.load-clone", "--dump", str(dump))
     assert loaded.returncode == 0, loaded.stderr
     assert (
         f"warning: {dump.name} is not masked, but prodclone.mask.rules exist: the clone holds "
         "its personal data as it is; load it with `inv db.load-clone --mask`"
     ) in loaded.stdout.splitlines()
     assert cloud.instances() == [] and cloud.snapshots() == []
-    assert project.inv("db.drop-clone", "--all", "--yes").returncode == 0
+    assert project.run("db.drop-clone", "--all", "--yes").returncode == 0
 
 
 def test_the_secret_is_refused_in_invoke_yaml(project: Project, cloud: Cloud) -> None:
