@@ -170,7 +170,7 @@ def test_a_bad_flag_value_is_a_usage_error(
     project: Project, args: tuple[str, ...], line: str
 ) -> None:
     (project.root / "taken.dump").write_text("not to be overwritten\n")
-    result = project.inv(*args)
+    result = project.run(*args)
     assert (result.returncode, result.stderr.splitlines(), result.stdout) == (
         2,
         ["prodclone: " + line.format(root=project.root.resolve())],
@@ -205,7 +205,7 @@ def test_the_prodclone_program_exits_2_for_what_invokes_parser_refuses(
 
 def test_a_letter_taken_from_a_task_is_refused_not_reread(project: Project) -> None:
     """`-m` was --mask here: it names nothing now, and nothing runs."""
-    result = project.inv("db.load-clone", "-m")
+    result = project.run("db.load-clone", "-m")
     assert (result.returncode, result.stderr.strip(), result.stdout) == (
         1,
         "No idea what '-m' is!",
@@ -236,12 +236,12 @@ def test_a_letter_invoke_would_reread_as_its_own_stops_the_command(
 
 
 def test_a_project_of_its_own_has_no_demo(project: Project) -> None:
-    listed = project.inv("--list")
+    listed = project.run("--list")
     assert listed.returncode == 0, listed.stderr
     names = {line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()}
     assert "refactor-check" in names and "db.load-clone" in names
     assert "demo" not in names
-    unknown = project.inv("demo")
+    unknown = project.run("demo")
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "No idea what 'demo' is!")
 
 

@@ -184,6 +184,19 @@ class Matrix:
             args = (*args, "--report", str(self.report))
         return self.project.inv(*args, timeout=120)
 
+    def next_run(
+        self, request: pytest.FixtureRequest, *args: str
+    ) -> subprocess.CompletedProcess[str]:
+        """The run after an interrupted one: ordinary, so in the test process."""
+        if args[0] == "refactor-check":
+            args = (*args, "--report", str(self.report))
+        # The module's project, with this test's output capture for the run.
+        self.project.request = request
+        try:
+            return self.project.run(*args)
+        finally:
+            self.project.request = None
+
     def interrupted(self, args: tuple[str, ...], step: str, signum: int) -> tuple[int, str]:
         """Run `inv ARGS` paused at `step`, send `signum` there, return (exit code, output)."""
         if args[0] == "refactor-check":
@@ -259,15 +272,22 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, pg_data_dir: Path, pg: Loca
 
 @pytest.mark.parametrize(("task", "step", "name"), list(cases()))
 def test_signal_at_each_step_then_the_next_run(
-    matrix: Matrix, task: str, step: str, name: str
+    matrix: Matrix, task: str, step: str, name: str, request: pytest.FixtureRequest
 ) -> None:
     args, _ = TASKS[task]
     with contextlib.suppress(FileNotFoundError):
         matrix.app_pid.unlink()
-    check_case(matrix, args, task, step, name)
+    check_case(matrix, request, args, task, step, name)
 
 
-def check_case(matrix: Matrix, args: tuple[str, ...], task: str, step: str, name: str) -> None:
+def check_case(
+    matrix: Matrix,
+    request: pytest.FixtureRequest,
+    args: tuple[str, ...],
+    task: str,
+    step: str,
+    name: str,
+) -> None:
     code, output = matrix.interrupted(args, step, SIGNALS[name])
 
     if name in CATCHABLE:
@@ -284,7 +304,7 @@ def check_case(matrix: Matrix, args: tuple[str, ...], task: str, step: str, name
         assert code == -signal.SIGKILL, output
 
     # The next ordinary run: what a user types next (a plain load after a full restore).
-    again = matrix.inv(*NEXT.get(task, args))
+    again = matrix.next_run(request, *NEXT.get(task, args))
     assert again.returncode == 0, again.stdout + again.stderr
     if task == "refactor-check":
         assert json.loads((matrix.report / "report.json").read_text())["passed"] is True

@@ -113,14 +113,14 @@ def test_a_role_without_createdb_gets_one_line_not_a_traceback(
 
 
 def test_embedded_server_starts_on_first_use_is_reused_and_stops(
-    open_tmp: Path, pg_data_dir: Path
+    open_tmp: Path, pg_data_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     """Its own data folder under the project (`.prodclone`), not the session's server."""
-    project = Project(open_tmp, pg_data_dir)
+    project = Project(open_tmp, pg_data_dir, request)
     project.configure({"local": {"data_dir": ".prodclone"}})
     server = EmbeddedServer(project.root / ".prodclone")
     try:
-        first = project.inv("db.server")
+        first = project.run("db.server")
         assert first.returncode == 0, first.stderr
         assert "state: running, PostgreSQL 18" in first.stdout
         assert f"data: {project.root.resolve() / '.prodclone'}" in first.stdout
@@ -136,7 +136,7 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(
         ).stdout
         assert "tasks.py" in status and ".prodclone" not in status  # its rows are prod's
 
-        again = project.inv("db.server")
+        again = project.run("db.server")
         assert again.returncode == 0, again.stderr
         assert server.status().pid == pid  # reused, not restarted
 
@@ -153,7 +153,7 @@ def test_embedded_server_starts_on_first_use_is_reused_and_stops(
         assert "db.server --stop waits for it" in err
         assert out.strip() == "embedded server stopped"
         assert not server.status().running
-        idle = project.inv("db.server", "--stop")
+        idle = project.run("db.server", "--stop")
         assert idle.stdout.strip() == "embedded server was not running"
     finally:
         server.stop()
@@ -210,11 +210,9 @@ def test_bad_numbers_in_flags_are_one_line(
     project: Project, args: tuple[str, ...], line: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if args[0] == "demo":
-        # The repository's demo package reaches a real `inv` through PYTHONPATH.
+        # The demo is the repository's: its tasks.py, with the demo package importable.
         use_repo_tasks(project, monkeypatch)
-        result = project.inv(*args)
-    else:
-        result = project.run(*args)
+    result = project.run(*args)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line]
 

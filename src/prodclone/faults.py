@@ -2,7 +2,7 @@
 
 The fault tests set PRODCLONE_TEST_FAULT to comma-separated "<step>[:mode]"
 entries: no mode raises at that step, "pause" waits there until a signal
-arrives, "slow" sleeps a few seconds and goes on. Unset or empty (as in any
+arrives, "slow" sleeps a second and goes on. Unset or empty (as in any
 normal run) `checkpoint` returns at once; a step name must match exactly, and
 every hit announces itself on stderr ("test hook: pause at <step>"), so it
 cannot act unnoticed and a test can send its signal at that exact step.
@@ -20,7 +20,9 @@ import time
 
 TEST_FAULT_ENV = "PRODCLONE_TEST_FAULT"
 PAUSE_SECONDS = 600
-SLOW_SECONDS = 3
+# Long enough for a test to act on the announcement (a signal, a connection, a second
+# command), short enough that the tests that use it do not wait on it for long.
+SLOW_SECONDS = 1
 
 
 def checkpoint(step: str) -> None:

@@ -35,7 +35,7 @@ def test_report_dir_setting_under_a_file(checker: CheckProject) -> None:
     taken = checker.root / "taken.txt"
     taken.write_text("keep me\n")
     checker.configure(check={"report_dir": str(taken)})
-    done = checker.project.inv("refactor-check", "--dump", str(checker.dump))
+    done = checker.project.run("refactor-check", "--dump", str(checker.dump))
     result = Result(done.returncode, done.stdout + done.stderr, taken)
     line = one_line(result)
     assert line.startswith(f"prodclone: prodclone.check.report_dir {taken}/"), line
@@ -53,7 +53,7 @@ def test_dump_that_does_not_exist(checker: CheckProject) -> None:
 
 def test_no_dump_at_all(checker: CheckProject) -> None:
     checker.configure(dump_dir=str(checker.root / "empty-dumps"))
-    done = checker.project.inv("refactor-check")
+    done = checker.project.run("refactor-check")
     result = Result(done.returncode, done.stdout + done.stderr, checker.root / "reports")
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.code == 1 and len(lines) == 1, result.output
@@ -117,7 +117,7 @@ def test_ready_port_that_already_answers(checker: CheckProject) -> None:
 def test_demo_with_no_rows(checker: CheckProject, monkeypatch: pytest.MonkeyPatch) -> None:
     checker.configure()
     use_repo_tasks(checker.project, monkeypatch)
-    done = checker.project.inv("demo", "--rows", "0")
+    done = checker.project.run("demo", "--rows", "0")
     result = Result(done.returncode, done.stdout + done.stderr, Path("unused"))
     assert one_line(result) == "prodclone: --rows must be at least 1 (documents in the demo's data)"
 

@@ -61,7 +61,7 @@ def test_demo_keep_then_clean(
     project: Project, pg: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_repo_tasks(project, monkeypatch)
-    done = project.inv("demo", "--rows", "500", "--keep")
+    done = project.run("demo", "--rows", "500", "--keep")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "kept for a look" in done.stdout
     assert "orcha_demo_prod_clone" in demo_databases(pg)
@@ -69,7 +69,7 @@ def test_demo_keep_then_clean(
     assert len(dumps) == 1 and (dumps[0].stat().st_mode & 0o777) == 0o600
     assert (project.root / "dump").stat().st_mode & 0o777 == 0o700
 
-    cleaned = project.inv("demo", "--clean")
+    cleaned = project.run("demo", "--clean")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert "dropped database orcha_demo_prod_clone" in cleaned.stdout
     assert demo_databases(pg) == []

@@ -223,7 +223,7 @@ class DjangoSite:
         )
 
     def check(self, report: str) -> Result:
-        done = self.project.inv(
+        done = self.project.run(
             "refactor-check", "--dump", str(self.dump), "--report", str(self.root / report)
         )
         return Result(done.returncode, done.stdout + done.stderr, self.root / report)

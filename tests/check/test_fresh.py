@@ -30,7 +30,7 @@ def test_app_that_ignores_database_url_is_named_not_production(
     assert result.stage("schema")["status"] == "not run"
     assert "changed nothing in the clone either" in result.markdown
     # db.fresh on its own says the same, in one line.
-    done = checker.project.inv("db.fresh")
+    done = checker.project.run("db.fresh")
     assert done.returncode == 1
     assert "left orcha_fresh empty" in done.stderr and "Traceback" not in done.stderr
 

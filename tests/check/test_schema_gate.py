@@ -56,11 +56,11 @@ def _check(project: Project, pg: LocalServer, dbs: Databases, prod: str) -> tupl
     dump = write_prod_dump(pg, dbs, project.root / "dump", prod)
     report = project.root / "report"
     try:
-        done = project.inv(
+        done = project.run(
             "refactor-check", "--skip-smoke", "--dump", str(dump), "--report", str(report)
         )
     finally:
-        project.inv("db.drop-clone", "--yes", "--fresh")
+        project.run("db.drop-clone", "--yes", "--fresh")
     return done, report
 
 

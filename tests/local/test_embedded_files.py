@@ -46,7 +46,7 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_a_fresh_server_opens_no_parent_and_keeps_its_files_private(
-    open_tmp: Path, own_server: list[EmbeddedServer]
+    open_tmp: Path, own_server: list[EmbeddedServer], request: pytest.FixtureRequest
 ) -> None:
     # A home folder others may pass through but not read (root's server user must
     # pass); a normal user's own home may be fully closed.
@@ -59,9 +59,9 @@ def test_a_fresh_server_opens_no_parent_and_keeps_its_files_private(
     parents = [project_dir, home, open_tmp, *open_tmp.parents]
     before = {folder: mode(folder) for folder in parents}
 
-    project = Project(project_dir, project_dir / ".prodclone")
+    project = Project(project_dir, project_dir / ".prodclone", request)
     own_server.append(EmbeddedServer(project.data_dir))
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 0, result.stderr
     assert "state: running" in result.stdout
 
@@ -94,14 +94,16 @@ def test_an_old_servers_open_log_and_folder_are_closed_at_the_next_start(
 
 
 @needs_root
-def test_root_in_a_closed_home_is_refused_with_what_to_do(own_server: list[EmbeddedServer]) -> None:
+def test_root_in_a_closed_home_is_refused_with_what_to_do(
+    own_server: list[EmbeddedServer], request: pytest.FixtureRequest
+) -> None:
     home = Path(tempfile.mkdtemp(prefix="prodclone-home-"))  # 0700, as a home folder is
     try:
         project_dir = home / "shop"
         project_dir.mkdir()
-        project = Project(project_dir, project_dir / ".prodclone")
+        project = Project(project_dir, project_dir / ".prodclone", request)
         own_server.append(EmbeddedServer(project.data_dir))
-        result = project.inv("db.server")
+        result = project.run("db.server")
         assert result.returncode == 1, result.stdout + result.stderr
         line = one_line(result)
         assert "PostgreSQL refuses to run as root" in line
@@ -131,11 +133,11 @@ def socket_fallback(data_dir: Path) -> Path:
 
 
 @pytest.fixture
-def planted(open_tmp: Path) -> Iterator[tuple[Project, Path]]:
+def planted(open_tmp: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Project, Path]]:
     data_dir = long_data_dir(open_tmp)
     folder = socket_fallback(data_dir)
     try:
-        yield Project(open_tmp, data_dir), folder
+        yield Project(open_tmp, data_dir, request), folder
     finally:
         if folder.is_symlink():
             folder.unlink()
@@ -144,7 +146,7 @@ def planted(open_tmp: Path) -> Iterator[tuple[Project, Path]]:
 
 
 def refused_socket_folder(project: Project, folder: Path) -> str:
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_line(result)
     assert f"socket folder {folder}" in line
@@ -198,7 +200,7 @@ def test_a_long_data_path_gets_a_private_socket_folder(
 ) -> None:
     project, folder = planted
     own_server.append(EmbeddedServer(project.data_dir))
-    result = project.inv("db.server")
+    result = project.run("db.server")
     assert result.returncode == 0, result.stderr
     assert mode(folder) == 0o700
     assert os.lstat(folder).st_uid == server_uid()
@@ -224,16 +226,16 @@ def stop_by_pid(pid: int) -> None:
 
 
 def test_a_deleted_postmaster_pid_names_the_running_server_and_how_to_stop_it(
-    open_tmp: Path, own_server: list[EmbeddedServer]
+    open_tmp: Path, own_server: list[EmbeddedServer], request: pytest.FixtureRequest
 ) -> None:
-    project = Project(open_tmp, open_tmp / "data")
+    project = Project(open_tmp, open_tmp / "data", request)
     server = EmbeddedServer(project.data_dir)
     own_server.append(server)
     pid = server.ensure_running().pid
     assert pid is not None
     (server.pgdata / "postmaster.pid").unlink()
     try:
-        result = project.inv("db.server")
+        result = project.run("db.server")
         assert result.returncode == 1, result.stdout + result.stderr
         line = one_line(result)
         assert f"a server (pid {pid}) still runs on {server.pgdata}" in line
@@ -241,14 +243,14 @@ def test_a_deleted_postmaster_pid_names_the_running_server_and_how_to_stop_it(
         assert f"`kill {pid}`, then run the command again" in line
     finally:
         stop_by_pid(pid)
-    again = project.inv("db.server")  # what the hint says works
+    again = project.run("db.server")  # what the hint says works
     assert again.returncode == 0, again.stderr
 
 
 def test_a_stale_postmaster_pid_naming_another_process_says_what_to_do(
-    open_tmp: Path, own_server: list[EmbeddedServer]
+    open_tmp: Path, own_server: list[EmbeddedServer], request: pytest.FixtureRequest
 ) -> None:
-    project = Project(open_tmp, open_tmp / "data")
+    project = Project(open_tmp, open_tmp / "data", request)
     server = EmbeddedServer(project.data_dir)
     own_server.append(server)
     server.ensure_running()
@@ -260,13 +262,13 @@ def test_a_stale_postmaster_pid_naming_another_process_says_what_to_do(
     other = subprocess.Popen(["sleep", "60"], **({"user": SERVICE_USER} if ROOT else {}))
     try:
         pid_file.write_text(f"{other.pid}\n" + "".join(lines[1:]))
-        result = project.inv("db.server")
+        result = project.run("db.server")
         assert result.returncode == 1, result.stdout + result.stderr
         line = one_line(result)
         assert f"{pid_file} names pid {other.pid}, which is not a PostgreSQL server" in line
         assert "delete that file and run the command again" in line
         pid_file.unlink()
-        again = project.inv("db.server")
+        again = project.run("db.server")
         assert again.returncode == 0, again.stderr
     finally:
         other.kill()
@@ -275,10 +277,10 @@ def test_a_stale_postmaster_pid_naming_another_process_says_what_to_do(
 
 @needs_root
 def test_a_stale_postmaster_pid_naming_a_process_of_another_user_is_started_over(
-    open_tmp: Path, own_server: list[EmbeddedServer]
+    open_tmp: Path, own_server: list[EmbeddedServer], request: pytest.FixtureRequest
 ) -> None:
     """PostgreSQL takes such a file as stale; prodclone must not take it as running."""
-    project = Project(open_tmp, open_tmp / "data")
+    project = Project(open_tmp, open_tmp / "data", request)
     server = EmbeddedServer(project.data_dir)
     own_server.append(server)
     server.ensure_running()
@@ -290,7 +292,7 @@ def test_a_stale_postmaster_pid_naming_a_process_of_another_user_is_started_over
         pid_file.write_text(f"{other.pid}\n" + "".join(lines[1:]))
         if ROOT:
             os.chown(pid_file, server_uid(), -1)
-        result = project.inv("db.server")
+        result = project.run("db.server")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "state: running" in result.stdout
         assert server.status().pid not in (None, other.pid)

@@ -38,10 +38,10 @@ def repo(app_project: Project) -> Project:
 
 def test_hand_made_dump_and_reports_are_never_staged(repo: Project, pg: LocalServer) -> None:
     make_dump(pg, repo.root / "dump", name="x.dump")
-    loaded = repo.inv("db.load-clone", "--dump", "dump/x.dump")
+    loaded = repo.run("db.load-clone", "--dump", "dump/x.dump")
     assert loaded.returncode == 0, loaded.stderr
     assert "added /dump/ to .gitignore: dumps hold personal data" in loaded.stderr
-    checked = repo.inv("refactor-check", "--dump", "dump/x.dump", "--skip-smoke")
+    checked = repo.run("refactor-check", "--dump", "dump/x.dump", "--skip-smoke")
     assert "WARNING" not in checked.stderr, checked.stderr
     assert any((repo.root / "reports").iterdir())  # the run wrote its report there
 
@@ -57,7 +57,7 @@ def test_a_dump_already_committed_is_said_loudly(repo: Project, pg: LocalServer)
     dump = make_dump(pg, repo.root / "dump", name="x.dump")
     git(repo.root, "add", "dump/x.dump")
     git(repo.root, "commit", "-q", "-m", "a dump committed before prodclone was used")
-    loaded = repo.inv("db.load-clone", "--dump", "dump/x.dump")
+    loaded = repo.run("db.load-clone", "--dump", "dump/x.dump")
     assert loaded.returncode == 0, loaded.stderr
     warnings = [line for line in loaded.stderr.splitlines() if "WARNING" in line]
     folder = dump.parent.resolve()

@@ -19,9 +19,9 @@ def names_in(pg: LocalServer) -> set[str]:
 
 def test_dry_drop_clone_only_says_what_it_would_drop(app_project: Project, pg: LocalServer) -> None:
     make_dump(pg, app_project.root / "dump")
-    assert app_project.inv("db.load-clone").returncode == 0
+    assert app_project.run("db.load-clone").returncode == 0
     clone = clone_of(app_project)
-    result = app_project.inv("--dry", "db.drop-clone", "--yes")
+    result = app_project.run("--dry", "db.drop-clone", "--yes")
     assert result.returncode == 0, result.stderr
     assert f"would drop database {clone}" in result.stdout, result.stdout
     assert clone in names_in(pg)
@@ -49,7 +49,7 @@ def test_dry_is_refused_in_one_line_by_tasks_without_a_dry_run(
     make_dump(pg, app_project.root / "dump")
     app_project.configure({"app": app_project.app, "commands": {"migrate": "true"}})  # type: ignore[attr-defined]
     before = names_in(pg)
-    result = app_project.inv("--dry", task, *args)
+    result = app_project.run("--dry", task, *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
         f"prodclone: {task} has no dry run, and inv --dry would not stop it: "

@@ -37,7 +37,7 @@ def test_mask_on_load_and_later_resets_stay_masked(
     env = {"INVOKE_PRODCLONE_MASK_SECRET": "load-secret"}
     clone = clone_of(app_project)
 
-    plain = app_project.inv("db.load-clone", "--dump", str(dump), env=env)
+    plain = app_project.run("db.load-clone", "--dump", str(dump), env=env)
     assert plain.returncode == 0, plain.stderr
     warning = (
         f"warning: {dump.name} is not masked, but prodclone.mask.rules exist: the clone holds "
@@ -46,7 +46,7 @@ def test_mask_on_load_and_later_resets_stay_masked(
     assert warning in plain.stdout.splitlines()
     assert "user1@example.com" in _emails(pg, clone)
 
-    masked = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=env)
+    masked = app_project.run("db.load-clone", "--dump", str(dump), "--mask", env=env)
     assert masked.returncode == 0, masked.stderr
     assert "restored in full" in masked.stdout
     assert "0 original values left" in masked.stdout
@@ -55,7 +55,7 @@ def test_mask_on_load_and_later_resets_stay_masked(
     assert len(emails) == 500 and all(e.endswith("@example.invalid") for e in emails)
 
     # A later reset copies the masked template: still masked, no warning.
-    reset = app_project.inv("db.load-clone", "--dump", str(dump), env=env)
+    reset = app_project.run("db.load-clone", "--dump", str(dump), env=env)
     assert reset.returncode == 0, reset.stderr
     assert "restored in full" not in reset.stdout
     assert warning not in reset.stdout
@@ -86,7 +86,7 @@ def test_a_rule_naming_what_the_dump_lacks_is_one_line_before_any_database(
     )
     # Every database a command creates announces itself on stderr through this hook.
     hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
-    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    result = app_project.run("db.load-clone", "--dump", str(dump), "--mask", env=hook)
     assert result.returncode == 2  # as every settings error
     assert result.stderr.strip().splitlines() == [
         f"prodclone: prodclone.mask.rules {rule!r}: {dump.name} has {missing}; fix the key or "
@@ -108,7 +108,7 @@ def test_a_rule_that_does_not_fit_its_column_is_one_line_before_any_database(
         }
     )
     hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
-    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    result = app_project.run("db.load-clone", "--dump", str(dump), "--mask", env=hook)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"prodclone: prodclone.mask.rules 'public.orders.total': in {dump.name}, name needs a "
@@ -131,7 +131,7 @@ def test_an_unknown_strategy_is_one_line_before_any_database(
         }
     )
     hook = {"PRODCLONE_TEST_FAULT": "database-created:slow"}
-    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask", env=hook)
+    result = app_project.run("db.load-clone", "--dump", str(dump), "--mask", env=hook)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "prodclone: prodclone.mask.rules 'public.customer.email': unknown strategy 'emial'; "
@@ -148,7 +148,7 @@ def test_mask_without_rules_is_refused(
     pg: LocalServer,
 ) -> None:
     dump = make_dump(pg, app_project.root / "dump")
-    result = app_project.inv("db.load-clone", "--dump", str(dump), "--mask")
+    result = app_project.run("db.load-clone", "--dump", str(dump), "--mask")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "prodclone: --mask needs rules: set prodclone.mask.rules in invoke.yaml (docs/masking.md)"
@@ -175,8 +175,8 @@ def test_scan_pii_prints_a_ready_block(
             "mask": {"rules": {"public.customer.email": "email"}},
         }
     )
-    assert app_project.inv("db.load-clone", "--dump", str(dump)).returncode == 0
-    result = app_project.inv("db.scan-pii")
+    assert app_project.run("db.load-clone", "--dump", str(dump)).returncode == 0
+    result = app_project.run("db.scan-pii")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     block = lines[lines.index("mask:") :]
@@ -186,7 +186,7 @@ def test_scan_pii_prints_a_ready_block(
         "    public.customer.contact: email  # values look like emails (200 of 200 sampled)",
         "    public.customer.card: digits  # values look like card numbers (200 of 200 sampled)",
     ]
-    everything = app_project.inv("db.scan-pii", "--all")
+    everything = app_project.run("db.scan-pii", "--all")
     assert "    public.customer.email: email  # name looks like email" in everything.stdout
 
 
@@ -201,11 +201,11 @@ def test_the_dump_record_decides_the_warning(
     dump = make_dump(pg, app_project.root / "dump")
     app_project.configure({"app": app_project.app, "mask": {"rules": rules}})  # type: ignore[attr-defined]
     write_record(dump, True, parse_rules(rules).digest, ["public.customer.email"])
-    same = app_project.inv("db.load-clone", "--dump", str(dump))
+    same = app_project.run("db.load-clone", "--dump", str(dump))
     assert same.returncode == 0, same.stderr
     assert "warning:" not in same.stdout
     write_record(dump, True, "0" * 64, ["public.customer.email"])
-    other = app_project.inv("db.load-clone", "--dump", str(dump))
+    other = app_project.run("db.load-clone", "--dump", str(dump))
     assert (
         f"warning: {dump.name} was masked with other rules than prodclone.mask.rules now "
         "(a column added since may be unmasked); load it with `inv db.load-clone --mask`"

@@ -151,7 +151,7 @@ def test_half_dropped_copies_of_ours_are_dropped_first(
     proj: Project, pg: LocalServer, which: str
 ) -> None:
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     wait_spare(proj)
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
@@ -166,16 +166,16 @@ def test_half_dropped_copies_of_ours_are_dropped_first(
         conn.execute(f'CREATE DATABASE "{foreign}"')
     half_drop(pg, foreign)
     try:
-        listed = proj.inv("db.drop-clone", "--dry-run")
+        listed = proj.run("db.drop-clone", "--dry-run")
         assert listed.returncode == 0, listed.stderr
         assert foreign not in listed.stdout
 
-        loaded = proj.inv("db.load-clone")
+        loaded = proj.run("db.load-clone")
         assert loaded.returncode == 0, loaded.stderr
         assert fingerprint(pg, clone) == before
         assert takes_connections(pg, clone)
         wait_spare(proj)
-        again = proj.inv("db.load-clone")
+        again = proj.run("db.load-clone")
         assert again.returncode == 0, again.stderr
         assert fingerprint(pg, clone) == before
         wait_spare(proj)
@@ -219,7 +219,7 @@ def _setup_for(project: Project, pg: LocalServer, kind: str) -> tuple[list[str],
     make_dump(pg, project.root / "dump")
     if kind == "restore":
         return ["db.load-clone"], clone + "__restoring"
-    assert project.inv("db.load-clone").returncode == 0
+    assert project.run("db.load-clone").returncode == 0
     return ["db.load-clone"], clone + "__next"
 
 
@@ -245,7 +245,7 @@ def test_killed_between_create_and_mark_the_next_run_drops_the_leftover(
     else:
         assert left is not None and not left.ours  # what used to block every later run
 
-    again = proj.inv(*command)
+    again = proj.run(*command)
     assert again.returncode == 0, again.stderr
     if sig == signal.SIGKILL:
         assert f"dropped {created}, left unmarked by a prodclone command that was killed" in (
@@ -268,7 +268,7 @@ def test_a_marked_restoring_copy_is_dropped_by_the_next_load(
 ) -> None:
     """Killed after its restore: the next load drops it, though it needs no restore itself."""
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
     killed = start_inv(proj, "db.load-clone", "--restore", hook="restored:pause")
@@ -281,7 +281,7 @@ def test_a_marked_restoring_copy_is_dropped_by_the_next_load(
             killed.kill()
     found = info(pg, clone + "__restoring")
     assert found is not None and found.ours
-    again = proj.inv("db.load-clone")
+    again = proj.run("db.load-clone")
     assert again.returncode == 0, again.stderr
     assert "restored in full" not in again.stdout
     assert info(pg, clone + "__restoring") is None
@@ -301,7 +301,7 @@ def test_a_signal_in_the_swap_leaves_a_whole_clone(
 ) -> None:
     proj.configure({"app": proj.app, "local": {"keep_spare": False}})  # type: ignore[attr-defined]
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
     run_sql(pg, clone, "TRUNCATE orders")  # what the swap replaces
@@ -323,7 +323,7 @@ def test_a_signal_in_the_swap_leaves_a_whole_clone(
         assert info(pg, clone).role == "clone"  # type: ignore[union-attr]
         assert clone + "__next" not in names_like(pg, clone)
 
-    again = proj.inv("db.load-clone")
+    again = proj.run("db.load-clone")
     assert again.returncode == 0, again.stderr
     wait_spare(proj)
     assert fingerprint(pg, clone) == before
@@ -335,7 +335,7 @@ def test_a_client_on_the_next_copy_does_not_stop_the_swap(proj: Project, pg: Loc
     """pgAdmin or a monitoring agent connected to `__next` just before the swap."""
     proj.configure({"app": proj.app, "local": {"keep_spare": False}})  # type: ignore[attr-defined]
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
     loading = start_inv(proj, "db.load-clone", hook="copied:slow")
@@ -358,19 +358,19 @@ def test_a_client_on_the_next_copy_does_not_stop_the_swap(proj: Project, pg: Loc
 def test_a_failed_swap_puts_the_old_clone_back(proj: Project, pg: LocalServer) -> None:
     proj.configure({"app": proj.app, "local": {"keep_spare": False}})  # type: ignore[attr-defined]
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     run_sql(pg, clone, "DELETE FROM orders WHERE id > 10")  # the clone as the app left it
     changed = fingerprint(pg, clone)
     mark_before = info(pg, clone).comment  # type: ignore[union-attr]
 
-    failed = proj.inv("db.load-clone", env={HOOK: "load-swapping"})
+    failed = proj.run("db.load-clone", env={HOOK: "load-swapping"})
     assert failed.returncode != 0
     assert fingerprint(pg, clone) == changed
     assert takes_connections(pg, clone)
     assert info(pg, clone).comment == mark_before  # type: ignore[union-attr]
 
-    again = proj.inv("db.load-clone")
+    again = proj.run("db.load-clone")
     assert again.returncode == 0, again.stderr
     assert fingerprint(pg, clone)[1][0] == 2000  # type: ignore[index]
 
@@ -390,7 +390,7 @@ def test_a_fresh_db_named_like_the_clone_is_refused(
         }
     )
     for command in (["refactor-check"], ["db.fresh"], ["db.load-clone"]):
-        result = proj.inv(*command)
+        result = proj.run(*command)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, lines
@@ -402,10 +402,10 @@ def test_a_fresh_db_named_like_the_clone_is_refused(
 def test_fresh_name_cannot_overwrite_the_clone(proj: Project, pg: LocalServer, suffix: str) -> None:
     proj.configure({"app": proj.app, "commands": {"migrate": "true"}})  # type: ignore[attr-defined]
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
-    result = proj.inv("db.fresh", "--name", clone + suffix)
+    result = proj.run("db.fresh", "--name", clone + suffix)
     assert result.returncode == 1
     assert "is a name the clone" in result.stderr and "nothing was changed" in result.stderr
     assert fingerprint(pg, clone) == before
@@ -415,11 +415,11 @@ def test_fresh_name_cannot_overwrite_another_clone(proj: Project, pg: LocalServe
     """Another project's clone on the same server is ours too, but no fresh build."""
     proj.configure({"app": proj.app, "commands": {"migrate": "true"}})  # type: ignore[attr-defined]
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     before = fingerprint(pg, clone)
     proj.configure({"app": "other", "commands": {"migrate": "true"}})
-    result = proj.inv("db.fresh", "--name", clone)
+    result = proj.run("db.fresh", "--name", clone)
     assert result.returncode == 1
     assert f"{clone} is prodclone's clone, not a fresh build" in result.stderr
     assert fingerprint(pg, clone) == before
@@ -429,15 +429,15 @@ def test_another_projects_database_sharing_the_prefix_is_not_a_copy(
     proj: Project, pg: LocalServer
 ) -> None:
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     clone = clone_of(proj)
     neighbour = f"{clone}__staging"  # another project's clone, named so
     with pg.connect() as conn:
         conn.execute(f'CREATE DATABASE "{neighbour}"')
         databases.mark(conn, neighbour, "clone sha256=0 dump=x loaded=y")
     try:
-        assert proj.inv("db.load-clone", "--restore").returncode == 0
-        dropped = proj.inv("db.drop-clone", "--yes")
+        assert proj.run("db.load-clone", "--restore").returncode == 0
+        dropped = proj.run("db.drop-clone", "--yes")
         assert dropped.returncode == 0, dropped.stderr
         assert neighbour not in dropped.stdout
         assert info(pg, neighbour) is not None
@@ -472,7 +472,7 @@ def test_roles_created_for_a_failed_restore_are_removed(proj: Project, pg: Local
     with pg.connect() as conn:
         conn.execute(f'DROP OWNED BY "{role}"')
         conn.execute(f'DROP ROLE "{role}"')
-    result = proj.inv("db.load-clone")
+    result = proj.run("db.load-clone")
     assert result.returncode == 1
     assert f"created NOLOGIN roles the dump references: {role}" in result.stdout
     assert f"removed the NOLOGIN roles created for it: {role}" in result.stdout
@@ -485,7 +485,7 @@ def test_a_look_alike_template_name_is_refused_before_anything_changes(
     proj: Project, pg: LocalServer
 ) -> None:
     make_dump(pg, proj.root / "dump")
-    assert proj.inv("db.load-clone").returncode == 0
+    assert proj.run("db.load-clone").returncode == 0
     wait_spare(proj)
     clone = clone_of(proj)
     kept = names_like(pg, clone)
@@ -494,7 +494,7 @@ def test_a_look_alike_template_name_is_refused_before_anything_changes(
     with pg.connect() as conn:
         conn.execute(f'CREATE DATABASE "{look_alike}"')  # someone else's, unmarked
     try:
-        refused = proj.inv("db.load-clone", "--dump", str(newer))
+        refused = proj.run("db.load-clone", "--dump", str(newer))
         assert refused.returncode == 1
         assert f"database {look_alike!r} exists but was not made by prodclone" in refused.stderr
         assert names_like(pg, clone) == kept | {look_alike}  # the spare and template stay

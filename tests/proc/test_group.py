@@ -113,7 +113,11 @@ def test_invalid_utf8_and_latin1_output_is_read() -> None:
 def test_a_timeout_stops_the_whole_group(tmp_path: Path) -> None:
     grandchild = tmp_path / "grandchild.pid"
     started = time.monotonic()
-    finished = proc.run(f"sleep 60 & echo $! > {grandchild}; sleep 60", shell=True, timeout=1)
+    # The background `sleep` ignores SIGINT (a shell's background job does): SIGTERM
+    # ends it, a second later.
+    finished = proc.run(
+        f"sleep 60 & echo $! > {grandchild}; sleep 60", shell=True, timeout=1, grace=1.0
+    )
     pid = int(wait_for(grandchild))
     try:
         assert finished.timed_out and not finished.ok

@@ -19,8 +19,15 @@ from prodclone.proc.runner import GroupRunner
 from tests.proc.test_group import gone, kill_quietly, wait_for
 
 
+class QuickStop(GroupRunner):
+    """The group runner as an app with a quick shutdown would set it: the `sleep` a
+    shell leaves in the background ignores SIGINT, and SIGTERM comes a second later."""
+
+    stop_grace = 1.0
+
+
 def context(**run: object) -> Context:
-    overrides: dict[str, object] = {"runners": {"local": GroupRunner}}
+    overrides: dict[str, object] = {"runners": {"local": QuickStop}}
     timeout = run.pop("command_timeout", None)
     if timeout is not None:
         overrides["timeouts"] = {"command": timeout}
@@ -125,6 +132,8 @@ def test_ctrl_c_stops_the_command_group_and_goes_on(tmp_path: Path) -> None:
     code = (
         "import os, signal\n"
         "from prodclone.local.appcmd import app_context, run_command\n"
+        "from prodclone.proc.runner import GroupRunner\n"
+        "GroupRunner.stop_grace = 1.0  # as QuickStop above\n"
         "def interrupt(*args):\n"
         "    raise KeyboardInterrupt\n"
         "signal.signal(signal.SIGALRM, interrupt)\n"

@@ -220,13 +220,15 @@ def run(
     timeout: float | None = None,
     env: dict[str, str] | None = None,
     cwd: str | Path | None = None,
+    grace: float = INTERRUPT_GRACE,
     **popen: Any,
 ) -> Finished:
     """Run `args` in its own group to its end, output (stdout and stderr) kept as text.
 
     The output goes to a file, not a pipe: a daemon the command leaves behind (a server
     that `pg_ctl start` launches) would hold a pipe open and keep this call waiting.
-    At `timeout`, or on an interrupt, the whole group is stopped.
+    At `timeout`, or on an interrupt, the whole group is stopped, with `grace` seconds
+    after each of SIGINT and SIGTERM.
     """
     with tempfile.TemporaryFile() as out:
         process = start(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, **popen)
@@ -235,9 +237,9 @@ def run(
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            stop(process)
+            stop(process, interrupt_grace=grace, terminate_grace=grace)
         except BaseException:
-            stop(process)
+            stop(process, interrupt_grace=grace, terminate_grace=grace)
             raise
         out.seek(0)
         output = decode(out.read())

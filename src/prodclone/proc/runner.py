@@ -54,6 +54,10 @@ class GroupRunner(Local):
     `pty=True` it is Invoke's own pty runner (the command leads its own session there).
     """
 
+    # Seconds the group gets after SIGINT, and again after SIGTERM, before SIGKILL: a
+    # subclass set as `runners.local` can give an app that shuts down slowly more.
+    stop_grace: float = group.INTERRUPT_GRACE
+
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self._stopped_at_timeout = False
@@ -115,14 +119,16 @@ class GroupRunner(Local):
         if not self.using_pty and self.process_is_finished and group.group_alive(self.process.pid):
             # What the command left running in its group (a backgrounded child) would hold
             # the output pipe open, and Invoke would wait for it forever: it goes too.
-            group.stop(self.process)
+            self.stop_group()
 
     def stop_group(self) -> None:
         """Stop the command's whole group (also for a command started `asynchronous`)."""
         if getattr(self, "using_pty", False):
             super().kill()
         elif getattr(self, "process", None) is not None:  # None: not started yet
-            group.stop(self.process)
+            group.stop(
+                self.process, interrupt_grace=self.stop_grace, terminate_grace=self.stop_grace
+            )
 
     def kill(self) -> None:
         # Invoke's timer calls this at `timeout` (`--command-timeout`): the whole group.
