@@ -35,7 +35,7 @@ def pg_data_dir() -> Iterator[Path]:
     try:
         yield data_dir
     finally:
-        EmbeddedServer(data_dir).stop()
+        EmbeddedServer(data_dir).stop(discard=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
