@@ -24,6 +24,30 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+# The modules that take longest in all (pytest --durations), whatever their number of
+# tests. With two workers each taking whole modules, one of these handed out last would
+# keep one worker busy long after the other has run out of work: they go out first.
+LONGEST_FIRST = (
+    "tests/test_fault_matrix.py",
+    "tests/check/test_refactor_check.py",
+    "tests/aws/test_faults.py",
+    "tests/aws/test_aurora.py",
+    "tests/local/test_survival.py",
+    "tests/schema/test_conformance.py",
+    "tests/check/test_demo.py",
+    "tests/check/test_django.py",
+    "tests/local/test_load_clone.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def pg_data_dir() -> Iterator[Path]:
     """The data folder of the embedded server the whole test run shares.
@@ -35,7 +59,7 @@ def pg_data_dir() -> Iterator[Path]:
     try:
         yield data_dir
     finally:
-        EmbeddedServer(data_dir).stop()
+        EmbeddedServer(data_dir).stop(discard=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

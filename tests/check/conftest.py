@@ -57,6 +57,22 @@ def orcha_dump(
         return build_prod_dump(plan, pg, DUMP_ROWS, Console(file=quiet))
 
 
+# A project's own tasks.py giving the app's group two seconds, not five, after SIGINT and
+# again after SIGTERM: a GroupRunner subclass as Invoke's runners.local (see
+# docs/architecture.md), for the tests of apps that ignore those signals.
+QUICK_STOP_TASKS = """\
+from prodclone.proc.runner import GroupRunner
+from prodclone.tasks import ns
+
+
+class QuickStop(GroupRunner):
+    stop_grace = 2.0
+
+
+ns.configure({"runners": {"local": QuickStop}})
+"""
+
+
 class CheckProject:
     """A user project whose invoke.yaml points prodclone at orcha and the shared dump."""
 
@@ -101,6 +117,14 @@ class CheckProject:
             else:
                 block[section] = values
         self.project.configure(block)
+
+    def quick_stop(self) -> None:
+        """The app's group gets two seconds after each signal (QUICK_STOP_TASKS).
+
+        For a real `inv` only (`check_interrupted_when`): run in the test process, the
+        tasks.py would configure the `ns` every later in-process run shares.
+        """
+        (self.root / "tasks.py").write_text(QUICK_STOP_TASKS)
 
     def add_migration(self, name: str, sql: str) -> None:
         """One more migration after orcha's own (both the clone and fresh get it)."""

@@ -321,6 +321,7 @@ def test_second_interrupt_while_the_app_stops_still_stops_it(checker: CheckProje
         "while true; do sleep 0.1; done"
     )
     started = checker.root / "smoke-started"
+    checker.quick_stop()
     checker.configure(commands={"serve": serve, "smoke": [f"touch {started}; exec sleep 60"]})
     result = checker.check_interrupted_when(started, got_term)
     try:
