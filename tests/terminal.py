@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 # How long a command left running gets to clean up after Ctrl-C before it is killed.
 STOP_GRACE_SECONDS = 30
@@ -36,6 +37,20 @@ def start_inv(
     )
 
 
+def wait_for_line(stream: IO[str], needle: str, timeout: float = 60) -> list[str]:
+    """Read lines until one contains `needle`; the lines read."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never appeared; saw:\n{''.join(seen)}")
+
+
 class Terminal:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
@@ -44,16 +59,7 @@ class Terminal:
         """Read `stream` line by line until one contains `needle`; the lines read."""
         source = self.process.stderr if stream == "stderr" else self.process.stdout
         assert source is not None, f"{stream} is not piped"
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = source.readline()
-            if not line:
-                break
-            seen.append(line)
-            if needle in line:
-                return seen
-        raise AssertionError(f"{needle!r} never appeared; saw:\n{''.join(seen)}")
+        return wait_for_line(source, needle, timeout)
 
     def interrupt(self) -> None:
         """Ctrl-C, as the terminal sends it to the command."""

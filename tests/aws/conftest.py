@@ -9,7 +9,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -334,20 +333,6 @@ def start_inv(project: Project, *args: str, env: dict[str, str]) -> subprocess.P
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_line(stream: Any, needle: str, timeout: float = 60) -> list[str]:
-    """Read lines until one contains `needle`; the lines read."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return seen
-    raise AssertionError(f"{needle!r} never appeared; saw:\n{''.join(seen)}")
 
 
 def interrupt(process: subprocess.Popen[str]) -> None:

@@ -30,12 +30,12 @@ from tests.aws.conftest import (
     plugin_processes,
     prodclone_tags,
     start_inv,
-    wait_for_line,
 )
 from tests.aws.test_clone_prod import _table_digest
 from tests.aws.test_faults import assert_nothing_left
 from tests.aws.test_routes import READS, policy_denied
 from tests.conftest import Project
+from tests.terminal import wait_for_line
 
 # moto warns that its Throttling error has no shape in the RDS model; botocore still reads it.
 pytestmark = pytest.mark.filterwarnings("ignore:Exception\\(RDSClientError\\):UserWarning")

@@ -24,11 +24,11 @@ from tests.aws.conftest import (
     plugin_processes,
     prodclone_tags,
     start_inv,
-    wait_for_line,
 )
 from tests.aws.iam_eval import Policy, requests_from_log
 from tests.aws.test_faults import assert_nothing_left, password_folders
 from tests.conftest import REPO, Project
+from tests.terminal import wait_for_line
 
 
 def _expiries(cloud: Cloud, name: str) -> list[datetime | None]:

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from prodclone.clone import STEPS
-from tests.aws.conftest import Cloud, aws_settings, plugin_processes, start_inv, wait_for_line
+from tests.aws.conftest import Cloud, aws_settings, plugin_processes, start_inv
 from tests.conftest import Project
+from tests.terminal import wait_for_line
 
 # moto warns that its Throttling error has no shape in the RDS model; botocore still reads it.
 pytestmark = pytest.mark.filterwarnings("ignore:Exception\\(RDSClientError\\):UserWarning")
