@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from invoke import Program, __version__
 
+from prodclone.program import exit_code
+
 
 def program() -> Program:
     """A new instance of the program `inv` runs, for one run."""
@@ -74,13 +76,7 @@ def _exit_code(argv: list[str]) -> int:
     try:
         program().run(argv)
     except SystemExit as done:
-        if done.code is None:
-            return 0
-        if isinstance(done.code, int):
-            return done.code
-        # sys.exit("text"): the interpreter prints the text and exits 1.
-        print(done.code, file=sys.stderr)
-        return 1
+        return exit_code(done)
     except KeyboardInterrupt:
         traceback.print_exc()
         return 130

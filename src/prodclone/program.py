@@ -109,14 +109,19 @@ def run(argv: Sequence[str], project: Path | None = None) -> int:
     try:
         make_program(project).run([NAME, *argv], exit=True)
     except SystemExit as exc:
-        if exc.code is None:
-            return 0
-        if isinstance(exc.code, int):
-            return exc.code
-        # sys.exit("text") prints the text and means failure.
-        print(exc.code, file=sys.stderr)
-        return 1
+        return exit_code(exc)
     return 0
+
+
+def exit_code(done: SystemExit) -> int:
+    """The exit code the interpreter gives for `done`; `sys.exit("text")` prints the text
+    and means failure."""
+    if done.code is None:
+        return 0
+    if isinstance(done.code, int):
+        return done.code
+    print(done.code, file=sys.stderr)
+    return 1
 
 
 def main() -> None:
